@@ -1,0 +1,358 @@
+"""Client contract files: one YAML per client, loaded into typed models.
+
+A contract says what the provider promised: business hours and holidays in the
+client's time zone, per-priority SLA targets, which statuses pause the clock,
+uptime and KPI targets, the monthly fee and the service-credit rules. Every
+error names the file, the field and what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+PRIORITIES = ("P1", "P2", "P3", "P4")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+CLOSE_CODES = ("resolved", "merged", "cancelled", "duplicate")
+CLIENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+
+_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)d)?\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*$")
+
+
+class ContractError(ValueError):
+    """A contract file that cannot be used; the message names file, field and expectation."""
+
+
+def parse_duration(value: object) -> float:
+    """'90m', '4h', '1h30m', '2d' or a number of minutes -> minutes (float)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration like 90m or 4h")
+    if isinstance(value, int | float):
+        minutes = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match or not any(match.groups()):
+            raise ValueError(f"{value!r} is not a duration like 90m or 4h")
+        days, hours, mins = (float(g) if g else 0.0 for g in match.groups())
+        minutes = days * 1440 + hours * 60 + mins
+    if minutes <= 0:
+        raise ValueError(f"{value!r} is not a positive duration like 90m or 4h")
+    return minutes
+
+
+def _parse_clock(value: object) -> time:
+    text = str(value).strip()
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", text)
+    if not match:
+        raise ValueError(f"{value!r} is not a time of day like 08:00")
+    hour, minute = int(match.group(1)), int(match.group(2))
+    if hour == 24 and minute == 0:
+        return time.max  # end of day
+    if hour > 23 or minute > 59:
+        raise ValueError(f"{value!r} is not a time of day like 08:00")
+    return time(hour, minute)
+
+
+def _parse_windows(value: object) -> list[tuple[time, time]]:
+    """["08:00","18:00"] or [["08:00","12:00"],["13:00","17:00"]] -> sorted windows."""
+    if value is None:
+        return []
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"{value!r} is not a window like [\"08:00\", \"18:00\"]")
+    pairs = [value] if value and not isinstance(value[0], list | tuple) else list(value)
+    windows = []
+    for pair in pairs:
+        if not isinstance(pair, list | tuple) or len(pair) != 2:
+            raise ValueError(f"{pair!r} is not a window like [\"08:00\", \"18:00\"]")
+        start, end = _parse_clock(pair[0]), _parse_clock(pair[1])
+        if end <= start:
+            raise ValueError(f"window {pair[0]}-{pair[1]} ends before it starts")
+        windows.append((start, end))
+    windows.sort()
+    for (_, end_a), (start_b, _) in zip(windows, windows[1:]):
+        if start_b < end_a:
+            raise ValueError(f"windows overlap at {start_b.strftime('%H:%M')}")
+    return windows
+
+
+Minutes = Annotated[float, BeforeValidator(parse_duration)]
+Windows = Annotated[list[tuple[time, time]], BeforeValidator(_parse_windows)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Holidays(_Model):
+    country: str | None = None
+    subdivision: str | None = None
+    extra: list[date] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _known_country(self) -> Holidays:
+        if self.country:
+            import holidays
+
+            try:
+                holidays.country_holidays(self.country, subdiv=self.subdivision, years=2026)
+            except NotImplementedError as exc:
+                if "subdivision" in str(exc):
+                    raise ValueError(
+                        f"{self.subdivision!r} is not a subdivision of {self.country} "
+                        "the holidays package knows"
+                    ) from None
+                raise ValueError(
+                    f"{self.country!r} is not a country code the holidays package knows (like US, GB)"
+                ) from None
+        return self
+
+
+class SlaTarget(_Model):
+    response: Minutes
+    resolution: Minutes
+    calendar: Literal["business", "24x7"] = "business"
+
+
+class Statuses(_Model):
+    pause: list[str] = Field(default_factory=lambda: ["Waiting on Customer"])
+    in_progress: list[str] = Field(default_factory=lambda: ["In Progress"])
+    resolved: list[str] = Field(default_factory=lambda: ["Resolved", "Closed"])
+    # Source spellings -> canonical status (e.g. "Awaiting User Info": "Waiting on Customer").
+    aliases: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> Statuses:
+        sets = {"pause": self.pause, "in_progress": self.in_progress, "resolved": self.resolved}
+        seen: dict[str, str] = {}
+        for name, values in sets.items():
+            for status in values:
+                key = status.casefold()
+                if key in seen:
+                    raise ValueError(f"status {status!r} is in both {seen[key]} and {name}")
+                seen[key] = name
+        return self
+
+
+class Uptime(_Model):
+    target_pct: float = Field(99.9, ge=0, le=100)
+    services: list[str] = Field(default_factory=list)
+
+
+CreditMetric = Literal[
+    "uptime_pct", "response_sla_pct", "resolution_sla_pct", "csat_pct", "fcr_pct",
+    "patch_compliance_pct",
+]
+
+
+class CreditRule(_Model):
+    metric: CreditMetric
+    below: float
+    credit_pct: float = Field(gt=0, le=100)
+
+
+class Targets(_Model):
+    response_sla_pct: float = Field(95, ge=0, le=100)
+    resolution_sla_pct: float = Field(90, ge=0, le=100)
+    csat_pct: float = Field(90, ge=0, le=100)
+    fcr_pct: float = Field(70, ge=0, le=100)
+    proactive_pct: float = Field(30, ge=0, le=100)
+    onsite_visits: int = Field(0, ge=0)
+    patch_compliance_pct: float = Field(95, ge=0, le=100)
+
+
+class Quality(_Model):
+    """Per-client plausibility thresholds for the data-quality gate."""
+
+    max_no_response_share: float = Field(0.25, ge=0, le=1)
+    max_p1_share: float = Field(0.15, ge=0, le=1)
+    volume_ratio: float = Field(3.0, gt=1)  # a month's volume vs the client's own median
+    error_tolerance: float = Field(0.01, ge=0, le=1)  # share of rows an ordering error may hit
+
+
+class Contract(_Model):
+    """One client's contract (`contracts/<client_id>.yml`)."""
+
+    client_id: str = Field(pattern=CLIENT_ID_PATTERN)
+    name: str = Field(min_length=1)
+    timezone: str
+    business_hours: dict[Literal[WEEKDAYS], Windows]  # type: ignore[valid-type]
+    holidays: Holidays = Holidays()
+    sla: dict[Literal[PRIORITIES], SlaTarget]  # type: ignore[valid-type]
+    priority_map: dict[str, Literal[PRIORITIES]] = Field(default_factory=dict)  # type: ignore[valid-type]
+    statuses: Statuses = Statuses()
+    proactive_sources: list[str] = Field(default_factory=lambda: ["monitoring", "maintenance"])
+    uptime: Uptime = Uptime()
+    monthly_fee: float = Field(0, ge=0)
+    currency: str = "USD"
+    credits: list[CreditRule] = Field(default_factory=list)
+    targets: Targets = Targets()
+    survey_scale: Literal["3-point", "5-point", "0-10"] = "5-point"
+    patch_window_days: int = Field(30, gt=0)
+    recurrence_days: int = Field(14, gt=0)
+    excluded_close_codes: list[Literal[CLOSE_CODES]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: ["merged", "cancelled", "duplicate"]
+    )
+    quality: Quality = Quality()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone like Europe/London") from None
+        return value
+
+    @field_validator("business_hours")
+    @classmethod
+    def _some_hours(cls, value: dict) -> dict:
+        if not any(value.values()):
+            raise ValueError("no business hours on any weekday")
+        return value
+
+    @model_validator(mode="after")
+    def _every_priority_has_a_target(self) -> Contract:
+        for source_value, priority in self.priority_map.items():
+            if priority not in self.sla:
+                raise ValueError(
+                    f"priority_map.{source_value} maps to {priority}, which has no target in sla"
+                )
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def priority_of(self, value: str | None) -> str | None:
+        """Source priority value -> P1..P4 (case-insensitive), or None when unmapped."""
+        if value is None:
+            return None
+        text = value.strip()
+        lookup = self._priority_lookup()
+        return lookup.get(text.casefold())
+
+    def _priority_lookup(self) -> dict[str, str]:
+        lookup = {p.casefold(): p for p in self.sla}
+        lookup.update({k.strip().casefold(): v for k, v in self.priority_map.items()})
+        return lookup
+
+    def status_lookup(self) -> dict[str, str]:
+        """casefolded source status -> canonical spelling (known statuses and aliases)."""
+        known = [*self.statuses.pause, *self.statuses.in_progress, *self.statuses.resolved]
+        lookup = {s.casefold(): s for s in known}
+        lookup.update({k.casefold(): v for k, v in self.statuses.aliases.items()})
+        return lookup
+
+
+def _format_location(loc: tuple) -> str:
+    parts = [str(p) for p in loc if not str(p).startswith(("function-", "literal[", "tuple["))]
+    return ".".join(parts) or "(top level)"
+
+
+def _format_error(err: dict) -> str:
+    loc = _format_location(err["loc"])
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] in {"missing"}:
+        return f"{loc}: required field is missing"
+    if err["type"] == "extra_forbidden":
+        return f"{loc}: unknown field (check the spelling)"
+    if err["type"] == "literal_error":
+        return f"{loc}: {err['input']!r} is not allowed; {msg[0].lower()}{msg[1:]}"
+    if err["type"] == "string_pattern_mismatch":
+        return f"{loc}: {err['input']!r} is not a safe id (letters, digits, - and _ only)"
+    return f"{loc}: {msg}"
+
+
+def parse_contract(data: object, source: str = "<contract>") -> Contract:
+    """Validate already-loaded YAML data; errors are raised as ContractError."""
+    if not isinstance(data, dict):
+        raise ContractError(f"{source}: expected a mapping of contract fields, got {type(data).__name__}")
+    try:
+        return Contract.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{source}: {_format_error(err)}" for err in exc.errors()]
+        raise ContractError("\n".join(lines)) from None
+
+
+def load_contract(path: str | Path) -> Contract:
+    """Load one contract file with safe YAML; the file name must match its client_id."""
+    path = Path(path)
+    source = _display(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ContractError(f"{source}: file not found") from None
+    except yaml.YAMLError as exc:
+        raise ContractError(f"{source}: not valid YAML ({exc})".replace("\n", " ")) from None
+    contract = parse_contract(data, source)
+    if contract.client_id != path.stem:
+        raise ContractError(
+            f"{source}: client_id: {contract.client_id!r} does not match the file name "
+            f"(expected {path.stem!r})"
+        )
+    return contract
+
+
+def load_contracts(folder: str | Path) -> dict[str, Contract]:
+    """All `*.yml` contracts in a folder, keyed by client_id; all errors reported together."""
+    folder = Path(folder)
+    files = sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")])
+    if not files:
+        raise ContractError(f"{_display(folder)}: no contract files (*.yml) found")
+    contracts, errors = {}, []
+    for path in files:
+        try:
+            contract = load_contract(path)
+        except ContractError as exc:
+            errors.append(str(exc))
+            continue
+        contracts[contract.client_id] = contract
+    if errors:
+        raise ContractError("\n".join(errors))
+    return contracts
+
+
+def contract_to_yaml(contract: Contract) -> str:
+    """Serialise a contract back to YAML in the documented shape."""
+    data = contract.model_dump(mode="json", exclude_defaults=False)
+    data["business_hours"] = {
+        day: [[_clock(a), _clock(b)] for a, b in windows] if len(windows) > 1
+        else [_clock(windows[0][0]), _clock(windows[0][1])]
+        for day, windows in contract.business_hours.items() if windows
+    }
+    data["sla"] = {
+        p: {"response": _duration(t.response), "resolution": _duration(t.resolution), "calendar": t.calendar}
+        for p, t in contract.sla.items()
+    }
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _clock(value: time) -> str:
+    return "24:00" if value == time.max else value.strftime("%H:%M")
+
+
+def _duration(minutes: float) -> str:
+    if minutes % 60 == 0:
+        return f"{int(minutes // 60)}h"
+    return f"{minutes:g}m"
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,140 @@
+"""Reading and writing tables: the only module that touches data files.
+
+Raw exports are read with every column as text and a record number, so that
+cleaning can quarantine a bad value together with where it came from. Clean and
+derived tables are Parquet with the schemas in `pipelines.schemas`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import polars as pl
+
+from pipelines.schemas import COLUMN_ALIASES, REJECTS_SCHEMA, TABLES
+
+RAW_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+ROW = "__row"
+SOURCE = "__source"
+
+
+class InputError(ValueError):
+    """An input file that cannot be read as the table it claims to be."""
+
+
+def find_table(folder: Path, table: str) -> Path | None:
+    """The raw file for a table (`tickets.csv`, `.csv.gz` or `.parquet`), or None."""
+    found = [folder / f"{table}{suffix}" for suffix in RAW_SUFFIXES if (folder / f"{table}{suffix}").exists()]
+    if len(found) > 1:
+        names = ", ".join(p.name for p in found)
+        raise InputError(f"{folder}: {table} is given twice ({names}); keep one file per table")
+    return found[0] if found else None
+
+
+def read_raw(path: Path, table: str) -> pl.DataFrame:
+    """A raw export as text columns plus its record number (`__row`) and file (`__source`).
+
+    Column names are matched case-insensitively; known aliases are renamed; a
+    missing required column fails naming the file and the column.
+    """
+    spec = TABLES[table]
+    try:
+        if path.suffix == ".parquet":
+            frame = _parquet_as_text(pl.read_parquet(path))
+        else:
+            frame = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+    except (pl.exceptions.ComputeError, OSError) as exc:
+        raise InputError(f"{path}: cannot be read as {table} ({exc})") from None
+    frame = _canonical_columns(frame, path, table)
+    missing = [c for c in spec.required if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"{path}: missing required column {', '.join(repr(c) for c in missing)} "
+            f"(a {table} file needs {', '.join(spec.required)})"
+        )
+    text_cols = [c for c in frame.columns]
+    frame = frame.with_columns(
+        [pl.col(c).str.strip_chars().replace("", None) for c in text_cols]
+    )
+    return frame.with_row_index(ROW, offset=1).with_columns(
+        pl.col(ROW).cast(pl.Int64), pl.lit(path.name).alias(SOURCE)
+    )
+
+
+def unknown_columns(frame: pl.DataFrame, table: str) -> list[str]:
+    """Columns in a raw frame that the canonical table does not have (they are ignored)."""
+    known = set(TABLES[table].columns) | {ROW, SOURCE}
+    return [c for c in frame.columns if c not in known]
+
+
+def _canonical_columns(frame: pl.DataFrame, path: Path, table: str) -> pl.DataFrame:
+    known = set(TABLES[table].columns)
+    renames: dict[str, str] = {}
+    for column in frame.columns:
+        key = column.strip().lower().replace(" ", "_")
+        target = key if key in known else COLUMN_ALIASES.get(key, column)
+        if target in renames.values():
+            raise InputError(f"{path}: column {column!r} duplicates {target!r}")
+        renames[column] = target
+    return frame.rename(renames)
+
+
+def _parquet_as_text(frame: pl.DataFrame) -> pl.DataFrame:
+    exprs = []
+    for name, dtype in frame.schema.items():
+        if isinstance(dtype, pl.Datetime):
+            fmt = "%Y-%m-%dT%H:%M:%S%.f%:z" if dtype.time_zone else "%Y-%m-%dT%H:%M:%S%.f"
+            exprs.append(pl.col(name).dt.to_string(fmt))
+        else:
+            exprs.append(pl.col(name).cast(pl.String))
+    return frame.select(exprs)
+
+
+def write_table(frame: pl.DataFrame, path: Path) -> Path:
+    """Write Parquet atomically (a reader never sees half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        frame.write_parquet(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def write_json(data: object, path: Path) -> Path:
+    """Write JSON atomically, pretty and with stable key order."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, sort_keys=True, default=str)
+        handle.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
+def read_table(folder: Path, table: str) -> pl.DataFrame:
+    """A clean table from `folder/<table>.parquet`; an empty frame of the right schema if absent."""
+    path = Path(folder) / f"{table}.parquet"
+    if table == "rejects":
+        schema = REJECTS_SCHEMA
+    else:
+        schema = TABLES[table].columns
+    if not path.exists():
+        return pl.DataFrame(schema=schema)
+    return pl.read_parquet(path)
+
+
+def copy_contracts(source: Path, target: Path) -> None:
+    """Copy the contract files next to the clean tables, replacing any older set."""
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for path in sorted(source.glob("*.y*ml")):
+        shutil.copy2(path, target / path.name)
