@@ -69,6 +69,7 @@ def clean_tables(raw: dict[str, pl.DataFrame | None], contracts: dict[str, Contr
         tables[name] = good
         rejects.append(bad)
         summary["tables"][name] = _reconcile(name, frame, good, bad)
+        summary["tables"][name]["ignored_columns"] = io.unknown_columns(frame, name)
 
     all_rejects = pl.concat([r.sort("row") for r in rejects]) if rejects else pl.DataFrame(schema=REJECTS_SCHEMA)
     summary["by_client"] = _by_client(tables, all_rejects, contracts)
@@ -80,7 +81,6 @@ def clean_folder(data: Path, out: Path) -> CleanResult:
     data, out = Path(data), Path(out)
     contracts = load_contracts(data / "contracts")
     raw: dict[str, pl.DataFrame | None] = {}
-    ignored: dict[str, list[str]] = {}
     for name in TABLES:
         path = io.find_table(data, name)
         if path is None:
@@ -90,12 +90,8 @@ def clean_folder(data: Path, out: Path) -> CleanResult:
                 )
             raw[name] = None
             continue
-        frame = io.read_raw(path, name)
-        ignored[name] = io.unknown_columns(frame, name)
-        raw[name] = frame.drop(ignored[name])
+        raw[name] = io.read_raw(path, name)
     result = clean_tables(raw, contracts)
-    for name, columns in ignored.items():
-        result.summary["tables"][name]["ignored_columns"] = columns
     for name, frame in result.tables.items():
         io.write_table(frame, out / f"{name}.parquet")
     io.write_table(result.rejects, out / "rejects.parquet")
@@ -351,7 +347,7 @@ def _number(column: str) -> pl.Expr:
 
 def _boolean(column: str) -> pl.Expr:
     low = pl.col(column).str.to_lowercase()
-    return pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False).otherwise(None)
+    return pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False).alias(column)
 
 
 def _boolean_checks(columns: set[str]) -> list[_Check]:

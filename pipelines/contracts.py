@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, time
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -105,20 +106,23 @@ class Holidays(_Model):
     @model_validator(mode="after")
     def _known_country(self) -> Holidays:
         if self.country:
-            import holidays
-
-            try:
-                holidays.country_holidays(self.country, subdiv=self.subdivision, years=2026)
-            except NotImplementedError as exc:
-                if "subdivision" in str(exc):
-                    raise ValueError(
-                        f"{self.subdivision!r} is not a subdivision of {self.country} "
-                        "the holidays package knows"
-                    ) from None
-                raise ValueError(
-                    f"{self.country!r} is not a country code the holidays package knows (like US, GB)"
-                ) from None
+            problem = _holiday_problem(self.country, self.subdivision)
+            if problem:
+                raise ValueError(problem)
         return self
+
+
+@lru_cache(maxsize=None)
+def _holiday_problem(country: str, subdivision: str | None) -> str | None:
+    import holidays
+
+    try:
+        holidays.country_holidays(country, subdiv=subdivision, years=2026)
+    except NotImplementedError as exc:
+        if "subdivision" in str(exc):
+            return f"{subdivision!r} is not a subdivision of {country} the holidays package knows"
+        return f"{country!r} is not a country code the holidays package knows (like US, GB)"
+    return None
 
 
 class SlaTarget(_Model):
@@ -338,7 +342,7 @@ def contract_to_yaml(contract: Contract) -> str:
         p: {"response": _duration(t.response), "resolution": _duration(t.resolution), "calendar": t.calendar}
         for p, t in contract.sla.items()
     }
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100, default_flow_style=None)
 
 
 def _clock(value: time) -> str:

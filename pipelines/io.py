@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import polars as pl
@@ -94,41 +93,65 @@ def _parquet_as_text(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(exprs)
 
 
-def write_table(frame: pl.DataFrame, path: Path) -> Path:
-    """Write Parquet atomically (a reader never sees half a file)."""
+def _atomic(path: Path, write) -> Path:
+    """Write through a temporary file next to `path`, then rename: a reader never sees half a file.
+
+    The temporary file is created with open() (not mkstemp, whose 0600 mode would stick)."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        frame.write_parquet(tmp)
+        write(tmp)
         os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        if tmp.exists():
+            tmp.unlink()
     return path
+
+
+def write_table(frame: pl.DataFrame, path: Path) -> Path:
+    """Write Parquet atomically."""
+    return _atomic(path, frame.write_parquet)
+
+
+def write_csv(frame: pl.DataFrame, path: Path) -> Path:
+    """Write CSV atomically, LF line endings (stable bytes for committed files)."""
+    return _atomic(path, lambda tmp: frame.write_csv(tmp, line_terminator="\n"))
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write a text file atomically, UTF-8 with LF line endings."""
+    return _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8", newline="\n"))
 
 
 def write_json(data: object, path: Path) -> Path:
     """Write JSON atomically, pretty and with stable key order."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True, default=str)
-        handle.write("\n")
-    os.replace(tmp, path)
-    return path
+    return write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def read_table(folder: Path, table: str) -> pl.DataFrame:
-    """A clean table from `folder/<table>.parquet`; an empty frame of the right schema if absent."""
+def read_json(path: Path) -> dict:
+    """Read a JSON file written by `write_json` (a summary or a validation result)."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not valid JSON ({exc})") from None
+
+
+def read_table(folder: Path, table: str, columns: list[str] | None = None) -> pl.DataFrame:
+    """A clean table from `folder/<table>.parquet`; an empty frame of the right schema if absent.
+
+    `columns` reads only those columns (large tables: less memory and time)."""
     path = Path(folder) / f"{table}.parquet"
     if table == "rejects":
         schema = REJECTS_SCHEMA
     else:
         schema = TABLES[table].columns
     if not path.exists():
-        return pl.DataFrame(schema=schema)
-    return pl.read_parquet(path)
+        return pl.DataFrame(schema={c: schema[c] for c in columns} if columns else schema)
+    return pl.read_parquet(path, columns=columns)
 
 
 def copy_contracts(source: Path, target: Path) -> None:

@@ -1,0 +1,424 @@
+"""The monthly batch: clean -> validate -> metrics -> notebooks per client -> portfolio -> publish.
+
+Built for a scheduler: a lock so two runs never overlap, a log file, exit
+codes, failures collected per client (the others finish), nothing half-written
+replacing a good previous report, and nothing re-executed when the inputs,
+templates and code are unchanged (content hashes per client).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pipelines import config, execute
+from pipelines.io import write_json
+
+log = logging.getLogger("servicereview.run")
+
+STATE_FILE = ".state.json"
+STALE_FILE = "STALE.json"
+FAILED_DIR = "_failed"
+
+
+class LockedError(RuntimeError):
+    """Another run holds the lock."""
+
+
+@dataclass
+class RunOptions:
+    period: str | None = None
+    clients: list[str] | None = None
+    jobs: int | None = None
+    data: Path = config.SAMPLE_DATA
+    build: Path = config.BUILD
+    reports: Path = config.REPORTS
+    notebooks: Path = config.NOTEBOOKS
+    publish: bool = True
+    force: bool = False
+
+
+@dataclass
+class ClientOutcome:
+    client_id: str
+    status: str  # executed | unchanged | failed | stale
+    seconds: float = 0.0
+    output: Path | None = None
+    notebooks: list[execute.NotebookOutcome] = field(default_factory=list)
+    message: str = ""
+
+
+@dataclass
+class BatchResult:
+    period: str | None
+    outcomes: list[ClientOutcome]
+    timings: dict[str, float]
+    skipped_all: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        bad = any(o.status in {"failed", "stale"} for o in self.outcomes)
+        return config.EXIT_FAILED if bad else config.EXIT_OK
+
+
+# ---------------------------------------------------------------- locking and logging
+
+
+@contextmanager
+def run_lock(build: Path):
+    """Hold an exclusive lock for the whole run; a second run fails at once (exit 3)."""
+    build.mkdir(parents=True, exist_ok=True)
+    path = build / ".servicereview.lock"
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise LockedError(f"another servicereview run holds {path} ({holder})") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()} since {datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ}")
+    handle.flush()
+    try:
+        yield
+    finally:
+        handle.truncate(0)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def _log_to_file(build: Path) -> logging.Handler:
+    (build / "logs").mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(build / "logs" / "run.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger("servicereview").addHandler(handler)
+    logging.getLogger("servicereview").setLevel(logging.INFO)
+    return handler
+
+
+# ---------------------------------------------------------------- fingerprints
+
+
+def _digest(*parts: bytes | str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else part.encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _files_digest(paths: list[Path]) -> str:
+    return _digest(*[p.name.encode() + p.read_bytes() for p in sorted(paths)])
+
+
+def code_digest() -> str:
+    """Hash of the package's code and data files: a code change re-executes every report."""
+    root = Path(__file__).resolve().parent
+    return _files_digest([p for p in root.rglob("*") if p.is_file() and p.suffix in {".py", ".yml", ".yaml", ".j2", ".html", ".css", ".md"}])
+
+
+def _inputs_digest(options: RunOptions, templates: list[execute.Template]) -> str:
+    raw = [p for p in options.data.rglob("*") if p.is_file() and "dirty" not in p.relative_to(options.data).parts]
+    return _digest(
+        _files_digest(raw), _files_digest([t.path for t in templates]), code_digest(),
+        str(options.period), ",".join(sorted(options.clients or [])),
+    )
+
+
+def client_digest(client_id: str, clean_dir: Path, validation_dir: Path, base: str) -> str:
+    """Hash of everything a client's reports are computed from."""
+    import polars as pl
+
+    from pipelines.io import read_table
+    from pipelines.schemas import TABLES
+
+    parts = [base, (clean_dir / "contracts" / f"{client_id}.yml").read_bytes()]
+    for name in TABLES:
+        frame = read_table(clean_dir, name).filter(pl.col("client_id") == client_id)
+        parts.append(str(frame.hash_rows().sum() if frame.height else 0) + f":{frame.height}")
+    gate = validation_dir / f"{client_id}.json"
+    if gate.exists():
+        verdict = json.loads(gate.read_text())
+        verdict.pop("generated_at", None)
+        verdict.pop("timings", None)
+        parts.append(json.dumps(verdict, sort_keys=True, default=str))
+    return _digest(*parts)
+
+
+# ---------------------------------------------------------------- per-client execution
+
+_KERNEL: execute.Kernel | None = None
+
+
+def _worker_kernel() -> execute.Kernel:
+    global _KERNEL
+    if _KERNEL is None:
+        import multiprocessing.util
+
+        _KERNEL = execute.Kernel()
+        multiprocessing.util.Finalize(_KERNEL, _KERNEL.shutdown, exitpriority=10)
+    return _KERNEL
+
+
+def run_client(client_id: str, period: str, templates: list[execute.Template], build: Path,
+               target: Path, front_matter: dict, reuse_kernel: bool = True,
+               progress=None) -> ClientOutcome:
+    """Execute a client's (or the portfolio's) notebooks into a scratch folder, then swap it in.
+
+    On any failure the previous output stays untouched and the failed notebooks
+    are kept with their errors under `<period>/_failed/<client>/`.
+    """
+    start = time.perf_counter()
+    scratch = target.parent / f".tmp-{target.name}-{os.getpid()}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    kernel = _worker_kernel() if reuse_kernel else None
+    params = {"period": period, "build_dir": str(build)}
+    if client_id != "portfolio":
+        params["client_id"] = client_id
+    outcomes = []
+    for template in templates:
+        outcome = execute.execute(template.path, scratch / template.path.name, params, kernel,
+                                  front_matter | {"notebook": template.name})
+        outcomes.append(outcome)
+        if progress is not None:
+            progress.put((client_id, template.name, outcome.ok))
+        if not outcome.ok:
+            break
+    seconds = time.perf_counter() - start
+    if all(o.ok for o in outcomes):
+        _swap_in(scratch, target)
+        return ClientOutcome(client_id, "executed", seconds, target, outcomes)
+    failed_dir = target.parent / FAILED_DIR / target.name
+    shutil.rmtree(failed_dir, ignore_errors=True)
+    failed_dir.parent.mkdir(parents=True, exist_ok=True)
+    scratch.rename(failed_dir)
+    bad = next(o for o in outcomes if not o.ok)
+    return ClientOutcome(client_id, "failed", seconds, failed_dir / bad.output.name, outcomes,
+                         f"{bad.template}: {bad.error}")
+
+
+def _swap_in(scratch: Path, target: Path) -> None:
+    old = target.parent / f".old-{target.name}-{os.getpid()}"
+    if target.exists():
+        target.rename(old)
+    scratch.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(target.parent / FAILED_DIR / target.name, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- the batch
+
+
+def run_batch(options: RunOptions, console=None) -> BatchResult:
+    """Run the whole monthly batch; see the module docstring. Raises LockedError when locked."""
+    from rich.console import Console
+
+    console = console or Console(stderr=True)
+    handler = _log_to_file(options.build)
+    try:
+        with run_lock(options.build):
+            return _run_locked(options, console)
+    finally:
+        logging.getLogger("servicereview").removeHandler(handler)
+        handler.close()
+
+
+def _run_locked(options: RunOptions, console) -> BatchResult:
+    timings: dict[str, float] = {}
+    templates = execute.load_templates(options.notebooks)
+    key = _inputs_digest(options, templates)
+    last = _read_json(options.build / "last_run.json")
+    if not options.force and last.get("key") == key and _outputs_exist(options.reports, last):
+        console.print(f"nothing changed since the last run ({last['finished_at']}): "
+                      f"{len(last['clients'])} clients up to date, 0 notebooks executed")
+        log.info("unchanged inputs, templates and code: nothing re-executed")
+        outcomes = [ClientOutcome(c, "unchanged", output=options.reports / last["period"] / c)
+                    for c in last["clients"]]
+        return BatchResult(last["period"], outcomes, timings, skipped_all=True)
+
+    clean_dir, validation_dir, metrics_dir = (options.build / n for n in ("clean", "validation", "metrics"))
+    with _timed(timings, "clean", console):
+        from pipelines.clean import clean_folder
+
+        cleaned = clean_folder(options.data, clean_dir)
+    clients = _select_clients(cleaned.summary["by_client"], options.clients)
+    with _timed(timings, "validate", console):
+        from pipelines.validate import validate_folder
+
+        gates = validate_folder(clean_dir, validation_dir, clients=clients)
+    with _timed(timings, "metrics", console):
+        from pipelines.metrics import metrics_folder
+
+        metrics = metrics_folder(clean_dir, metrics_dir, period=options.period)
+    period = metrics.period
+    period_dir = options.reports / period
+    state = _read_json(period_dir / STATE_FILE)
+    base = _digest(key, period)
+    names = _client_names(clean_dir)
+
+    outcomes: list[ClientOutcome] = []
+    todo: list[tuple[str, str]] = []
+    for client in clients:
+        digest = client_digest(client, clean_dir, validation_dir, base)
+        gate = gates[client]
+        if not gate.publishable:
+            outcomes.append(_mark_stale(period_dir / client, client, gate))
+        elif not options.force and state.get(client) == digest and (period_dir / client).exists():
+            outcomes.append(ClientOutcome(client, "unchanged", output=period_dir / client))
+        else:
+            todo.append((client, digest))
+
+    client_templates = [t for t in templates if t.scope == "client"]
+    with _timed(timings, "notebooks", console):
+        executed = _execute_all(todo, period, client_templates, options, names, console)
+    for outcome in executed:
+        outcomes.append(outcome)
+        if outcome.status == "executed":
+            state[outcome.client_id] = dict(todo)[outcome.client_id]
+            (period_dir / outcome.client_id / STALE_FILE).unlink(missing_ok=True)
+        else:
+            state.pop(outcome.client_id, None)
+
+    portfolio = [t for t in templates if t.scope == "portfolio"]
+    portfolio_key = _digest(base, *sorted(f"{c}={v}" for c, v in state.items()))
+    if options.force or state.get("portfolio") != portfolio_key or not (period_dir / "portfolio").exists():
+        with _timed(timings, "portfolio", console):
+            result = run_client("portfolio", period, portfolio, options.build, period_dir / "portfolio",
+                                {"period": period, "title": f"Portfolio — {_month_title(period)}"},
+                                reuse_kernel=False)
+        outcomes.append(result)
+        if result.status == "executed":
+            state["portfolio"] = portfolio_key
+    else:
+        outcomes.append(ClientOutcome("portfolio", "unchanged", output=period_dir / "portfolio"))
+    write_json(state, period_dir / STATE_FILE)
+
+    result = BatchResult(period, sorted(outcomes, key=lambda o: o.client_id), timings)
+    if options.publish:
+        with _timed(timings, "publish", console):
+            from pipelines.publish import publish
+
+            publish(reports=options.reports, build=options.build)
+    if result.exit_code == config.EXIT_OK:
+        write_json({"key": key, "period": period, "clients": [*clients, "portfolio"],
+                    "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+                   options.build / "last_run.json")
+    else:
+        (options.build / "last_run.json").unlink(missing_ok=True)
+    return result
+
+
+def _execute_all(todo, period, templates, options, names, console) -> list[ClientOutcome]:
+    if not todo:
+        return []
+    import multiprocessing
+    import queue
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    jobs = max(1, min(options.jobs or os.cpu_count() or 1, len(todo)))
+    context = multiprocessing.get_context("spawn")  # never fork a process holding polars threads
+    columns = (TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    outcomes = []
+    with Progress(*columns, console=console) as progress, context.Manager() as manager, \
+            ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        events = manager.Queue()
+        tasks = {c: progress.add_task(c, total=len(templates)) for c, _ in todo}
+        futures = {
+            pool.submit(run_client, client, period, templates, options.build,
+                        options.reports / period / client,
+                        {"client_id": client, "client_name": names.get(client, client), "period": period,
+                         "title": f"{names.get(client, client)} — {_month_title(period)}"},
+                        True, events): client
+            for client, _ in todo
+        }
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            while True:
+                try:
+                    client, notebook, ok = events.get_nowait()
+                except queue.Empty:
+                    break
+                progress.update(tasks[client], advance=1 if ok else 0,
+                                description=f"{client} {notebook}{'' if ok else ' FAILED'}")
+            for future in finished:
+                client = futures[future]
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # a worker process died
+                    outcome = ClientOutcome(client, "failed", message=f"{type(exc).__name__}: {exc}")
+                progress.update(tasks[client], description=f"{client} {_STATUS_WORD[outcome.status]}")
+                log.info("%s: %s in %.1fs %s", client, outcome.status, outcome.seconds, outcome.message)
+                outcomes.append(outcome)
+    return outcomes
+
+
+_STATUS_WORD = {"executed": "done", "failed": "FAILED"}
+
+
+def _mark_stale(target: Path, client: str, gate) -> ClientOutcome:
+    failed = [r for r in gate.results if not r["success"] and r["severity"] == "error"]
+    reasons = [f"{r['table']}.{r.get('column') or ''} {r['expectation']}: {r.get('unexpected_count')} rows"
+               for r in failed]
+    message = "data-quality gate failed: " + "; ".join(reasons)
+    if target.exists():
+        write_json({"stale_since": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "reason": message, "failed_checks": failed}, target / STALE_FILE)
+    log.warning("%s: %s", client, message)
+    return ClientOutcome(client, "stale", output=target if target.exists() else None, message=message)
+
+
+@contextmanager
+def _timed(timings: dict, name: str, console):
+    start = time.perf_counter()
+    console.print(f"[bold]{name}[/bold] …", highlight=False)
+    yield
+    timings[name] = round(time.perf_counter() - start, 2)
+    log.info("%s took %.2fs", name, timings[name])
+
+
+def _select_clients(by_client: dict, wanted: list[str] | None) -> list[str]:
+    known = sorted(by_client)
+    if not wanted:
+        return known
+    unknown = sorted(set(wanted) - set(known))
+    if unknown:
+        from pipelines.io import InputError
+
+        raise InputError(f"--client {', '.join(unknown)}: no such client (known: {', '.join(known)})")
+    return sorted(set(wanted))
+
+
+def _client_names(clean_dir: Path) -> dict[str, str]:
+    from pipelines.contracts import load_contracts
+
+    return {c: k.name for c, k in load_contracts(clean_dir / "contracts").items()}
+
+
+def _month_title(period: str) -> str:
+    return datetime.strptime(period, "%Y-%m").strftime("%B %Y")
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def _outputs_exist(reports: Path, last: dict) -> bool:
+    return all((reports / last["period"] / c).exists() for c in last.get("clients", []))

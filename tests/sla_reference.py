@@ -1,0 +1,154 @@
+"""An independent, slow reference for the SLA clock: plain Python, day by day, zoneinfo.
+
+It shares no code with pipelines.business_time / pipelines.sla: business time is
+the sum, over each local day, of the overlap of [a, b) with that day's windows,
+each boundary turned into an instant by zoneinfo (a wall time skipped by a DST
+change moves forward minute by minute to the first one that exists; a repeated
+one takes its first occurrence).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import holidays as holidays_pkg
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def wall_to_utc(wall: datetime, zone: ZoneInfo) -> datetime:
+    while True:
+        aware = wall.replace(tzinfo=zone, fold=0)
+        back = aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
+        if back == wall:
+            return aware.astimezone(UTC)
+        wall += timedelta(minutes=1)
+
+
+def day_windows(contract, day: date) -> list[tuple[datetime, datetime]]:
+    h = contract.holidays
+    off = set(h.extra)
+    if h.country:
+        off |= set(holidays_pkg.country_holidays(h.country, subdiv=h.subdivision, years=day.year))
+    if day in off:
+        return []
+    zone = ZoneInfo(contract.timezone)
+    out = []
+    for begin, end in contract.business_hours.get(DAYS[day.weekday()], []):
+        start = wall_to_utc(datetime.combine(day, begin), zone)
+        stop = wall_to_utc(datetime.combine(day + timedelta(days=1), time()), zone) if end == time.max \
+            else wall_to_utc(datetime.combine(day, end), zone)
+        if stop > start:
+            out.append((start, stop))
+    return out
+
+
+def business_seconds(contract, calendar: str, a: datetime, b: datetime) -> float:
+    if b <= a:
+        return 0.0
+    if calendar == "24x7":
+        return (b - a).total_seconds()
+    zone = ZoneInfo(contract.timezone)
+    total = 0.0
+    day = a.astimezone(zone).date() - timedelta(days=1)
+    while day <= b.astimezone(zone).date() + timedelta(days=1):
+        for s, e in day_windows(contract, day):
+            total += max(0.0, (min(e, b) - max(s, a)).total_seconds())
+        day += timedelta(days=1)
+    return total
+
+
+def add_business(contract, calendar: str, a: datetime, seconds: float) -> datetime:
+    """The instant at which `seconds` (> 0) of business time after a have passed."""
+    if calendar == "24x7":
+        return a + timedelta(seconds=seconds)
+    zone = ZoneInfo(contract.timezone)
+    left = seconds
+    day = a.astimezone(zone).date() - timedelta(days=1)
+    while True:
+        for s, e in day_windows(contract, day):
+            s = max(s, a)
+            if e <= s:
+                continue
+            span = (e - s).total_seconds()
+            if span >= left:
+                return s + timedelta(seconds=left)
+            left -= span
+        day += timedelta(days=1)
+
+
+def month_of(t: datetime, zone: str) -> str:
+    return t.astimezone(ZoneInfo(zone)).strftime("%Y-%m")
+
+
+def ticket(contract, row: dict, events: list[tuple[datetime, str]], as_of: datetime) -> dict:
+    """The ticket_sla fields for one ticket, as of `as_of`, by walking its history."""
+    target = contract.sla[row["priority"]]
+    cal = target.calendar
+    created = row["created_at"]
+    excluded = row.get("close_code") in contract.excluded_close_codes
+    resolved = row.get("resolved_at")
+    resolved = resolved if resolved is not None and resolved < as_of else None
+    first = row.get("first_response_at")
+    response_at = first if first is not None and first < as_of else resolved
+    out = {"ticket_id": row["ticket_id"]}
+
+    # response
+    due = add_business(contract, cal, created, target.response * 60)
+    if response_at is not None:
+        minutes = business_seconds(contract, cal, created, max(response_at, created)) / 60
+        met = minutes <= target.response
+        out["response_status"] = "met" if met else "breached"
+        month = month_of(response_at if met else due, contract.timezone)
+        out["response_minutes"] = minutes
+    else:
+        out["response_minutes"] = None
+        out["response_status"] = "breached" if due < as_of else "pending"
+        month = month_of(due, contract.timezone) if due < as_of else None
+    out["response_due_at"] = due
+    if excluded:
+        out["response_status"], month = "excluded", None
+    out["response_month"] = month
+
+    # resolution: walk the history
+    stop = resolved or as_of
+    pause = set(contract.statuses.pause) | set(contract.statuses.resolved)
+    intervals, state, since = [], "run", created
+    for at, status in sorted(events, key=lambda e: e[0]):  # stable: ties keep their order
+        at = max(at, created)
+        if at >= stop:
+            break
+        if state == "run" and at > since:
+            intervals.append((since, at))
+        state, since = ("pause" if status in pause else "run"), at
+    running_at_stop = state == "run"
+    if running_at_stop and stop > since:
+        intervals.append((since, stop))
+    running = sum(business_seconds(contract, cal, a, b) for a, b in intervals)
+    elapsed = business_seconds(contract, cal, created, stop)
+    out["paused_minutes"] = (elapsed - running) / 60
+    need, due = target.resolution * 60, None
+    for a, b in intervals:
+        span = business_seconds(contract, cal, a, b)
+        if span >= need:
+            due = add_business(contract, cal, a, need)
+            break
+        need -= span
+    if due is None and (resolved is not None or running_at_stop):
+        due = add_business(contract, cal, stop, need)
+    out["resolution_due_at"] = due
+    if resolved is not None:
+        out["resolution_minutes"] = running / 60
+        met = running / 60 <= target.resolution
+        out["resolution_status"] = "met" if met else "breached"
+        month = month_of(resolved if met else due, contract.timezone)
+    else:
+        out["resolution_minutes"] = None
+        late = due is not None and due < as_of
+        out["resolution_status"] = "breached" if late else "pending"
+        month = month_of(due, contract.timezone) if late else None
+    if excluded:
+        out["resolution_status"], month = "excluded", None
+    out["resolution_month"] = month
+    return out

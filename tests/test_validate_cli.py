@@ -1,0 +1,200 @@
+"""`servicereview validate` on a crafted clean folder: one client passes, one fails the gate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.clean import clean_folder
+from pipelines.cli import app
+from tests.conftest import ACME, write_contract, write_csv
+
+PAGES_OFFLINE = ("http://", "https://", "<script", "<link", "@import", "url(")
+
+
+def make_clean_dir(root: Path) -> Path:
+    """acme: consistent tickets; bravo: first responses before the ticket was created."""
+    raw = root / "raw"
+    write_contract(raw, ACME)
+    write_contract(raw, dict(ACME, client_id="bravo", name="Bravo Books"))
+    write_csv(raw, "tickets", """
+        ticket_id,client_id,created_at,priority,status,source,first_response_at,resolved_at,closed_at,close_code,reopen_count
+        A1,acme,2026-09-01T09:00:00,High,Closed,email,2026-09-01T09:20:00,2026-09-01T12:00:00,2026-09-02T12:00:00,resolved,0
+        A2,acme,2026-09-02T09:00:00,Low,Closed,phone,2026-09-02T10:00:00,2026-09-03T12:00:00,2026-09-04T12:00:00,resolved,0
+        A3,acme,2026-09-03T09:00:00,Medium,In Progress,portal,2026-09-03T09:30:00,,,,0
+        B1,bravo,2026-09-01T09:00:00,High,Closed,email,2026-09-01T08:00:00,2026-09-01T12:00:00,2026-09-02T12:00:00,resolved,0
+        B2,bravo,2026-09-02T09:00:00,Low,Closed,email,2026-09-02T10:00:00,2026-09-03T12:00:00,2026-09-04T12:00:00,resolved,0
+        B3,bravo,2026-09-03T09:00:00,Medium,Closed,email,2026-09-03T07:00:00,2026-09-03T12:00:00,2026-09-04T12:00:00,resolved,0
+        B4,bravo,2026-09-03T09:00:00,Extreme,Closed,email,,,,resolved,0
+    """)
+    write_csv(raw, "ticket_events", """
+        ticket_id,at,status
+        A1,2026-09-01T09:00:00,New
+        A1,2026-09-01T12:00:00,Resolved
+        B1,2026-09-01T09:00:00,New
+    """)
+    clean = root / "clean"
+    clean_folder(raw, clean)
+    return clean
+
+
+@pytest.fixture(scope="module")
+def clean_dir(tmp_path_factory) -> Path:
+    return make_clean_dir(tmp_path_factory.mktemp("gate"))
+
+
+@pytest.fixture(scope="module")
+def run(clean_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("validation")
+    result = CliRunner().invoke(app, ["validate", "--data", str(clean_dir), "--out", str(out)])
+    return result, out
+
+
+def test_exit_code_is_1_when_a_client_fails(run):
+    result, _ = run
+    assert result.exit_code == 1, result.output
+
+
+def test_summary_names_the_failing_client_and_check_in_words(run):
+    result, _ = run
+    text = result.output
+    assert "bravo failed tickets.first_response_after_created (2 of 3 tickets)" in text
+    assert "first response before the ticket was opened" in text
+    assert "e.g. B1, B3" in text
+    assert "acme failed" not in text
+    assert "Great Expectations import" in text
+
+
+def test_files_per_client_and_summary(run):
+    _, out = run
+    acme = json.loads((out / "acme.json").read_text())
+    bravo = json.loads((out / "bravo.json").read_text())
+    summary = json.loads((out / "summary.json").read_text())
+    assert acme["publishable"] is True and acme["counts"]["failed"] == 0
+    assert bravo["publishable"] is False
+    assert summary["clients"]["bravo"]["failed_checks"] == ["tickets.first_response_after_created"]
+    assert summary["clients"]["acme"]["publishable"] is True
+    assert set(summary["timings"]) >= {"gx_import_seconds", "per_client_seconds", "total_seconds"}
+    assert set(summary["not_provided"]) == {"surveys", "outages", "time_entries", "devices"}
+    tables = acme["tables"]
+    assert tables["surveys"]["status"] == "not provided"
+    assert tables["ticket_events"] == {"status": "checked", "rows": 2}
+
+
+def test_rows_rejected_by_cleaning_do_not_fail_the_gate(run):
+    _, out = run
+    bravo = json.loads((out / "bravo.json").read_text())
+    priority = next(r for r in bravo["results"] if r["check"] == "tickets.priority_in_contract")
+    assert priority["status"] == "passed"  # B4 'Extreme' was set aside by cleaning
+
+
+def test_health_pages_are_written_and_self_contained(run):
+    _, out = run
+    page = (out / "health" / "bravo.html").read_text()
+    assert "first response before the ticket was opened" in page
+    assert "The priority is not in the client&#39;s contract." in page
+    assert not any(marker in page for marker in PAGES_OFFLINE)
+
+
+def test_data_docs_for_analysts(run):
+    _, out = run
+    assert (out / "data_docs" / "index.html").exists()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["data_docs"] == str(out / "data_docs" / "index.html")
+
+
+def test_only_selected_clients(clean_dir, tmp_path):
+    result = CliRunner().invoke(app, ["validate", "--data", str(clean_dir), "--out", str(tmp_path),
+                                      "--client", "acme", "--no-data-docs"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == ["acme.json", "summary.json"]
+    assert not (tmp_path / "data_docs").exists()
+
+
+def test_unknown_client_is_a_usage_error(clean_dir, tmp_path):
+    result = CliRunner().invoke(app, ["validate", "--data", str(clean_dir), "--out", str(tmp_path),
+                                      "--client", "zenith"])
+    assert result.exit_code == 2
+    assert "no contract for client 'zenith'" in result.output
+    assert "known: acme, bravo" in result.output
+
+
+def test_a_folder_that_was_not_cleaned_is_a_usage_error(tmp_path):
+    (tmp_path / "contracts").mkdir()
+    write_contract(tmp_path, ACME)
+    result = CliRunner().invoke(app, ["validate", "--data", str(tmp_path), "--out", str(tmp_path / "v")])
+    assert result.exit_code == 2
+    assert "no tickets.parquet (run `servicereview clean` first)" in result.output
+
+
+# ---------------------------------------------------------------- the committed sample
+
+
+def sample_folder(tmp_path_factory) -> Path:
+    """data/sample as committed; generated with the same defaults if the checkout lacks it."""
+    from pipelines import config
+
+    if (config.SAMPLE_DATA / "tickets.csv").exists():
+        return config.SAMPLE_DATA
+    from pipelines.sample import write_sample
+
+    out = tmp_path_factory.mktemp("sample")
+    write_sample(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def sample_dir(tmp_path_factory) -> Path:
+    return sample_folder(tmp_path_factory)
+
+
+def validate_raw(raw: Path, work: Path):
+    clean_folder(raw, work / "clean")
+    result = CliRunner().invoke(app, ["validate", "--data", str(work / "clean"),
+                                      "--out", str(work / "validation"), "--no-data-docs"])
+    summary = json.loads((work / "validation" / "summary.json").read_text())
+    return result, summary
+
+
+def test_the_sample_passes_without_findings(sample_dir, tmp_path):
+    result, summary = validate_raw(sample_dir, tmp_path)
+    assert result.exit_code == 0, result.output
+    assert len(summary["clients"]) == 5
+    for client, verdict in summary["clients"].items():
+        # the main sample has no data-quality faults, so there is nothing to warn about
+        assert (client, verdict["failed_checks"], verdict["warned_checks"]) == (client, [], [])
+
+
+def test_the_dirty_sample_fails_only_the_dirty_client_naming_its_faults(sample_dir, tmp_path):
+    manifest = json.loads((sample_dir / "dirty" / "faults.json").read_text())
+    dirty = manifest["dirty_client"]
+    result, summary = validate_raw(sample_dir / "dirty", tmp_path)
+    assert result.exit_code == 1
+    assert f"{dirty} failed tickets.first_response_after_created" in result.output
+    failing = {c: v["failed_checks"] for c, v in summary["clients"].items() if v["failed_checks"]}
+    assert failing == {dirty: ["tickets.first_response_after_created",
+                               "ticket_history.starts_after_created",
+                               "ticket_history.ends_before_closed",
+                               "ticket_history.in_time_order"]}
+    assert all(v["warned_checks"] == [] for v in summary["clients"].values())
+
+    quality = [f for f in manifest["faults"] if f["reason"] == "quality"]
+
+    def planted(table: str, words: str) -> set[str]:
+        return next(set(f["ticket_ids"]) for f in quality if f["table"] == table and words in f["detail"])
+
+    early = planted("tickets", "first_response_at before created_at")
+    before = planted("ticket_events", "before the ticket was created")
+    after = planted("ticket_events", "after the ticket was closed")
+    gate = json.loads((tmp_path / "validation" / f"{dirty}.json").read_text())
+    found = {r["check"]: r for r in gate["results"] if r["status"] == "failed"}
+    assert found["tickets.first_response_after_created"]["unexpected_count"] == len(early)
+    assert set(found["tickets.first_response_after_created"]["example_ids"]) <= early
+    assert found["ticket_history.starts_after_created"]["unexpected_count"] == len(before)
+    assert set(found["ticket_history.starts_after_created"]["example_ids"]) <= before
+    assert found["ticket_history.ends_before_closed"]["unexpected_count"] == len(after)
+    assert set(found["ticket_history.ends_before_closed"]["example_ids"]) <= after
+    assert found["ticket_history.in_time_order"]["unexpected_count"] == len(after)
