@@ -7,7 +7,7 @@ imports happen inside the command so `servicereview --help` stays fast.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -25,7 +25,7 @@ console = Console(stderr=True)
 DataOpt = Annotated[Path, typer.Option("--data", help="Folder with the raw exports and contracts/.")]
 OutOpt = Annotated[Path, typer.Option("--out", help="Folder to write to.")]
 PeriodOpt = Annotated[
-    Optional[str], typer.Option("--period", help="Report month YYYY-MM (default: latest complete month).")
+    str | None, typer.Option("--period", help="Report month YYYY-MM (default: latest complete month).")
 ]
 
 
@@ -37,11 +37,12 @@ def _fail(message: str, code: int = config.EXIT_USAGE) -> None:
 def _guard(func, *args, **kwargs):
     """Run a stage; turn input errors into a clear message and exit code 2."""
     from pipelines.contracts import ContractError
+    from pipelines.execute import TemplateError
     from pipelines.io import InputError
 
     try:
         return func(*args, **kwargs)
-    except (ContractError, InputError) as exc:
+    except (ContractError, InputError, TemplateError) as exc:
         _fail(str(exc))
 
 
@@ -67,16 +68,19 @@ def sample(
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = 7,
     end: Annotated[str, typer.Option(help="Last month YYYY-MM.")] = "2026-10",
     tickets: Annotated[
-        Optional[int], typer.Option(help="Total tickets to aim for (default: from seat counts).")
+        int | None, typer.Option(help="Total tickets to aim for (default: from seat counts).")
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
     dirty: Annotated[bool, typer.Option(help="Also write the deliberately dirty set to OUT/dirty.")] = True,
 ) -> None:
     """Generate a deterministic, realistic sample data set (tables + contracts)."""
-    from pipelines.sample import write_sample
+    from pipelines.sample import SampleError, write_sample
 
-    written = write_sample(out, clients=clients, months=months, seed=seed, end=end,
-                           tickets=tickets, fmt=fmt, dirty=dirty)
+    try:
+        written = write_sample(out, clients=clients, months=months, seed=seed, end=end,
+                               tickets=tickets, fmt=fmt, dirty=dirty)
+    except SampleError as exc:  # a bad --end, --months, --clients, --tickets or --format
+        _fail(str(exc))
     for path in written:
         console.print(f"wrote {path}", highlight=False)
 
@@ -95,10 +99,53 @@ def clean(data: DataOpt = config.SAMPLE_DATA, out: OutOpt = config.BUILD / "clea
 def validate(
     data: Annotated[Path, typer.Option("--data", help="Folder with the clean tables.")] = config.BUILD / "clean",
     out: OutOpt = config.BUILD / "validation",
-    client: Annotated[Optional[list[str]], typer.Option("--client", help="Only these clients.")] = None,
+    client: Annotated[list[str] | None, typer.Option("--client", help="Only these clients.")] = None,
+    data_docs: Annotated[
+        bool, typer.Option("--data-docs/--no-data-docs", help="Also build GX Data Docs (for analysts; online).")
+    ] = True,
 ) -> None:
-    """Run the data-quality gate (Great Expectations) per client."""
-    _fail("validate is not built yet")
+    """Run the data-quality gate (Great Expectations) per client.
+
+    Writes OUT/<client>.json, OUT/summary.json, a data-health page per client in OUT/health/
+    (self-contained, works offline) and GX Data Docs in OUT/data_docs/ (for analysts: they load
+    CSS/JS from CDNs). Exit code 1 when any client fails the gate; the others are still validated.
+    """
+    from rich.table import Table
+
+    from pipelines.health import write_health_pages
+    from pipelines.suites import TABLE_NOUNS
+    from pipelines.validate import validate_folder
+
+    results = _guard(validate_folder, data, out, clients=client, data_docs=data_docs)
+    write_health_pages(data, out, list(results), out / "health")
+    table = Table(title="validate: data-quality gate per client")
+    for column in ("client", "passed", "warnings", "errors", "publishable"):
+        table.add_column(column, justify="left" if column == "client" else "right")
+    for client_id, gate in results.items():
+        c = gate.counts
+        verdict = "yes" if gate.publishable else "[red]NO[/red]"
+        table.add_row(client_id, str(c["passed"]), str(c["warned"]), str(c["failed"]), verdict)
+    console.print(table)
+    for client_id, gate in results.items():
+        for r in gate.failures:
+            examples = f" e.g. {', '.join(r['example_ids'])}" if r["example_ids"] else ""
+            noun = TABLE_NOUNS.get(r["table"], "rows")
+            count = (f" ({r['unexpected_count']} of {r['rows_checked']} {noun})"
+                     if r["unexpected_count"] is not None else "")
+            console.print(f"[red]{client_id}[/red] failed {r['check']}{count}: {r['explain']}{examples}",
+                          highlight=False, soft_wrap=True)
+    from pipelines.io import read_json
+
+    summary = read_json(out / "summary.json")
+    timings = summary["timings"]
+    console.print(f"Great Expectations import {timings['gx_import_seconds']:.1f}s, "
+                  f"all clients {sum(timings['per_client_seconds'].values()):.1f}s; "
+                  f"results in {out}", highlight=False)
+    if summary["data_docs"]:
+        console.print(f"Data Docs for analysts (need network for styling): {summary['data_docs']}",
+                      highlight=False)
+    if not all(gate.publishable for gate in results.values()):
+        raise typer.Exit(config.EXIT_FAILED)
 
 
 @app.command()
@@ -108,7 +155,27 @@ def metrics(
     period: PeriodOpt = None,
 ) -> None:
     """Compute the per-ticket SLA table and the client x month KPI table."""
-    _fail("metrics is not built yet")
+    from pipelines.business_time import month_index
+    from pipelines.metrics import metrics_folder
+
+    if period is not None:
+        try:
+            month_index(period)
+        except ValueError as exc:
+            _fail(f"--period: {exc}")
+    try:
+        result = _guard(metrics_folder, data, out, period)
+    except ValueError as exc:  # e.g. a ticket whose priority has no target in its contract
+        _fail(str(exc))
+    s = result.summary
+    console.print(
+        f"metrics for {s['period']}: {s['rows']['ticket_sla']} tickets, {len(s['clients'])} clients, "
+        f"{s['rows']['client_kpis']} client-months in {s['timings_s']['total']} s -> {out}",
+        highlight=False,
+    )
+    if s["missing_tables"]:
+        console.print(f"not given (their KPIs are n/a): {', '.join(s['missing_tables'])}",
+                      highlight=False)
 
 
 @app.command(name="import")
@@ -117,37 +184,136 @@ def import_(
     preset: Annotated[str, typer.Option("--from", help="Preset name or a mapping YAML file.")],
     out: OutOpt = Path("imported"),
     client_map: Annotated[
-        Optional[str], typer.Option("--client-map", help="A client id for the whole file, or a YAML map.")
+        str | None, typer.Option("--client-map", help="A client id for the whole file, or a YAML map.")
+    ] = None,
+    contracts: Annotated[
+        Path | None,
+        typer.Option("--contracts", help="Contract file or folder to copy to OUT/contracts (so clean can run)."),
     ] = None,
 ) -> None:
-    """Turn a PSA / help-desk export into the canonical tables."""
-    _fail("import is not built yet")
+    """Turn a PSA / help-desk export into the canonical tables (presets: servicenow, zendesk,
+    jira-service-management, freshdesk, connectwise, autotask, halopsa, or a mapping YAML)."""
+    from pipelines.importers import import_files
+
+    result = _guard(import_files, files, preset, client_map, out, contracts)
+    r = result.report
+    console.print(
+        f"import ({r['preset']}, {r['mode'].replace('_', ' ')}): {r['rows_read']} rows read = "
+        f"{r['rows_used']} used + {r['rows_rejected']} rejected -> {r['tickets']} tickets, "
+        f"{r['ticket_events']} status events, {r['surveys']} surveys in {r['seconds']:.1f}s",
+        highlight=False,
+    )
+    for reason, count in r["rejected_by_reason"].items():
+        console.print(f"  rejected {count}: {reason} (see import_rejects.csv)", highlight=False)
+    if r["unknown_columns"]:
+        console.print(f"  unknown columns (not imported): {', '.join(r['unknown_columns'])}", highlight=False)
+    for name, values in r["unmapped_values"].items():
+        shown = ", ".join(f"{v!r} x{n}" for v, n in list(values.items())[:5])
+        more = f" and {len(values) - 5} more" if len(values) > 5 else ""
+        policy = r["unmapped_policy"].get(name, "keep")
+        console.print(f"  unmapped {name} values ({policy}): {shown}{more}", highlight=False)
+    console.print(f"canonical tables, import_rejects.csv and import_report.json written to {out}",
+                  highlight=False)
 
 
 @app.command()
 def run(
     period: PeriodOpt = None,
-    client: Annotated[Optional[list[str]], typer.Option("--client", help="Only these clients.")] = None,
-    jobs: Annotated[Optional[int], typer.Option("--jobs", help="Parallel jobs (default: cores).")] = None,
+    client: Annotated[list[str] | None, typer.Option("--client", help="Only these clients.")] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", help="Parallel jobs (default: cores).")] = None,
     data: DataOpt = config.SAMPLE_DATA,
+    force: Annotated[bool, typer.Option("--force", help="Re-execute even if nothing changed.")] = False,
 ) -> None:
-    """The monthly batch: clean, validate, metrics, notebooks per client, publish."""
-    from pipelines.clean import clean_folder
+    """The monthly batch: clean, validate, metrics, notebooks per client, portfolio, publish.
 
-    _guard(clean_folder, data, config.BUILD / "clean")
-    console.print(f"cleaned {data} into {config.BUILD / 'clean'}", highlight=False)
+    Exit codes: 0 all clients published; 1 a client failed (its notebook or its data-quality
+    gate; the others completed); 2 bad arguments or unusable input; 3 another run holds the lock.
+    """
+    from pipelines.run import LockedError, RunOptions, run_batch
+
+    _check_period(period)
+    options = RunOptions(period=period, clients=client, jobs=jobs, data=data, force=force)
+    try:
+        result = _guard(run_batch, options, console)
+    except LockedError as exc:
+        _fail(str(exc), config.EXIT_LOCKED)
+    console.print(_run_table(result))
+    for outcome in result.outcomes:
+        if outcome.status in {"failed", "stale"}:
+            console.print(f"[red]{outcome.client_id}[/red]: {outcome.message}", highlight=False)
+    raise typer.Exit(result.exit_code)
+
+
+def _check_period(period: str | None) -> None:
+    import re
+
+    if period is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
+        _fail(f"--period {period!r} is not a month like 2026-10")
+
+
+def _run_table(result):
+    from rich.table import Table
+
+    table = Table(title=f"servicereview run — period {result.period}")
+    for column in ("client", "status", "time", "output"):
+        table.add_column(column, justify="right" if column == "time" else "left")
+    for o in result.outcomes:
+        style = {"failed": "red", "stale": "yellow"}.get(o.status, "")
+        table.add_row(o.client_id, f"[{style}]{o.status}[/{style}]" if style else o.status,
+                      f"{o.seconds:.1f}s" if o.seconds else "", str(o.output or ""))
+    if result.timings:
+        table.caption = "stages: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
+    return table
 
 
 @app.command()
-def publish() -> None:
-    """Build the website (_site/) and the per-client bundles from reports/."""
-    _fail("publish is not built yet")
+def publish(
+    reports: Annotated[Path, typer.Option("--reports", help="Folder with the executed notebooks.")] = config.REPORTS,
+    build: Annotated[Path, typer.Option("--build", help="Build folder (contracts, validation).")] = config.BUILD,
+    site: Annotated[Path, typer.Option("--site", help="Internal website folder.")] = config.SITE,
+    site_clients: Annotated[
+        Path, typer.Option("--site-clients", help="Folder of the per-client bundles.")
+    ] = config.SITE_CLIENTS,
+) -> None:
+    """Build the website (_site/) and the per-client bundles from reports/.
+
+    Uses Quarto when a quarto executable is on PATH or in QUARTO_PATH, else the built-in
+    renderer. PDFs of the monthly reports need Chromium (SERVICEREVIEW_CHROMIUM or PATH).
+    """
+    from pipelines.publish import PublishError
+    from pipelines.publish import publish as build_site
+
+    try:
+        result = build_site(reports=reports, build=build, site=site, site_clients=site_clients)
+    except PublishError as exc:
+        _fail(str(exc))
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+    periods = ", ".join(result.periods)
+    console.print(f"{result.engine} renderer: {result.pages} pages for {len(result.clients)} clients "
+                  f"({periods}) in {result.seconds['total']:.1f}s", highlight=False)
+    console.print(f"internal site: {result.site / 'index.html'}", highlight=False)
+    console.print(f"client bundles: {len(result.bundles)} in {result.site_clients}", highlight=False)
+    console.print(f"PDFs: {len(result.pdfs)} ({result.pdfs_printed} printed, {result.pdfs_reused} unchanged)",
+                  highlight=False)
+    if result.pdf_skipped:
+        console.print(f"[yellow]{result.pdf_skipped}[/yellow]", highlight=False, soft_wrap=True)
 
 
 @app.command()
-def preview(port: Annotated[int, typer.Option(help="Port on localhost.")] = 8000) -> None:
+def preview(
+    port: Annotated[int, typer.Option(help="Port on localhost.")] = 8000,
+    site: Annotated[Path, typer.Option("--site", help="Website folder to serve.")] = config.SITE,
+) -> None:
     """Serve _site/ on localhost for a quick look."""
-    _fail("preview is not built yet")
+    from pipelines.publish import PublishError, serve
+
+    try:
+        serve(site, port, announce=lambda text: console.print(text, highlight=False))
+    except PublishError as exc:
+        _fail(str(exc))
+    except OSError as exc:  # port in use
+        _fail(f"cannot serve on 127.0.0.1:{port}: {exc.strerror or exc}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
-"""Where things live. Paths are anchored at the project folder, never the working directory.
+"""Where things live. Paths are anchored at folders, never at the working directory.
 
-The project folder is the one holding `pyproject.toml` above this package (an
-editable install or a checkout); `SERVICEREVIEW_HOME` overrides it.
+- PROJECT: the checkout holding `pyproject.toml` above this package: the code, the
+  notebook templates, `_quarto.yml` and the sample data.
+- WORKSPACE: where a run writes (build/, reports/, _site/, _site_clients/). It is
+  the project folder unless `SERVICEREVIEW_HOME` names another one, so a benchmark
+  or a test can run the whole pipeline without touching the project's outputs.
 """
 
 from __future__ import annotations
@@ -9,21 +12,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+_HERE = Path(__file__).resolve().parent.parent
+PROJECT = _HERE if (_HERE / "pyproject.toml").exists() else Path.cwd()
+WORKSPACE = Path(os.environ["SERVICEREVIEW_HOME"]).resolve() if os.environ.get("SERVICEREVIEW_HOME") else PROJECT
+ROOT = PROJECT  # kept for readers of the project's own files (_quarto.yml)
 
-def _project_root() -> Path:
-    if os.environ.get("SERVICEREVIEW_HOME"):
-        return Path(os.environ["SERVICEREVIEW_HOME"]).resolve()
-    here = Path(__file__).resolve().parent.parent
-    return here if (here / "pyproject.toml").exists() else Path.cwd()
-
-
-ROOT = _project_root()
-SAMPLE_DATA = ROOT / "data" / "sample"
-BUILD = ROOT / "build"  # clean tables, validation results, metrics (git-ignored)
-NOTEBOOKS = ROOT / "notebooks"
-REPORTS = ROOT / "reports"  # executed notebooks (git-ignored)
-SITE = ROOT / "_site"
-SITE_CLIENTS = ROOT / "_site_clients"
+SAMPLE_DATA = PROJECT / "data" / "sample"
+NOTEBOOKS = PROJECT / "notebooks"
+BUILD = WORKSPACE / "build"  # clean tables, validation results, metrics, logs (git-ignored)
+REPORTS = WORKSPACE / "reports"  # executed notebooks (git-ignored)
+SITE = WORKSPACE / "_site"
+SITE_CLIENTS = WORKSPACE / "_site_clients"
 
 # Exit codes of the CLI (documented in the README).
 EXIT_OK = 0

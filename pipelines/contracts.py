@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, time
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -112,7 +112,7 @@ class Holidays(_Model):
         return self
 
 
-@lru_cache(maxsize=None)
+@cache
 def _holiday_problem(country: str, subdivision: str | None) -> str | None:
     import holidays
 

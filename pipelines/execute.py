@@ -25,8 +25,8 @@ KERNEL = "python3"
 CLIENT_TEMPLATES = ("data_quality", "sla_trends", "survey_sentiment", "monthly_report")
 PORTFOLIO_TEMPLATES = ("portfolio",)
 # What the runner passes; a template must declare exactly these parameters.
-CLIENT_PARAMETERS = ("client_id", "period", "build_dir")
-PORTFOLIO_PARAMETERS = ("period", "build_dir")
+CLIENT_PARAMETERS = ("client_id", "period", "data_dir", "build_dir")
+PORTFOLIO_PARAMETERS = ("period", "data_dir", "build_dir")
 
 
 class TemplateError(ValueError):
@@ -103,18 +103,21 @@ class Kernel:
         if self._km is None or not self._km.is_alive():
             from jupyter_client.manager import KernelManager
 
-            self._km = KernelManager(kernel_name=KERNEL, transport="ipc")
-            self._km.start_kernel()
+            self.shutdown()
+            self._km = KernelManager(kernel_name=KERNEL)
+            # the kernel's "running over TCP without encryption" warning would fill every log
+            self._km.start_kernel(extra_arguments=["--IPKernelApp.log_level=ERROR"])
         return self._km
 
     def reset(self) -> None:
         """Clear the namespace so a notebook never sees the previous one's variables."""
-        km = self.manager()
-        client = km.client()
-        client.start_channels()
+        # A fresh shell-only client each time: papermill's clean-up closes earlier sockets.
+        client = self.manager().client()
+        client.start_channels(iopub=False, stdin=False, hb=False, control=False)
         try:
-            client.wait_for_ready(timeout=60)
-            client.execute_interactive("%reset -f", timeout=60, output_hook=lambda msg: None)
+            msg_id = client.execute("%reset -f", silent=True)
+            while client.get_shell_msg(timeout=60)["parent_header"].get("msg_id") != msg_id:
+                pass
         finally:
             client.stop_channels()
 
@@ -139,7 +142,7 @@ def execute(template: Path, output: Path, parameters: dict, kernel: Kernel | Non
     try:
         papermill.execute_notebook(
             str(template), str(output), parameters=parameters, kernel_name=KERNEL,
-            progress_bar=False, km=km, cwd=str(template.parent),
+            progress_bar=False, km=km, cwd=str(template.parent), request_save_on_cell_execute=False,
         )
         error = None
     except PapermillExecutionError as exc:

@@ -10,9 +10,9 @@ styles so a fragment also reads well in JupyterLab.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Iterable
 
 import polars as pl
 

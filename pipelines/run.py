@@ -18,7 +18,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pipelines import config, execute
@@ -89,7 +89,7 @@ def run_lock(build: Path):
         raise LockedError(f"another servicereview run holds {path} ({holder})") from None
     handle.seek(0)
     handle.truncate()
-    handle.write(f"pid {os.getpid()} since {datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ}")
+    handle.write(f"pid {os.getpid()} since {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}")
     handle.flush()
     try:
         yield
@@ -137,23 +137,18 @@ def _inputs_digest(options: RunOptions, templates: list[execute.Template]) -> st
     )
 
 
-def client_digest(client_id: str, clean_dir: Path, validation_dir: Path, base: str) -> str:
-    """Hash of everything a client's reports are computed from."""
+def client_digest(client_id: str, clean_dir: Path, base: str) -> str:
+    """Hash of everything a client's gate and reports are computed from."""
     import polars as pl
 
-    from pipelines.io import read_table
     from pipelines.schemas import TABLES
 
     parts = [base, (clean_dir / "contracts" / f"{client_id}.yml").read_bytes()]
     for name in TABLES:
-        frame = read_table(clean_dir, name).filter(pl.col("client_id") == client_id)
-        parts.append(str(frame.hash_rows().sum() if frame.height else 0) + f":{frame.height}")
-    gate = validation_dir / f"{client_id}.json"
-    if gate.exists():
-        verdict = json.loads(gate.read_text())
-        verdict.pop("generated_at", None)
-        verdict.pop("timings", None)
-        parts.append(json.dumps(verdict, sort_keys=True, default=str))
+        path = clean_dir / f"{name}.parquet"
+        frame = pl.scan_parquet(path).filter(pl.col("client_id") == client_id).collect() \
+            if path.exists() else pl.DataFrame()
+        parts.append(f"{frame.hash_rows().sum() if frame.height else 0}:{frame.height}")
     return _digest(*parts)
 
 
@@ -172,8 +167,8 @@ def _worker_kernel() -> execute.Kernel:
     return _KERNEL
 
 
-def run_client(client_id: str, period: str, templates: list[execute.Template], build: Path,
-               target: Path, front_matter: dict, reuse_kernel: bool = True,
+def run_client(client_id: str, period: str, templates: list[execute.Template], data: Path, build: Path,
+               target: Path, front_matter: dict, kernel: execute.Kernel | None = None,
                progress=None) -> ClientOutcome:
     """Execute a client's (or the portfolio's) notebooks into a scratch folder, then swap it in.
 
@@ -183,8 +178,8 @@ def run_client(client_id: str, period: str, templates: list[execute.Template], b
     start = time.perf_counter()
     scratch = target.parent / f".tmp-{target.name}-{os.getpid()}"
     shutil.rmtree(scratch, ignore_errors=True)
-    kernel = _worker_kernel() if reuse_kernel else None
-    params = {"period": period, "build_dir": str(build)}
+    kernel = kernel or _worker_kernel()
+    params = {"period": period, "data_dir": str(data), "build_dir": str(build)}
     if client_id != "portfolio":
         params["client_id"] = client_id
     outcomes = []
@@ -207,6 +202,36 @@ def run_client(client_id: str, period: str, templates: list[execute.Template], b
     bad = next(o for o in outcomes if not o.ok)
     return ClientOutcome(client_id, "failed", seconds, failed_dir / bad.output.name, outcomes,
                          f"{bad.template}: {bad.error}")
+
+
+def process_client(client_id: str, period: str, templates: list[execute.Template], data: Path, build: Path,
+                   target: Path, front_matter: dict, now: datetime, progress=None) -> ClientOutcome:
+    """A worker's job for one client: the data-quality gate, then (if it passes) the notebooks.
+
+    Each worker process imports Great Expectations once and validates its clients
+    in parallel with the other workers. A client failing the gate keeps its
+    previous report, marked stale."""
+    from pipelines.validate import validate_one
+
+    start = time.perf_counter()
+    gate = validate_one(build / "clean", build / "validation", client_id, now)
+    if progress is not None:
+        progress.put((client_id, "gate", gate.publishable))
+    if not gate.publishable:
+        outcome = _mark_stale(target, client_id, gate)
+        outcome.seconds = time.perf_counter() - start
+        return outcome
+    outcome = run_client(client_id, period, templates, data, build, target, front_matter, None, progress)
+    outcome.seconds = time.perf_counter() - start
+    return outcome
+
+
+def _write_gate_summary(validation_dir: Path, clean_dir: Path, clients: list[str], missing: list[str]) -> None:
+    from pipelines.validate import GateResult, write_summary
+
+    results = {c: GateResult.from_json(_read_json(validation_dir / f"{c}.json")) for c in clients
+               if (validation_dir / f"{c}.json").exists()}
+    write_summary(validation_dir, results, datetime.now(UTC), not_provided=missing, clean_dir=clean_dir)
 
 
 def _swap_in(scratch: Path, target: Path) -> None:
@@ -246,7 +271,9 @@ def _run_locked(options: RunOptions, console) -> BatchResult:
         log.info("unchanged inputs, templates and code: nothing re-executed")
         outcomes = [ClientOutcome(c, "unchanged", output=options.reports / last["period"] / c)
                     for c in last["clients"]]
-        return BatchResult(last["period"], outcomes, timings, skipped_all=True)
+        result = BatchResult(last["period"], outcomes, timings, skipped_all=True)
+        write_json(_summary(result), options.build / "run_summary.json")
+        return result
 
     clean_dir, validation_dir, metrics_dir = (options.build / n for n in ("clean", "validation", "metrics"))
     with _timed(timings, "clean", console):
@@ -254,15 +281,11 @@ def _run_locked(options: RunOptions, console) -> BatchResult:
 
         cleaned = clean_folder(options.data, clean_dir)
     clients = _select_clients(cleaned.summary["by_client"], options.clients)
-    with _timed(timings, "validate", console):
-        from pipelines.validate import validate_folder
-
-        gates = validate_folder(clean_dir, validation_dir, clients=clients)
     with _timed(timings, "metrics", console):
         from pipelines.metrics import metrics_folder
 
         metrics = metrics_folder(clean_dir, metrics_dir, period=options.period)
-    period = metrics.period
+    period = metrics.summary["period"]
     period_dir = options.reports / period
     state = _read_json(period_dir / STATE_FILE)
     base = _digest(key, period)
@@ -271,18 +294,18 @@ def _run_locked(options: RunOptions, console) -> BatchResult:
     outcomes: list[ClientOutcome] = []
     todo: list[tuple[str, str]] = []
     for client in clients:
-        digest = client_digest(client, clean_dir, validation_dir, base)
-        gate = gates[client]
-        if not gate.publishable:
-            outcomes.append(_mark_stale(period_dir / client, client, gate))
-        elif not options.force and state.get(client) == digest and (period_dir / client).exists():
+        digest = client_digest(client, clean_dir, base)
+        unchanged = (state.get(client) == digest and (period_dir / client).exists()
+                     and (validation_dir / f"{client}.json").exists())
+        if unchanged and not options.force:
             outcomes.append(ClientOutcome(client, "unchanged", output=period_dir / client))
         else:
             todo.append((client, digest))
 
     client_templates = [t for t in templates if t.scope == "client"]
-    with _timed(timings, "notebooks", console):
+    with _timed(timings, "validate + notebooks", console):
         executed = _execute_all(todo, period, client_templates, options, names, console)
+    _write_gate_summary(validation_dir, clean_dir, clients, cleaned.summary["missing_tables"])
     for outcome in executed:
         outcomes.append(outcome)
         if outcome.status == "executed":
@@ -295,9 +318,13 @@ def _run_locked(options: RunOptions, console) -> BatchResult:
     portfolio_key = _digest(base, *sorted(f"{c}={v}" for c, v in state.items()))
     if options.force or state.get("portfolio") != portfolio_key or not (period_dir / "portfolio").exists():
         with _timed(timings, "portfolio", console):
-            result = run_client("portfolio", period, portfolio, options.build, period_dir / "portfolio",
-                                {"period": period, "title": f"Portfolio — {_month_title(period)}"},
-                                reuse_kernel=False)
+            kernel = execute.Kernel()
+            try:
+                result = run_client("portfolio", period, portfolio, options.data, options.build,
+                                    period_dir / "portfolio", {"period": period, "subtitle": _month_title(period)},
+                                    kernel)
+            finally:
+                kernel.shutdown()
         outcomes.append(result)
         if result.status == "executed":
             state["portfolio"] = portfolio_key
@@ -308,16 +335,41 @@ def _run_locked(options: RunOptions, console) -> BatchResult:
     result = BatchResult(period, sorted(outcomes, key=lambda o: o.client_id), timings)
     if options.publish:
         with _timed(timings, "publish", console):
-            from pipelines.publish import publish
-
-            publish(reports=options.reports, build=options.build)
+            _publish(options, result, console)
+    write_json(_summary(result), options.build / "run_summary.json")
     if result.exit_code == config.EXIT_OK:
         write_json({"key": key, "period": period, "clients": [*clients, "portfolio"],
-                    "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+                    "finished_at": datetime.now(UTC).isoformat(timespec="seconds")},
                    options.build / "last_run.json")
     else:
         (options.build / "last_run.json").unlink(missing_ok=True)
     return result
+
+
+def _publish(options: RunOptions, result: BatchResult, console) -> None:
+    from pipelines.publish import PublishError, publish
+
+    try:
+        published = publish(reports=options.reports, build=options.build)
+    except PublishError as exc:
+        result.outcomes.append(ClientOutcome("site", "failed", message=f"publish: {exc}"))
+        return
+    if published.pdf_skipped:
+        console.print(f"PDFs skipped: {published.pdf_skipped}", highlight=False)
+    for warning in published.warnings:
+        console.print(f"publish: {warning}", highlight=False)
+        log.warning("publish: %s", warning)
+
+
+def _summary(result: BatchResult) -> dict:
+    """What the run did, machine-readable (build/run_summary.json): for schedulers and benchmarks."""
+    return {
+        "period": result.period, "exit_code": result.exit_code, "timings_s": result.timings,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "outcomes": [{"client_id": o.client_id, "status": o.status, "seconds": round(o.seconds, 2),
+                      "output": str(o.output) if o.output else None, "message": o.message}
+                     for o in result.outcomes],
+    }
 
 
 def _execute_all(todo, period, templates, options, names, console) -> list[ClientOutcome]:
@@ -336,13 +388,14 @@ def _execute_all(todo, period, templates, options, names, console) -> list[Clien
     with Progress(*columns, console=console) as progress, context.Manager() as manager, \
             ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         events = manager.Queue()
-        tasks = {c: progress.add_task(c, total=len(templates)) for c, _ in todo}
+        tasks = {c: progress.add_task(c, total=len(templates) + 1) for c, _ in todo}
+        now = datetime.now(UTC)
         futures = {
-            pool.submit(run_client, client, period, templates, options.build,
+            pool.submit(process_client, client, period, templates, options.data, options.build,
                         options.reports / period / client,
                         {"client_id": client, "client_name": names.get(client, client), "period": period,
-                         "title": f"{names.get(client, client)} — {_month_title(period)}"},
-                        True, events): client
+                         "subtitle": f"{names.get(client, client)} — {_month_title(period)}"},
+                        now, events): client
             for client, _ in todo
         }
         pending = set(futures)
@@ -367,7 +420,7 @@ def _execute_all(todo, period, templates, options, names, console) -> list[Clien
     return outcomes
 
 
-_STATUS_WORD = {"executed": "done", "failed": "FAILED"}
+_STATUS_WORD = {"executed": "done", "failed": "FAILED", "stale": "HELD BACK (data-quality gate)"}
 
 
 def _mark_stale(target: Path, client: str, gate) -> ClientOutcome:
@@ -376,7 +429,7 @@ def _mark_stale(target: Path, client: str, gate) -> ClientOutcome:
                for r in failed]
     message = "data-quality gate failed: " + "; ".join(reasons)
     if target.exists():
-        write_json({"stale_since": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        write_json({"stale_since": datetime.now(UTC).isoformat(timespec="seconds"),
                     "reason": message, "failed_checks": failed}, target / STALE_FILE)
     log.warning("%s: %s", client, message)
     return ClientOutcome(client, "stale", output=target if target.exists() else None, message=message)

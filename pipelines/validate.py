@@ -75,6 +75,12 @@ class GateResult:
             "timings": {"seconds": round(self.seconds, 3)},
         }
 
+    @classmethod
+    def from_json(cls, data: dict) -> GateResult:
+        """A verdict read back from `<client_id>.json`."""
+        return cls(data["client_id"], data["generated_at"], data["results"], data.get("tables", {}),
+                   (data.get("timings") or {}).get("seconds", 0.0))
+
 
 # ---------------------------------------------------------------- the GX side
 
@@ -383,12 +389,40 @@ def validate_folder(clean_dir: Path, out_dir: Path, clients: list[str] | None = 
         docs_start = time.perf_counter()
         docs = gate.build_data_docs(out_dir / "data_docs")
         docs_seconds = time.perf_counter() - docs_start
+    write_summary(out_dir, results, now, not_provided=[n for n, f in frames.items() if f is None],
+                  clean_dir=clean_dir, docs=docs, timings={
+                      "gx_import_seconds": round(gate.import_seconds, 3),
+                      "gx_setup_seconds": round(gate.setup_seconds, 3),
+                      "load_seconds": round(load_seconds, 3),
+                      "data_docs_seconds": round(docs_seconds, 3),
+                      "total_seconds": round(time.perf_counter() - started, 3)})
+    return results
 
+
+def validate_one(clean_dir: Path, out_dir: Path, client_id: str, now: datetime | None = None) -> GateResult:
+    """Validate one client, reading only its rows; writes `out_dir/<client_id>.json`.
+
+    For the runner's workers: each pays the Great Expectations import once and
+    validates its clients in parallel with the other workers."""
+    from pipelines.contracts import load_contract
+
+    clean_dir = Path(clean_dir)
+    contract = load_contract(clean_dir / "contracts" / f"{client_id}.yml")
+    tables = _load(clean_dir, client_id)
+    result = validate_client(tables, contract, now=now)
+    io.write_json(result.to_json(), Path(out_dir) / f"{client_id}.json")
+    return result
+
+
+def write_summary(out_dir: Path, results: dict[str, GateResult], now: datetime, *,
+                  not_provided: list[str], clean_dir: Path, docs: Path | None = None,
+                  timings: dict | None = None) -> Path:
+    """`out_dir/summary.json`: each client's verdict and the gate's timings."""
     summary = {
-        "generated_at": now.isoformat(timespec="seconds"),
+        "generated_at": _utc(now).isoformat(timespec="seconds"),
         "clean_dir": str(clean_dir),
         "publishable": all(r.publishable for r in results.values()),
-        "not_provided": sorted(n for n, f in frames.items() if f is None),
+        "not_provided": sorted(not_provided),
         "data_docs": str(docs) if docs else None,
         "clients": {
             c: {"publishable": r.publishable, **r.counts,
@@ -397,17 +431,9 @@ def validate_folder(clean_dir: Path, out_dir: Path, clients: list[str] | None = 
                 "seconds": round(r.seconds, 3)}
             for c, r in results.items()
         },
-        "timings": {
-            "gx_import_seconds": round(gate.import_seconds, 3),
-            "gx_setup_seconds": round(gate.setup_seconds, 3),
-            "load_seconds": round(load_seconds, 3),
-            "per_client_seconds": {c: round(r.seconds, 3) for c, r in results.items()},
-            "data_docs_seconds": round(docs_seconds, 3),
-            "total_seconds": round(time.perf_counter() - started, 3),
-        },
+        "timings": (timings or {}) | {"per_client_seconds": {c: round(r.seconds, 3) for c, r in results.items()}},
     }
-    io.write_json(summary, out_dir / "summary.json")
-    return results
+    return io.write_json(summary, Path(out_dir) / "summary.json")
 
 
 def _select(contracts: dict[str, Contract], clients: list[str] | None,
@@ -423,8 +449,8 @@ def _select(contracts: dict[str, Contract], clients: list[str] | None,
     return list(dict.fromkeys(clients))
 
 
-def _load(clean_dir: Path) -> dict[str, pl.DataFrame | None]:
-    """Every clean table; None for an optional table the export did not provide."""
+def _load(clean_dir: Path, client_id: str | None = None) -> dict[str, pl.DataFrame | None]:
+    """Every clean table (only `client_id`'s rows when given); None for a table not provided."""
     if not (clean_dir / "tickets.parquet").exists():
         raise io.InputError(f"{clean_dir}: no tickets.parquet (run `servicereview clean` first)")
     missing = set(io.read_json(clean_dir / "clean_summary.json").get("missing_tables", [])) \
@@ -434,7 +460,8 @@ def _load(clean_dir: Path) -> dict[str, pl.DataFrame | None]:
         if name in missing or not (clean_dir / f"{name}.parquet").exists():
             frames[name] = None
             continue
-        frame = io.read_table(clean_dir, name)
+        frame = io.read_table(clean_dir, name) if client_id is None else \
+            pl.scan_parquet(clean_dir / f"{name}.parquet").filter(pl.col("client_id") == client_id).collect()
         if "client_id" not in frame.columns:
             raise io.InputError(f"{clean_dir / (name + '.parquet')}: no client_id column "
                                 "(clean tables carry each row's client)")

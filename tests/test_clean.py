@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import polars as pl
 import pytest
@@ -12,7 +12,7 @@ from pipelines.cli import app
 from pipelines.io import InputError
 from tests.conftest import write_contract, write_csv
 
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.fixture

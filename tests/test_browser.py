@@ -1,0 +1,138 @@
+"""The built site as a person sees it: headless Chromium, from disk, with the network cut off.
+
+Skips (with the reason) where there is no Chromium or no Playwright. Playwright drives
+Debian's Chromium (`executable_path`); it never downloads a browser.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipelines import config
+from pipelines.publish import publish
+from tests.publish_fixtures import XSS_COMMENT, XSS_NAME, write_build, write_reports
+
+CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium")) if p and Path(p).exists()), None)
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+ARTIFACTS = config.ROOT / "test-artifacts"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium at /usr/bin/chromium or on PATH "
+                                                "(apt-get install chromium; .ci/run does)"),
+]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("browser")
+    write_reports(root / "reports")
+    write_build(root / "build")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SERVICEREVIEW_CHROMIUM", str(root / "no-chromium"))  # no PDFs needed here
+    try:
+        publish(reports=root / "reports", build=root / "build", site=root / "_site",
+                site_clients=root / "_site_clients", engine="builtin")
+    finally:
+        mp.undo()
+    return root / "_site"
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install "
+                                                                 "'.[dev]')")
+    profile = tmp_path_factory.mktemp("chromium-profile")  # a fresh user-data-dir
+    with sync_api.sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(str(profile), executable_path=CHROMIUM, headless=True,
+                                                        args=FLAGS, viewport={"width": 1200, "height": 900})
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+class Watch:
+    """Everything a page does that it should not: remote requests, console errors, page errors."""
+
+    def __init__(self, page):
+        self.remote: list[str] = []
+        self.errors: list[str] = []
+        page.route("**/*", self._route)
+        page.on("console", lambda msg: msg.type == "error" and self.errors.append(msg.text))
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+
+    def _route(self, route):
+        url = route.request.url
+        if url.startswith(("file://", "data:", "about:")):
+            route.continue_()
+        else:
+            self.remote.append(url)
+            route.abort()
+
+
+def test_home_to_monthly_report(site, browser):
+    page = browser.new_page()
+    watch = Watch(page)
+    page.goto((site / "index.html").as_uri())
+    assert page.title() == "Service reports · servicereview"
+    row = page.locator("tr", has_text="Harbor Dental Group")
+    row.get_by_role("link", name="Report").first.click()
+    page.wait_for_load_state("load")
+
+    assert page.url.endswith("/2026-10/harbor-dental/monthly_report.html")
+    assert page.title().startswith("Monthly report — Harbor Dental Group")
+    assert page.locator("h1").inner_text() == "Harbor Dental Group — 2026-10"
+    tiles = page.locator(".sr-tile")
+    assert tiles.count() == 2 and "96.0%" in tiles.first.inner_text()
+    charts = page.locator("figure.chart")
+    assert charts.count() >= 1
+    for i in range(charts.count()):
+        chart = charts.nth(i)
+        drawn = chart.evaluate(
+            """fig => { const el = fig.querySelector('svg, img'); if (!el) return 0;
+                        const box = el.getBoundingClientRect();
+                        const marks = el.tagName === 'IMG' ? el.naturalWidth
+                                                           : el.querySelectorAll('rect, path').length;
+                        return box.width * box.height > 0 && marks > 0 ? 1 : 0; }""")
+        assert drawn == 1, f"chart {i} is empty"
+    assert page.locator("figure.chart svg title").first.text_content() == "2026-10: 96%"  # hover value
+    assert page.locator("aside.sidebar").get_by_role("link", name="SLA trends").count() == 1
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+
+    assert watch.remote == []
+    assert watch.errors == []
+    page.close()
+
+
+def test_injected_markup_shows_as_text_and_never_runs(site, browser):
+    page = browser.new_page()
+    watch = Watch(page)
+    page.goto((site / "index.html").as_uri())
+    page.get_by_role("link", name="Report").first.click()  # the first row is the client named <script>
+    page.wait_for_load_state("load")
+    assert page.url.endswith("/2026-10/evil-co/monthly_report.html")
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert page.locator("h1").inner_text() == f"{XSS_NAME} — 2026-10"
+    assert XSS_COMMENT in page.locator("table.sr-table").inner_text()
+    assert page.locator("main img").count() == 0 and page.locator("script").count() == 0
+    assert watch.remote == [] and watch.errors == []
+    page.close()
+
+
+def test_every_page_loads_offline_without_errors(site, browser):
+    page = browser.new_page()
+    watch = Watch(page)
+    pages = sorted(site.rglob("*.html"))
+    for path in pages:
+        page.goto(path.as_uri())
+        assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(247, 248, 250)", \
+            f"{path}: the local stylesheet did not load"
+    assert len(pages) > 30
+    assert watch.remote == [] and watch.errors == []
+    page.close()
