@@ -95,20 +95,27 @@ def sla_frame(kpis: pl.DataFrame, by_priority: pl.DataFrame) -> pl.DataFrame:
                 pl.col(f"{target}_sla_pct").alias("pct"), pl.col(f"{target}_sla_n").alias("n"),
                 pl.col(f"{target}_met").alias("met"), pl.col(f"{target}_breached").alias("breached"),
             ))
-    return pl.concat(parts).filter(pl.col("pct").is_not_null()).sort("target", "priority", "month")
+    return (pl.concat(parts).filter(pl.col("pct").is_not_null())
+            .with_columns(pl.format("{} {} SLA ({}): {}% met, {} of {}", "month", "target", "priority",
+                                    pl.col("pct").round(1), "met", "n").alias("label"))
+            .sort("target", "priority", "month"))
 
 
 def sla_trend(kpis: pl.DataFrame, by_priority: pl.DataFrame, targets: dict[str, float]) -> alt.LayerChart:
     """Response and resolution SLA % per month, with targets; a priority selector in JupyterLab."""
     data = _frame(sla_frame(kpis, by_priority))
     selector = _priority_param()
+    goals = [g for g in (targets.get("response_sla_pct"), targets.get("resolution_sla_pct")) if g is not None]
+    lowest = min([*data["pct"].to_list(), *goals], default=100)
+    floor = min(80, int(lowest // 10) * 10)  # room for the lines, from 0 only when values need it
     color = alt.Color("target:N", title="SLA", scale=alt.Scale(domain=["Response", "Resolution"],
                                                                 range=["#1565c0", "#6a1b9a"]))
     base = alt.Chart(data).transform_filter(alt.datum.priority == selector)
     lines = base.mark_line(point=alt.OverlayMarkDef(size=60)).encode(
         x=alt.X("month:O", title="Month"),
-        y=alt.Y("pct:Q", title="Targets met (%)", scale=alt.Scale(domain=[0, 100])),
+        y=alt.Y("pct:Q", title="Targets met (%)", scale=alt.Scale(domain=[floor, 100], clamp=True)),
         color=color,
+        description="label:N",
         tooltip=[alt.Tooltip("month:O", title="Month"), alt.Tooltip("target:N", title="SLA"),
                  alt.Tooltip("priority:N", title="Priority"),
                  alt.Tooltip("pct:Q", title="Met %", format=".1f"),
@@ -117,8 +124,9 @@ def sla_trend(kpis: pl.DataFrame, by_priority: pl.DataFrame, targets: dict[str, 
     ).add_params(selector)
     goal = pl.DataFrame({"target": ["Response", "Resolution"],
                          "goal": [targets.get("response_sla_pct"), targets.get("resolution_sla_pct")]})
+    goal = goal.with_columns(pl.format("{} target: {}%", "target", "goal").alias("label"))
     rules = alt.Chart(goal).mark_rule(strokeDash=[4, 4]).encode(
-        y="goal:Q", color=color, tooltip=[alt.Tooltip("target:N", title="Target for"),
+        y="goal:Q", color=color, description="label:N", tooltip=[alt.Tooltip("target:N", title="Target for"),
                                           alt.Tooltip("goal:Q", title="Target %")])
     return alt.layer(lines, rules).properties(
         width=WIDTH, height=260, title="SLA compliance by month (dashed: contract target)")
@@ -131,11 +139,13 @@ def volume_trend(kpis: pl.DataFrame) -> alt.Chart:
     data = _frame(
         kpis.select("month", *labels).unpivot(index="month", variable_name="measure", value_name="tickets")
         .with_columns(pl.col("measure").replace_strict(labels))
+        .with_columns(pl.format("{} {}: {}", "month", "measure", "tickets").alias("label"))
     )
     return alt.Chart(data).mark_line(point=True).encode(
         x=alt.X("month:O", title="Month"),
         y=alt.Y("tickets:Q", title="Tickets"),
         color=alt.Color("measure:N", title=None, sort=list(labels.values())),
+        description="label:N",
         tooltip=["month:O", alt.Tooltip("measure:N", title="Measure"), "tickets:Q"],
     ).properties(width=WIDTH, height=220, title="Ticket volume and backlog")
 
@@ -157,12 +167,15 @@ def resolution_time_trend(ticket_sla: pl.DataFrame) -> alt.Chart:
     """Average and P90 resolution time (SLA-clock hours) per month; priority selector."""
     data = _frame(resolution_time_frame(ticket_sla).unpivot(
         index=["month", "priority", "n"], on=["average", "p90"], variable_name="statistic",
-        value_name="hours").with_columns(pl.col("statistic").replace({"average": "Average", "p90": "P90"})))
+        value_name="hours").with_columns(pl.col("statistic").replace({"average": "Average", "p90": "P90"}))
+        .with_columns(pl.format("{} {} resolution ({}): {} h over {} tickets", "month", "statistic", "priority",
+                                pl.col("hours").round(1), "n").alias("label")))
     selector = _priority_param()
     return alt.Chart(data).transform_filter(alt.datum.priority == selector).mark_line(point=True).encode(
         x=alt.X("month:O", title="Month"),
         y=alt.Y("hours:Q", title="Hours on the SLA clock"),
         color=alt.Color("statistic:N", title=None),
+        description="label:N",
         tooltip=["month:O", "priority:N", "statistic:N", alt.Tooltip("hours:Q", format=".1f"),
                  alt.Tooltip("n:Q", title="Tickets")],
     ).add_params(selector).properties(width=WIDTH, height=220, title="Resolution time (SLA clock)")
@@ -175,21 +188,26 @@ def mix_trend(kpis: pl.DataFrame) -> alt.Chart:
     data = _frame(
         kpis.select("month", *labels).unpivot(index="month", variable_name="measure", value_name="pct")
         .filter(pl.col("pct").is_not_null()).with_columns(pl.col("measure").replace_strict(labels))
+        .with_columns(pl.format("{} {}: {}%", "month", "measure", pl.col("pct").round(1)).alias("label"))
     )
     return alt.Chart(data).mark_line(point=True).encode(
         x=alt.X("month:O", title="Month"),
         y=alt.Y("pct:Q", title="% of tickets", scale=alt.Scale(domain=[0, 100])),
         color=alt.Color("measure:N", title=None, sort=list(labels.values())),
+        description="label:N",
         tooltip=["month:O", "measure:N", alt.Tooltip("pct:Q", format=".1f", title="%")],
     ).properties(width=WIDTH, height=220, title="How tickets are handled")
 
 
 def csat_trend(kpis: pl.DataFrame, target: float | None, nps: bool = False) -> alt.LayerChart:
     """CSAT % per month (bars, responses in the tooltip) with the target; NPS line on 0-10 scales."""
-    data = _frame(kpis.select("month", "csat_pct", "csat_n", "nps", "nps_n"))
+    data = _frame(kpis.select("month", "csat_pct", "csat_n", "nps", "nps_n").with_columns(
+        pl.format("{} CSAT: {}% of {} responses", "month", pl.col("csat_pct").round(1), "csat_n").alias("label"),
+        pl.format("{} NPS: {} from {} responses", "month", pl.col("nps").round(0), "nps_n").alias("nps_label")))
     bars = alt.Chart(data).mark_bar(color="#26a69a").encode(
         x=alt.X("month:O", title="Month"),
         y=alt.Y("csat_pct:Q", title="Satisfied (%)", scale=alt.Scale(domain=[0, 100])),
+        description="label:N",
         tooltip=["month:O", alt.Tooltip("csat_pct:Q", title="CSAT %", format=".1f"),
                  alt.Tooltip("csat_n:Q", title="Responses")],
     )
@@ -199,7 +217,7 @@ def csat_trend(kpis: pl.DataFrame, target: float | None, nps: bool = False) -> a
             y="goal:Q", tooltip=[alt.Tooltip("goal:Q", title="Target %")]))
     if nps:
         layers.append(alt.Chart(data).mark_line(point=True, color="#6a1b9a").encode(
-            x="month:O", y=alt.Y("nps:Q", title="NPS / CSAT"),
+            x="month:O", y=alt.Y("nps:Q", title="NPS / CSAT"), description="nps_label:N",
             tooltip=["month:O", alt.Tooltip("nps:Q", title="NPS", format=".0f"),
                      alt.Tooltip("nps_n:Q", title="Responses")]))
     return alt.layer(*layers).properties(width=WIDTH, height=220, title="Customer satisfaction by month")
@@ -210,6 +228,8 @@ def sentiment_bars(surveys: pl.DataFrame) -> alt.Chart:
     data = _frame(
         surveys.with_columns(pl.col("comment_sentiment").fill_null("no comment"))
         .group_by("sentiment", "comment_sentiment").len("surveys")
+        .with_columns(pl.format("Rated {}, comment {}: {} surveys", "sentiment", "comment_sentiment", "surveys")
+                      .alias("label"))
     )
     order = ["positive", "neutral", "negative", "no comment"]
     return alt.Chart(data).mark_bar().encode(
@@ -217,6 +237,7 @@ def sentiment_bars(surveys: pl.DataFrame) -> alt.Chart:
         x=alt.X("surveys:Q", title="Surveys"),
         color=alt.Color("comment_sentiment:N", title="Comment tone", sort=order,
                         scale=alt.Scale(domain=order, range=["#2e7d32", "#9e9e9e", "#c62828", "#e0e0e0"])),
+        description="label:N",
         tooltip=["sentiment:N", "comment_sentiment:N", "surveys:Q"],
     ).properties(width=WIDTH, height=140, title="Ratings and the tone of comments")
 
@@ -226,10 +247,13 @@ def risk_bars(ranking: pl.DataFrame) -> alt.Chart:
     parts = {"sla_risk": "SLA misses", "csat_risk": "CSAT drop", "credit_risk": "Credits owed"}
     data = _frame(ranking.select("client", *parts).unpivot(index="client", variable_name="part",
                                                             value_name="points")
-                  .with_columns(pl.col("part").replace_strict(parts)))
+                  .with_columns(pl.col("part").replace_strict(parts))
+                  .with_columns(pl.format("{} {}: {} points", "client", "part", pl.col("points").round(1))
+                                .alias("label")))
     return alt.Chart(data).mark_bar().encode(
         y=alt.Y("client:N", sort=ranking["client"].to_list(), title=None),
         x=alt.X("points:Q", title="Risk score", stack=True),
         color=alt.Color("part:N", title=None, sort=list(parts.values())),
+        description="label:N",
         tooltip=["client:N", "part:N", alt.Tooltip("points:Q", format=".1f")],
     ).properties(width=WIDTH, height=max(120, 28 * ranking.height), title="Clients ranked by risk")

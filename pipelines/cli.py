@@ -251,6 +251,16 @@ def _check_period(period: str | None) -> None:
         _fail(f"--period {period!r} is not a month like 2026-10")
 
 
+def _short(path) -> str:
+    """A path relative to the workspace when it is inside it (keeps the summary table narrow)."""
+    if path is None:
+        return ""
+    try:
+        return str(Path(path).relative_to(config.WORKSPACE))
+    except ValueError:
+        return str(path)
+
+
 def _run_table(result):
     from rich.table import Table
 
@@ -260,7 +270,7 @@ def _run_table(result):
     for o in result.outcomes:
         style = {"failed": "red", "stale": "yellow"}.get(o.status, "")
         table.add_row(o.client_id, f"[{style}]{o.status}[/{style}]" if style else o.status,
-                      f"{o.seconds:.1f}s" if o.seconds else "", str(o.output or ""))
+                      f"{o.seconds:.1f}s" if o.seconds else "", _short(o.output))
     if result.timings:
         table.caption = "stages: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
     return table

@@ -31,6 +31,11 @@ def pct(value: float | None, n: int | None = None, kind: str = "sla") -> str:
     return f"{value:.1f}%"
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """'1 ticket', '3 tickets' ('1 was', '2 were' with many='were')."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
 def number(value: float | None, decimals: int = 0) -> str:
     if is_missing(value):
         return "n/a"

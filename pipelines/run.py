@@ -129,12 +129,15 @@ def code_digest() -> str:
     return _files_digest([p for p in root.rglob("*") if p.is_file() and p.suffix in {".py", ".yml", ".yaml", ".j2", ".html", ".css", ".md"}])
 
 
-def _inputs_digest(options: RunOptions, templates: list[execute.Template]) -> str:
+def _recipe_digest(templates: list[execute.Template]) -> str:
+    """Hash of how reports are made (templates and code): a change re-executes every client."""
+    return _digest(_files_digest([t.path for t in templates]), code_digest())
+
+
+def _inputs_digest(options: RunOptions, recipe: str) -> str:
+    """Hash of a whole run's inputs: unchanged means there is nothing to do at all."""
     raw = [p for p in options.data.rglob("*") if p.is_file() and "dirty" not in p.relative_to(options.data).parts]
-    return _digest(
-        _files_digest(raw), _files_digest([t.path for t in templates]), code_digest(),
-        str(options.period), ",".join(sorted(options.clients or [])),
-    )
+    return _digest(_files_digest(raw), recipe, str(options.period), ",".join(sorted(options.clients or [])))
 
 
 def client_digest(client_id: str, clean_dir: Path, base: str) -> str:
@@ -168,8 +171,7 @@ def _worker_kernel() -> execute.Kernel:
 
 
 def run_client(client_id: str, period: str, templates: list[execute.Template], data: Path, build: Path,
-               target: Path, front_matter: dict, kernel: execute.Kernel | None = None,
-               progress=None) -> ClientOutcome:
+               target: Path, front_matter: dict, progress=None) -> ClientOutcome:
     """Execute a client's (or the portfolio's) notebooks into a scratch folder, then swap it in.
 
     On any failure the previous output stays untouched and the failed notebooks
@@ -178,7 +180,7 @@ def run_client(client_id: str, period: str, templates: list[execute.Template], d
     start = time.perf_counter()
     scratch = target.parent / f".tmp-{target.name}-{os.getpid()}"
     shutil.rmtree(scratch, ignore_errors=True)
-    kernel = kernel or _worker_kernel()
+    kernel = _worker_kernel()
     params = {"period": period, "data_dir": str(data), "build_dir": str(build)}
     if client_id != "portfolio":
         params["client_id"] = client_id
@@ -221,7 +223,7 @@ def process_client(client_id: str, period: str, templates: list[execute.Template
         outcome = _mark_stale(target, client_id, gate)
         outcome.seconds = time.perf_counter() - start
         return outcome
-    outcome = run_client(client_id, period, templates, data, build, target, front_matter, None, progress)
+    outcome = run_client(client_id, period, templates, data, build, target, front_matter, progress)
     outcome.seconds = time.perf_counter() - start
     return outcome
 
@@ -263,7 +265,8 @@ def run_batch(options: RunOptions, console=None) -> BatchResult:
 def _run_locked(options: RunOptions, console) -> BatchResult:
     timings: dict[str, float] = {}
     templates = execute.load_templates(options.notebooks)
-    key = _inputs_digest(options, templates)
+    recipe = _recipe_digest(templates)
+    key = _inputs_digest(options, recipe)
     last = _read_json(options.build / "last_run.json")
     if not options.force and last.get("key") == key and _outputs_exist(options.reports, last):
         console.print(f"nothing changed since the last run ({last['finished_at']}): "
@@ -288,47 +291,35 @@ def _run_locked(options: RunOptions, console) -> BatchResult:
     period = metrics.summary["period"]
     period_dir = options.reports / period
     state = _read_json(period_dir / STATE_FILE)
-    base = _digest(key, period)
+    base = _digest(recipe, period)
     names = _client_names(clean_dir)
 
     outcomes: list[ClientOutcome] = []
-    todo: list[tuple[str, str]] = []
-    for client in clients:
-        digest = client_digest(client, clean_dir, base)
+    digests = {client: client_digest(client, clean_dir, base) for client in clients}
+    todo: list[str] = []
+    for client, digest in digests.items():
         unchanged = (state.get(client) == digest and (period_dir / client).exists()
                      and (validation_dir / f"{client}.json").exists())
         if unchanged and not options.force:
             outcomes.append(ClientOutcome(client, "unchanged", output=period_dir / client))
         else:
-            todo.append((client, digest))
+            todo.append(client)
+    portfolio_key = _digest(base, *sorted(f"{c}={v}" for c, v in digests.items()))
+    portfolio_due = (options.force or state.get("portfolio") != portfolio_key
+                     or not (period_dir / "portfolio").exists())
 
-    client_templates = [t for t in templates if t.scope == "client"]
     with _timed(timings, "validate + notebooks", console):
-        executed = _execute_all(todo, period, client_templates, options, names, console)
+        executed = _execute_all(todo, period, templates, options, names, console, portfolio_due)
     _write_gate_summary(validation_dir, clean_dir, clients, cleaned.summary["missing_tables"])
     for outcome in executed:
         outcomes.append(outcome)
         if outcome.status == "executed":
-            state[outcome.client_id] = dict(todo)[outcome.client_id]
+            state[outcome.client_id] = portfolio_key if outcome.client_id == "portfolio" \
+                else digests[outcome.client_id]
             (period_dir / outcome.client_id / STALE_FILE).unlink(missing_ok=True)
         else:
             state.pop(outcome.client_id, None)
-
-    portfolio = [t for t in templates if t.scope == "portfolio"]
-    portfolio_key = _digest(base, *sorted(f"{c}={v}" for c, v in state.items()))
-    if options.force or state.get("portfolio") != portfolio_key or not (period_dir / "portfolio").exists():
-        with _timed(timings, "portfolio", console):
-            kernel = execute.Kernel()
-            try:
-                result = run_client("portfolio", period, portfolio, options.data, options.build,
-                                    period_dir / "portfolio", {"period": period, "subtitle": _month_title(period)},
-                                    kernel)
-            finally:
-                kernel.shutdown()
-        outcomes.append(result)
-        if result.status == "executed":
-            state["portfolio"] = portfolio_key
-    else:
+    if not portfolio_due:
         outcomes.append(ClientOutcome("portfolio", "unchanged", output=period_dir / "portfolio"))
     write_json(state, period_dir / STATE_FILE)
 
@@ -372,8 +363,9 @@ def _summary(result: BatchResult) -> dict:
     }
 
 
-def _execute_all(todo, period, templates, options, names, console) -> list[ClientOutcome]:
-    if not todo:
+def _execute_all(todo, period, templates, options, names, console, portfolio: bool) -> list[ClientOutcome]:
+    """Clients in parallel (gate, then notebooks), then the portfolio in a warm worker."""
+    if not todo and not portfolio:
         return []
     import multiprocessing
     import queue
@@ -381,25 +373,37 @@ def _execute_all(todo, period, templates, options, names, console) -> list[Clien
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    jobs = max(1, min(options.jobs or os.cpu_count() or 1, len(todo)))
+    client_templates = [t for t in templates if t.scope == "client"]
+    jobs = max(1, min(options.jobs or os.cpu_count() or 1, max(len(todo), 1)))
     context = multiprocessing.get_context("spawn")  # never fork a process holding polars threads
     columns = (TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     outcomes = []
     with Progress(*columns, console=console) as progress, context.Manager() as manager, \
             ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         events = manager.Queue()
-        tasks = {c: progress.add_task(c, total=len(templates) + 1) for c, _ in todo}
         now = datetime.now(UTC)
+        tasks = {c: progress.add_task(c, total=len(client_templates) + 1) for c in todo}
         futures = {
-            pool.submit(process_client, client, period, templates, options.data, options.build,
+            pool.submit(process_client, client, period, client_templates, options.data, options.build,
                         options.reports / period / client,
                         {"client_id": client, "client_name": names.get(client, client), "period": period,
                          "subtitle": f"{names.get(client, client)} — {_month_title(period)}"},
                         now, events): client
-            for client, _ in todo
+            for client in todo
         }
         pending = set(futures)
-        while pending:
+        while True:
+            if not pending and portfolio:
+                portfolio = False
+                tasks["portfolio"] = progress.add_task("portfolio", total=1)
+                future = pool.submit(run_client, "portfolio", period,
+                                     [t for t in templates if t.scope == "portfolio"], options.data,
+                                     options.build, options.reports / period / "portfolio",
+                                     {"period": period, "subtitle": _month_title(period)}, events)
+                futures[future] = "portfolio"
+                pending = {future}
+            if not pending:
+                break
             finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             while True:
                 try:
@@ -412,7 +416,7 @@ def _execute_all(todo, period, templates, options, names, console) -> list[Clien
                 client = futures[future]
                 try:
                     outcome = future.result()
-                except Exception as exc:  # a worker process died
+                except Exception as exc:  # noqa: BLE001 - a worker process died; the others go on
                     outcome = ClientOutcome(client, "failed", message=f"{type(exc).__name__}: {exc}")
                 progress.update(tasks[client], description=f"{client} {_STATUS_WORD[outcome.status]}")
                 log.info("%s: %s in %.1fs %s", client, outcome.status, outcome.seconds, outcome.message)

@@ -14,6 +14,9 @@ from pipelines.fragments import Fragment, Tile, bullets, esc, join, note, paragr
 from pipelines.report import ReportContext
 from pipelines.sentiment import recurring_themes, score_comments
 
+CREDIT_METRICS = {"uptime_pct": "Uptime", "response_sla_pct": "Response SLA",
+                  "resolution_sla_pct": "Resolution SLA", "csat_pct": "CSAT", "fcr_pct": "First-contact resolution",
+                  "patch_compliance_pct": "Patch compliance"}
 STATUS_WORDS = {"met": "met", "breached": "missed", "pending": "not yet due", "excluded": "not counted"}
 
 
@@ -27,8 +30,10 @@ def headline(ctx: ReportContext) -> Fragment:
         return note(f"No tickets were recorded for {ctx.name} up to {say.month_name(ctx.period)}.", "info")
     t = ctx.contract.targets
     lines = [
-        f"In {say.month_name(ctx.period)} {k['tickets_created']} tickets were logged for {ctx.name} and "
-        f"{k['tickets_resolved']} were resolved; {k['open_at_end']} were still open at the end of the month.",
+        f"In {say.month_name(ctx.period)} {say.plural(k['tickets_created'], 'ticket')} "
+        f"{'was' if k['tickets_created'] == 1 else 'were'} logged for {ctx.name} and "
+        f"{k['tickets_resolved']} resolved; {k['open_at_end']} "
+        f"{'was' if k['open_at_end'] == 1 else 'were'} still open at the end of the month.",
         say.change("Response SLA", k["response_sla_pct"], prev.get("response_sla_pct"),
                    n=k["response_sla_n"], previous_n=prev.get("response_sla_n"), target=t.response_sla_pct),
         say.change("Resolution SLA", k["resolution_sla_pct"], prev.get("resolution_sla_pct"),
@@ -97,8 +102,8 @@ def credits(ctx: ReportContext) -> Fragment:
         return paragraph(f"No service credit is owed for {say.month_name(ctx.period)}: every measure met "
                          "the levels in your contract's credit rules.")
     amount = c.monthly_fee * credit / 100
-    rules = [f"{r.metric.replace('_pct', '').replace('_', ' ')} was {say.pct(k[r.metric])}, below "
-             f"{r.below:g}% → {r.credit_pct:g}% credit" for r in matched]
+    rules = [f"{CREDIT_METRICS[r.metric]} was {say.pct(k[r.metric])}, below {r.below:g}% → "
+             f"{r.credit_pct:g}% credit" for r in matched]
     return join(
         note(f"A service credit of {credit:g}% of the monthly fee ({say.money(amount, c.currency)}) is owed "
              f"for {say.month_name(ctx.period)} (the largest matching rule applies).", "warn"),
@@ -334,8 +339,12 @@ def survey_review(ctx: ReportContext) -> Fragment:
                   pl.col("resolution_status").replace_strict(STATUS_WORDS, default="—").alias("resolution"),
                   pl.col("comment").fill_null("(no comment)"))
               .sort(["sentiment", "responded_at"]))
-    intro = paragraph(f"{review.height} of {surveys.height} surveys in {say.month_name(ctx.period)} were "
-                      "neutral or negative; each is listed for the review meeting.")
+    if review.is_empty():
+        return paragraph(f"None of the {say.plural(surveys.height, 'survey')} answered in "
+                         f"{say.month_name(ctx.period)} was neutral or negative.")
+    intro = paragraph(f"{review.height} of {say.plural(surveys.height, 'survey')} answered in "
+                      f"{say.month_name(ctx.period)} {'was' if review.height == 1 else 'were'} neutral or "
+                      "negative; each is listed for the review meeting.")
     return join(intro, table(review, {
         "ticket_id": "Ticket", "title": "Title", "priority": "Priority", "rating": "Rating",
         "sentiment": "Rated", "comment": "Comment", "comment_sentiment": "Comment tone",

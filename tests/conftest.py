@@ -55,3 +55,62 @@ def write_csv(folder: Path, name: str, text: str) -> Path:
     lines = [line.strip() for line in text.strip().splitlines()]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+# ---------------------------------------------------------------- the real pipeline, once
+
+XSS = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>'
+XSS_CLIENT = "harbor-dental"
+XSS_TICKET = "HD-44694"  # surveyed in 2026-10; its survey is turned into a hostile complaint
+
+
+def copy_sample(target: Path, hostile: bool = False) -> Path:
+    """data/sample (without the dirty set) copied to `target`; optionally with hostile text
+    in a survey comment, a ticket title and a client name (untrusted inputs)."""
+    import shutil
+
+    import polars as pl
+
+    from pipelines import config
+
+    shutil.copytree(config.SAMPLE_DATA, target, ignore=shutil.ignore_patterns("dirty", "README.md"))
+    if hostile:
+        surveys = pl.read_csv(target / "surveys.csv", infer_schema=False)
+        surveys = surveys.with_columns(
+            pl.when(pl.col("ticket_id") == XSS_TICKET).then(pl.lit("1")).otherwise(pl.col("rating")).alias("rating"),
+            pl.when(pl.col("ticket_id") == XSS_TICKET).then(pl.lit(f"Awful {XSS}")).otherwise(pl.col("comment"))
+            .alias("comment"))
+        surveys.write_csv(target / "surveys.csv")
+        tickets = pl.read_csv(target / "tickets.csv", infer_schema=False)
+        tickets.with_columns(pl.when(pl.col("ticket_id") == XSS_TICKET).then(pl.lit(f"Printer {XSS}"))
+                             .otherwise(pl.col("title")).alias("title")).write_csv(target / "tickets.csv")
+        contract = target / "contracts" / f"{XSS_CLIENT}.yml"
+        data = yaml.safe_load(contract.read_text())
+        data["name"] = f"Harbor Dental {XSS} & Co"
+        contract.write_text(yaml.safe_dump(data, sort_keys=False))
+    return target
+
+
+def servicereview(*args: str, home: Path, timeout: int = 900):
+    """Run the CLI in a subprocess with its own workspace (SERVICEREVIEW_HOME)."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, SERVICEREVIEW_HOME=str(home), COLUMNS="200")
+    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory):
+    """`servicereview run` on (a hostile copy of) data/sample in a fresh workspace, twice."""
+    from types import SimpleNamespace
+
+    root = tmp_path_factory.mktemp("sample-run")
+    data = copy_sample(root / "data", hostile=True)
+    home = root / "home"
+    first = servicereview("run", "--data", str(data), "--jobs", "2", home=home)
+    mtimes = {p: p.stat().st_mtime_ns for p in (home / "reports").rglob("*.ipynb")}
+    second = servicereview("run", "--data", str(data), "--jobs", "2", home=home)
+    return SimpleNamespace(root=root, data=data, home=home, first=first, second=second, mtimes=mtimes)

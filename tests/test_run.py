@@ -1,0 +1,161 @@
+"""The monthly batch (`servicereview run`): outputs, incremental re-runs, failures, locking."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import polars as pl
+import pytest
+import yaml
+
+from pipelines import config, execute
+from pipelines.run import LockedError, RunOptions, run_batch, run_lock
+from tests.conftest import copy_sample, servicereview
+
+pytestmark = pytest.mark.slow
+
+CLIENTS = sorted(p.stem for p in (config.SAMPLE_DATA / "contracts").glob("*.yml"))
+PERIOD = "2026-10"
+
+
+def test_run_executes_every_client_and_the_portfolio(sample_run):
+    assert sample_run.first.returncode == 0, sample_run.first.stderr[-3000:]
+    period_dir = sample_run.home / "reports" / PERIOD
+    for client in CLIENTS:
+        for name in execute.CLIENT_TEMPLATES:
+            path = period_dir / client / f"{name}.ipynb"
+            assert path.exists(), path
+            assert execute.error_cells(path) == []
+    assert execute.error_cells(period_dir / "portfolio" / "portfolio.ipynb") == []
+    summary = json.loads((sample_run.home / "build" / "run_summary.json").read_text())
+    assert summary["period"] == PERIOD and summary["exit_code"] == 0
+
+
+def test_executed_notebooks_carry_front_matter_for_publishing(sample_run):
+    nb = nbformat.read(sample_run.home / "reports" / PERIOD / "bondi-physio" / "monthly_report.ipynb", 4)
+    raw = nb.cells[0]
+    assert raw.cell_type == "raw"
+    meta = yaml.safe_load(raw.source.strip().strip("-"))
+    assert meta["title"] == "Monthly service report"
+    assert meta["client_id"] == "bondi-physio" and meta["period"] == PERIOD
+    assert meta["client_name"] == "Bondi Physio Clinics"
+
+
+def test_notebook_numbers_come_from_the_metrics(sample_run):
+    kpis = pl.read_parquet(sample_run.home / "build" / "metrics" / "client_kpis.parquet")
+    row = kpis.filter((pl.col("client_id") == "bondi-physio") & (pl.col("month") == PERIOD)).row(0, named=True)
+    nb = nbformat.read(sample_run.home / "reports" / PERIOD / "bondi-physio" / "monthly_report.ipynb", 4)
+    text = "\n".join(o.get("data", {}).get("text/plain", "") for c in nb.cells if c.cell_type == "code"
+                     for o in c.outputs)
+    assert f"{row['tickets_created']} tickets were logged" in text
+
+
+def test_second_run_re_executes_nothing(sample_run):
+    assert sample_run.second.returncode == 0, sample_run.second.stderr[-3000:]
+    assert "0 notebooks executed" in sample_run.second.stderr
+    after = {p: p.stat().st_mtime_ns for p in (sample_run.home / "reports").rglob("*.ipynb")}
+    assert after == sample_run.mtimes
+
+
+def test_run_publishes_the_site_and_a_bundle_per_client(sample_run):
+    assert (sample_run.home / "_site" / "index.html").exists()
+    for client in CLIENTS:
+        assert (sample_run.home / "_site_clients" / client / "index.html").exists(), client
+
+
+def test_run_refuses_to_overlap(tmp_path):
+    home = tmp_path / "home"
+    with run_lock(home / "build"):
+        result = servicereview("run", "--data", str(config.SAMPLE_DATA), home=home, timeout=120)
+    assert result.returncode == config.EXIT_LOCKED
+    assert "another servicereview run holds" in result.stderr
+
+
+def test_lock_is_released_after_a_run(tmp_path):
+    with run_lock(tmp_path):
+        pass
+    with run_lock(tmp_path):  # would raise LockedError if the first had leaked
+        pass
+    with run_lock(tmp_path), pytest.raises(LockedError):
+        with run_lock(tmp_path):
+            pass
+
+
+def test_unknown_client_and_bad_period_are_usage_errors(tmp_path):
+    bad_client = servicereview("run", "--client", "nobody", home=tmp_path / "h1", timeout=120)
+    assert bad_client.returncode == config.EXIT_USAGE
+    assert "--client nobody: no such client" in bad_client.stderr
+    bad_period = servicereview("run", "--period", "2026-13", home=tmp_path / "h2", timeout=60)
+    assert bad_period.returncode == config.EXIT_USAGE
+    assert "--period '2026-13' is not a month" in bad_period.stderr
+
+
+# ---------------------------------------------------------------- fault injection
+
+FAULT = "FAULT-INJECTED"
+
+
+def _strict_templates(target: Path) -> Path:
+    """The real templates, with one extra check in the monthly report that a ticket title trips."""
+    shutil.copytree(config.NOTEBOOKS, target)
+    path = target / "monthly_report.ipynb"
+    nb = nbformat.read(path, 4)
+    nb.cells.append(nbformat.v4.new_code_cell(
+        f'assert not ctx.tables["tickets"]["title"].str.contains("{FAULT}").any(), "a ticket title says {FAULT}"'))
+    nbformat.write(nb, path)
+    return target
+
+
+def _options(root: Path, data: Path, notebooks: Path) -> RunOptions:
+    return RunOptions(clients=["bondi-physio", "thameside-architects"], jobs=2, data=data,
+                      build=root / "build", reports=root / "reports", notebooks=notebooks, publish=False)
+
+
+def test_a_broken_client_fails_alone_and_keeps_its_previous_report(tmp_path):
+    data = copy_sample(tmp_path / "data")
+    options = _options(tmp_path, data, _strict_templates(tmp_path / "notebooks"))
+    good = run_batch(options)
+    assert good.exit_code == config.EXIT_OK
+    previous = (tmp_path / "reports" / PERIOD / "bondi-physio" / "monthly_report.ipynb").read_bytes()
+
+    tickets = pl.read_csv(data / "tickets.csv", infer_schema=False)
+    first_bondi = tickets.filter(pl.col("client_id") == "bondi-physio")["ticket_id"][0]
+    tickets.with_columns(pl.when(pl.col("ticket_id") == first_bondi).then(pl.lit(FAULT))
+                         .otherwise(pl.col("title")).alias("title")).write_csv(data / "tickets.csv")
+    broken = run_batch(options)
+
+    assert broken.exit_code == config.EXIT_FAILED
+    status = {o.client_id: o for o in broken.outcomes}
+    assert status["bondi-physio"].status == "failed"
+    assert f"a ticket title says {FAULT}" in status["bondi-physio"].message
+    assert status["thameside-architects"].status == "unchanged"
+    assert status["portfolio"].status == "executed"
+    # the good report is untouched; the failed notebook is kept with its error
+    assert (tmp_path / "reports" / PERIOD / "bondi-physio" / "monthly_report.ipynb").read_bytes() == previous
+    failed = tmp_path / "reports" / PERIOD / "_failed" / "bondi-physio" / "monthly_report.ipynb"
+    assert any(FAULT in e for e in execute.error_cells(failed))
+
+
+def test_a_client_failing_the_quality_gate_is_held_back_and_marked_stale(tmp_path):
+    data = copy_sample(tmp_path / "data")
+    options = _options(tmp_path, data, config.NOTEBOOKS)
+    assert run_batch(options).exit_code == config.EXIT_OK
+    tickets = pl.read_csv(data / "tickets.csv", infer_schema=False)
+    bondi = tickets.filter(pl.col("client_id") == "bondi-physio")
+    # first responses an hour before the tickets were created, on most of the client's tickets
+    early = bondi.head(bondi.height // 2)["ticket_id"]
+    tickets.with_columns(
+        pl.when(pl.col("ticket_id").is_in(early.implode()))
+        .then(pl.col("created_at").str.replace(r"T(\d\d)", "T00")).otherwise(pl.col("first_response_at"))
+        .alias("first_response_at")).write_csv(data / "tickets.csv")
+    result = run_batch(options)
+    status = {o.client_id: o for o in result.outcomes}
+    assert result.exit_code == config.EXIT_FAILED
+    assert status["bondi-physio"].status == "stale"
+    assert "data-quality gate failed" in status["bondi-physio"].message
+    stale = json.loads((tmp_path / "reports" / PERIOD / "bondi-physio" / "STALE.json").read_text())
+    assert stale["failed_checks"]
+    assert status["thameside-architects"].status == "unchanged"

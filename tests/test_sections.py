@@ -1,0 +1,92 @@
+"""The notebook sections on the real pipeline's output (a hostile copy of data/sample)."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from pipelines import report, sections
+from tests.conftest import XSS_CLIENT, XSS_TICKET
+
+pytestmark = pytest.mark.slow
+PERIOD = "2026-10"
+
+
+@pytest.fixture(scope="module")
+def load(sample_run):
+    build = sample_run.home / "build"
+    return lambda client: report.load(client, PERIOD, build_dir=build, data_dir=sample_run.data)
+
+
+def test_headline_numbers_are_the_metrics(load):
+    ctx = load("lakeside-accounting")
+    k = ctx.month()
+    text = str(sections.headline(ctx))
+    assert f"{k['tickets_created']} tickets were logged" in text
+    assert f"Response SLA {k['response_sla_pct']:.1f}%" in text
+    assert f"target {ctx.contract.targets.resolution_sla_pct:g}%" in text
+
+
+def test_tiles_show_n_and_hold_back_thin_percentages(load):
+    for client in ("bondi-physio", "pacific-crest"):
+        ctx = load(client)
+        k = ctx.month()
+        text = str(sections.kpi_tiles(ctx))
+        csat = f"too few to judge (n={k['csat_n']})" if 0 < k["csat_n"] < 5 else f"{k['csat_pct']:.1f}%"
+        assert f"Satisfied customers (CSAT): {csat}" in text
+        assert f"n={k['response_sla_n']}" in text
+
+
+def test_every_neutral_or_negative_survey_of_the_month_is_listed(load):
+    ctx = load("lakeside-accounting")
+    surveys = ctx.tables["surveys"].with_columns(
+        pl.col("responded_at").dt.convert_time_zone(ctx.zone).dt.strftime("%Y-%m").alias("m"))
+    expected = surveys.filter((pl.col("m") == PERIOD) & pl.col("sentiment").is_in(["neutral", "negative"]))
+    markup = sections.survey_review(ctx).html
+    assert expected.height > 0
+    for ticket in expected["ticket_id"]:
+        assert f">{ticket}<" in markup
+
+
+def test_breaches_list_every_target_missed_in_the_month(load):
+    ctx = load("lakeside-accounting")
+    k = ctx.month()
+    html = sections.breaches(ctx).html
+    missed = k["response_breached"] + k["resolution_breached"]
+    assert f"{missed} targets missed" in html
+    assert html.count("<tr>") == missed + 1  # header row
+
+
+def test_tickets_behind_the_figures_reproduce_the_counts(load):
+    ctx = load("pacific-crest")
+    k = ctx.month()
+    html = sections.tickets_behind(ctx).html
+    assert f"{k['tickets_created']} tickets:" in html
+    numerator = ctx.ids("response_sla_pct")["numerator"]
+    assert len(numerator) == k["response_met"]
+    assert f"Counted ({k['response_met']})" in html
+
+
+def test_recurring_problems_name_their_tickets(load):
+    ctx = load("pacific-crest")
+    ids = ctx.ids("recurring_pct")["numerator"]
+    html = sections.recurring(ctx).html
+    assert all(t in html for t in ids)
+
+
+def test_hostile_names_comments_and_titles_are_shown_as_text(load):
+    ctx = load(XSS_CLIENT)
+    for fragment in (sections.headline(ctx), sections.survey_review(ctx)):
+        assert "<script>" not in fragment.html and "<img" not in fragment.html
+    review = sections.survey_review(ctx).html
+    assert f">{XSS_TICKET}<" in review
+    assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in review
+
+
+def test_sections_run_for_every_client(load, sample_run):
+    for client in sorted(p.stem for p in (sample_run.data / "contracts").glob("*.yml")):
+        ctx = load(client)
+        for section in (sections.credits, sections.uptime_table, sections.sla_sentences, sections.priority_table,
+                        sections.survey_sentences, sections.themes, sections.intake, sections.rejected_reasons,
+                        sections.rejected_rows, sections.gate_findings, sections.data_health_note):
+            assert section(ctx).html
