@@ -65,7 +65,7 @@ def clean_tables(raw: dict[str, pl.DataFrame | None], contracts: dict[str, Contr
         absent = [c for c in spec.columns if c not in frame.columns and c != "client_id"]
         full = frame.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in absent])
         good, bad = _CLEANERS[name](full, contracts, tables)
-        bad = _with_raw(bad, frame)
+        bad = attach_raw(bad, frame)
         tables[name] = good
         rejects.append(bad)
         summary["tables"][name] = _reconcile(name, frame, good, bad)
@@ -417,15 +417,16 @@ def _split(frame: pl.DataFrame, table: str, checks: list[_Check], timestamps: di
         good = good.with_columns([pl.col(tmp).alias(c) for c, tmp in timestamps.items()]).drop(
             list(timestamps.values())
         )
-    return good, _as_rejects(bad, table)
+    return good, reject_rows(bad, table)
 
 
-def _as_rejects(bad: pl.DataFrame, table: str) -> pl.DataFrame:
+def reject_rows(bad: pl.DataFrame, table: str) -> pl.DataFrame:
+    """Rows carrying `__reason` / `__detail` (and __source / __row) -> rows of the rejects table."""
     client = pl.col("client_id") if "client_id" in bad.columns else pl.lit(None, dtype=pl.String)
     return bad.select(
         pl.lit(table).alias("table"),
         pl.col(SOURCE).alias("source"),
-        pl.col(ROW).alias("row"),
+        pl.col(ROW).cast(pl.Int64).alias("row"),
         client.alias("client_id"),
         pl.col("__reason").alias("reason"),
         pl.col("__detail").alias("detail"),
@@ -433,13 +434,19 @@ def _as_rejects(bad: pl.DataFrame, table: str) -> pl.DataFrame:
     ).cast(REJECTS_SCHEMA)
 
 
-def _with_raw(rejects: pl.DataFrame, raw: pl.DataFrame) -> pl.DataFrame:
-    """Attach each rejected row's values exactly as they were read, as JSON."""
+def attach_raw(rejects: pl.DataFrame, raw: pl.DataFrame) -> pl.DataFrame:
+    """Each rejected row's values exactly as they were read (original columns), as JSON."""
+    if rejects.is_empty():
+        return rejects
     columns = [c for c in raw.columns if not c.startswith("__")]
-    values = raw.select(pl.col(ROW).alias("row"), pl.struct(columns).struct.json_encode().alias("raw"))
-    return rejects.drop("raw").join(values, on="row", how="left", maintain_order="left").select(
-        list(REJECTS_SCHEMA)
+    keys = rejects.select(pl.col("source").alias(SOURCE), pl.col("row").alias(ROW))
+    picked = raw.with_columns(pl.col(ROW).cast(pl.Int64)).join(keys, on=[SOURCE, ROW], how="semi")
+    values = picked.select(
+        pl.col(SOURCE).alias("source"), pl.col(ROW).alias("row"),
+        pl.struct(columns).struct.json_encode().alias("raw"),
     )
+    return (rejects.drop("raw").join(values, on=["source", "row"], how="left", maintain_order="left")
+            .select(list(REJECTS_SCHEMA)).sort("source", "row"))
 
 
 def _dedupe(frame: pl.DataFrame, table: str, key: tuple[str, ...]):
@@ -455,7 +462,7 @@ def _dedupe(frame: pl.DataFrame, table: str, key: tuple[str, ...]):
         pl.format("an exact copy of row {}", pl.col("__first")).alias("__detail"),
     )
     frame = frame.filter(pl.col(ROW) == pl.col("__first")).drop("__first")
-    rejects = [_as_rejects(copies, table)]
+    rejects = [reject_rows(copies, table)]
     if key:
         frame = frame.with_columns(pl.col(ROW).last().over(list(key)).alias("__last"))
         last = pl.col("__last")
@@ -465,7 +472,7 @@ def _dedupe(frame: pl.DataFrame, table: str, key: tuple[str, ...]):
                       pl.concat_str([pl.format("{}={}", pl.lit(k), _quoted(k)) for k in key], separator=", "),
                       last, last).alias("__detail"),
         )
-        rejects.append(_as_rejects(conflicts, table))
+        rejects.append(reject_rows(conflicts, table))
         frame = frame.filter(pl.col(ROW) == last).drop("__last")
     return frame, pl.concat(rejects)
 

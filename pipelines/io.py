@@ -7,6 +7,7 @@ derived tables are Parquet with the schemas in `pipelines.schemas`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -138,6 +139,24 @@ def read_json(path: Path) -> dict:
         raise InputError(f"{path}: file not found") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: not valid JSON ({exc})") from None
+
+
+def digest(*parts: bytes | str) -> str:
+    """sha256 over the given parts (length-prefixed, so boundaries count): content hashes."""
+    h = hashlib.sha256()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        h.update(len(data).to_bytes(8, "big") + data)
+    return h.hexdigest()
+
+
+def swap_in(staging: Path, target: Path) -> None:
+    """Replace the folder `target` by `staging` with two renames: never half a folder."""
+    old = target.parent / f".{target.name}.old-{os.getpid()}"
+    if target.exists():
+        target.rename(old)
+    staging.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def read_table(folder: Path, table: str, columns: list[str] | None = None) -> pl.DataFrame:

@@ -248,7 +248,8 @@ class PdfOutcome:
 
 
 def _content_digest(month, client_name: str, engine: str) -> str:
-    from pipelines.publish import STALE_FILE, digest_of
+    from pipelines.io import digest
+    from pipelines.publish import STALE_FILE
     from pipelines.site import TEMPLATES
 
     report = month.reports["monthly_report"]
@@ -257,7 +258,7 @@ def _content_digest(month, client_name: str, engine: str) -> str:
     quarto_yml = config.ROOT / "_quarto.yml"
     if engine == "quarto" and quarto_yml.exists():
         templates.append(quarto_yml.read_bytes())
-    return digest_of(engine, client_name, report.path.read_bytes(),
+    return digest(engine, client_name, report.path.read_bytes(),
                      stale.read_bytes() if stale.exists() else b"", *templates)
 
 

@@ -14,7 +14,6 @@ a plain path segment (anything else is skipped with a warning) and names are esc
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -25,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from pipelines import config
+from pipelines import config, io
 from pipelines.contracts import CLIENT_ID_PATTERN
 
 log = logging.getLogger(__name__)
@@ -319,8 +318,8 @@ def publish(reports: Path = config.REPORTS, build: Path = config.BUILD, site: Pa
 
         for folder in (site_tmp, clients_tmp):
             (folder / MARKER).write_text("built by servicereview publish; replaced on every publish\n")
-        _swap(site_tmp, site)
-        _swap(clients_tmp, site_clients)
+        io.swap_in(site_tmp, site)
+        io.swap_in(clients_tmp, site_clients)
     finally:
         shutil.rmtree(site_tmp, ignore_errors=True)
         shutil.rmtree(clients_tmp, ignore_errors=True)
@@ -346,24 +345,6 @@ def _check_replaceable(target: Path) -> None:
     if target.exists() and not ours:
         raise PublishError(f"{target}: exists and was not built by servicereview publish (no {MARKER}); "
                            "refusing to replace it. Move it away or choose another folder.")
-
-
-def _swap(staging: Path, target: Path) -> None:
-    """Replace `target` by `staging` with two renames (the old folder is removed after)."""
-    old = target.parent / f".{target.name}.old-{os.getpid()}"
-    if target.exists():
-        target.rename(old)
-    staging.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def digest_of(*parts: bytes | str) -> str:
-    """sha256 over the given parts (length-prefixed so boundaries count)."""
-    h = hashlib.sha256()
-    for part in parts:
-        data = part.encode() if isinstance(part, str) else part
-        h.update(len(data).to_bytes(8, "big") + data)
-    return h.hexdigest()
 
 
 # ---------------------------------------------------------------- preview

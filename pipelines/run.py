@@ -9,7 +9,6 @@ templates and code are unchanged (content hashes per client).
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -22,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pipelines import config, execute
-from pipelines.io import write_json
+from pipelines.io import digest, swap_in, write_json
 
 log = logging.getLogger("servicereview.run")
 
@@ -111,33 +110,26 @@ def _log_to_file(build: Path) -> logging.Handler:
 # ---------------------------------------------------------------- fingerprints
 
 
-def _digest(*parts: bytes | str) -> str:
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(part if isinstance(part, bytes) else part.encode())
-        h.update(b"\0")
-    return h.hexdigest()
-
-
 def _files_digest(paths: list[Path]) -> str:
-    return _digest(*[p.name.encode() + p.read_bytes() for p in sorted(paths)])
+    return digest(*[p.name.encode() + p.read_bytes() for p in sorted(paths)])
 
 
 def code_digest() -> str:
     """Hash of the package's code and data files: a code change re-executes every report."""
     root = Path(__file__).resolve().parent
-    return _files_digest([p for p in root.rglob("*") if p.is_file() and p.suffix in {".py", ".yml", ".yaml", ".j2", ".html", ".css", ".md"}])
+    kinds = {".py", ".yml", ".yaml", ".j2", ".html", ".css", ".md"}
+    return _files_digest([p for p in root.rglob("*") if p.is_file() and p.suffix in kinds])
 
 
 def _recipe_digest(templates: list[execute.Template]) -> str:
     """Hash of how reports are made (templates and code): a change re-executes every client."""
-    return _digest(_files_digest([t.path for t in templates]), code_digest())
+    return digest(_files_digest([t.path for t in templates]), code_digest())
 
 
 def _inputs_digest(options: RunOptions, recipe: str) -> str:
     """Hash of a whole run's inputs: unchanged means there is nothing to do at all."""
     raw = [p for p in options.data.rglob("*") if p.is_file() and "dirty" not in p.relative_to(options.data).parts]
-    return _digest(_files_digest(raw), recipe, str(options.period), ",".join(sorted(options.clients or [])))
+    return digest(_files_digest(raw), recipe, str(options.period), ",".join(sorted(options.clients or [])))
 
 
 def client_digest(client_id: str, clean_dir: Path, base: str) -> str:
@@ -152,7 +144,7 @@ def client_digest(client_id: str, clean_dir: Path, base: str) -> str:
         frame = pl.scan_parquet(path).filter(pl.col("client_id") == client_id).collect() \
             if path.exists() else pl.DataFrame()
         parts.append(f"{frame.hash_rows().sum() if frame.height else 0}:{frame.height}")
-    return _digest(*parts)
+    return digest(*parts)
 
 
 # ---------------------------------------------------------------- per-client execution
@@ -237,11 +229,7 @@ def _write_gate_summary(validation_dir: Path, clean_dir: Path, clients: list[str
 
 
 def _swap_in(scratch: Path, target: Path) -> None:
-    old = target.parent / f".old-{target.name}-{os.getpid()}"
-    if target.exists():
-        target.rename(old)
-    scratch.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
+    swap_in(scratch, target)
     shutil.rmtree(target.parent / FAILED_DIR / target.name, ignore_errors=True)
 
 
@@ -291,20 +279,20 @@ def _run_locked(options: RunOptions, console) -> BatchResult:
     period = metrics.summary["period"]
     period_dir = options.reports / period
     state = _read_json(period_dir / STATE_FILE)
-    base = _digest(recipe, period)
+    base = digest(recipe, period)
     names = _client_names(clean_dir)
 
     outcomes: list[ClientOutcome] = []
     digests = {client: client_digest(client, clean_dir, base) for client in clients}
     todo: list[str] = []
-    for client, digest in digests.items():
-        unchanged = (state.get(client) == digest and (period_dir / client).exists()
+    for client, fingerprint in digests.items():
+        unchanged = (state.get(client) == fingerprint and (period_dir / client).exists()
                      and (validation_dir / f"{client}.json").exists())
         if unchanged and not options.force:
             outcomes.append(ClientOutcome(client, "unchanged", output=period_dir / client))
         else:
             todo.append(client)
-    portfolio_key = _digest(base, *sorted(f"{c}={v}" for c, v in digests.items()))
+    portfolio_key = digest(base, *sorted(f"{c}={v}" for c, v in digests.items()))
     portfolio_due = (options.force or state.get("portfolio") != portfolio_key
                      or not (period_dir / "portfolio").exists())
 

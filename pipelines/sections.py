@@ -148,7 +148,12 @@ def tickets_behind(ctx: ReportContext) -> Fragment:
     """For each headline figure, the ticket ids it is computed from (numerator / denominator)."""
     blocks = []
     for kpi, label in TRACED.items():
-        ids = ctx.ids(kpi)
+        try:
+            ids = ctx.ids(kpi)
+        except KeyError:  # the KPI's table was not provided: nothing to trace
+            blocks.append(f'<details class="sr-trace"><summary>{esc(label)}</summary>'
+                          "<p>Not measured: its data was not provided.</p></details>")
+            continue
         if "tickets" in ids:
             body = f"<p><b>{len(ids['tickets'])} tickets:</b> {esc(', '.join(ids['tickets'])) or '—'}</p>"
         else:
@@ -276,7 +281,9 @@ def month_surveys(ctx: ReportContext, months: int = 1) -> pl.DataFrame:
     """Surveys answered in the last `months` months up to the period, scored with VADER."""
     surveys = ctx.tables.get("surveys")
     if surveys is None:
-        return pl.DataFrame()
+        from pipelines.schemas import SURVEYS
+
+        return score_comments(pl.DataFrame(schema=SURVEYS.columns | {"month": pl.String}))
     wanted = [ctx.period]
     while len(wanted) < months:
         wanted.append(say.previous_month(wanted[-1]))
@@ -288,7 +295,7 @@ def month_surveys(ctx: ReportContext, months: int = 1) -> pl.DataFrame:
 def survey_sentences(ctx: ReportContext) -> Fragment:
     """CSAT (and NPS on a 0-10 scale) and the response rate, in words."""
     if ctx.tables.get("surveys") is None:
-        return note("No survey data was provided, so satisfaction is not shown.", "info")
+        return note(NO_SURVEYS, "info")
     k, prev = ctx.month(), ctx.month(say.previous_month(ctx.period))
     t = ctx.contract.targets
     scale = {"3-point": "positive ratings", "5-point": "ratings of 4 or 5", "0-10": "ratings of 9 or 10"}
@@ -308,12 +315,21 @@ def survey_sentences(ctx: ReportContext) -> Fragment:
     return bullets(lines)
 
 
+NO_SURVEYS = "No survey data was provided, so satisfaction is not shown."
+
+
 def csat_chart(ctx: ReportContext):
+    if ctx.tables.get("surveys") is None:
+        return note(NO_SURVEYS, "info")
     return charts.csat_trend(ctx.kpis, ctx.contract.targets.csat_pct, nps=ctx.contract.survey_scale == "0-10")
 
 
 def sentiment_chart(ctx: ReportContext, months: int = 3):
-    return charts.sentiment_bars(month_surveys(ctx, months))
+    surveys = month_surveys(ctx, months)
+    if surveys.is_empty():
+        return note(NO_SURVEYS if ctx.tables.get("surveys") is None
+                    else f"No surveys were answered in the last {months} months.", "info")
+    return charts.sentiment_bars(surveys)
 
 
 def themes(ctx: ReportContext, months: int = 3) -> Fragment:
@@ -329,7 +345,8 @@ def survey_review(ctx: ReportContext) -> Fragment:
     """Every neutral or negative survey of the month, with the comment and the ticket's SLA outcome."""
     surveys = month_surveys(ctx)
     if surveys.is_empty():
-        return note("No surveys this month.", "info")
+        return note(NO_SURVEYS if ctx.tables.get("surveys") is None else "No surveys were answered this month.",
+                    "info")
     review = (surveys.filter(pl.col("sentiment").is_in(["neutral", "negative"]))
               .join(ctx.ticket_sla.select("ticket_id", "priority", "response_status", "resolution_status"),
                     on="ticket_id", how="left")

@@ -90,3 +90,31 @@ def test_sections_run_for_every_client(load, sample_run):
                         sections.survey_sentences, sections.themes, sections.intake, sections.rejected_reasons,
                         sections.rejected_rows, sections.gate_findings, sections.data_health_note):
             assert section(ctx).html
+
+
+ALL_SECTIONS = (
+    sections.headline, sections.kpi_tiles, sections.credits, sections.uptime_table, sections.data_health_note,
+    sections.tickets_behind, sections.sla_sentences, sections.priority_table, sections.breaches,
+    sections.recurring, sections.survey_sentences, sections.themes, sections.survey_review, sections.intake,
+    sections.rejected_reasons, sections.rejected_rows, sections.gate_findings, sections.sla_chart,
+    sections.volume_chart, sections.resolution_chart, sections.mix_chart, sections.csat_chart,
+    sections.sentiment_chart,
+)
+
+
+def test_sections_say_so_when_optional_tables_are_not_provided(tmp_path):
+    from tests.conftest import copy_sample
+
+    data = copy_sample(tmp_path / "data")
+    for table in ("surveys", "outages", "time_entries", "devices", "ticket_events"):
+        (data / f"{table}.csv").unlink()
+    ctx = report.load("bondi-physio", PERIOD, build_dir=tmp_path / "build", data_dir=data)
+    shown = {}
+    for section in ALL_SECTIONS:
+        out = section(ctx)
+        shown[section.__name__] = out.html if hasattr(out, "html") else out.to_dict()
+    assert "No survey data was provided" in shown["survey_sentences"]
+    assert "No survey data was provided" in shown["csat_chart"]
+    assert "No monitoring outage data was provided" in shown["uptime_table"]
+    assert "Not measured: its data was not provided." in shown["tickets_behind"]
+    assert "Devices patched: n/a" in str(sections.kpi_tiles(ctx))

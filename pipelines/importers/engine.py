@@ -26,8 +26,8 @@ from pipelines.importers.mapping import (
     Preset,
     header_key,
 )
+from pipelines.clean import reject_rows
 from pipelines.io import ROW, SOURCE
-from pipelines.schemas import REJECTS_SCHEMA
 
 UPDATE_LOG = "update_log"
 ONE_ROW = "one_row_per_ticket"
@@ -236,7 +236,7 @@ def map_rows(raw: pl.DataFrame, preset: Preset, client_map: ClientMap, mode: str
     bad = frame.filter(pl.col("__reason").is_not_null())
     good = frame.filter(pl.col("__reason").is_null()).drop("__reason", "__detail")
     good = _finish_values(good, preset)
-    return Mapped(rows=good, rejects=_as_rejects(bad), unmapped=unmapped, defaults_applied=defaults)
+    return Mapped(rows=good, rejects=reject_rows(bad, "tickets"), unmapped=unmapped, defaults_applied=defaults)
 
 
 def _parse_and_check(frame, preset, client_map, sources, log):
@@ -402,34 +402,6 @@ def _finish_values(frame: pl.DataFrame, preset: Preset) -> pl.DataFrame:
 
     stamps = [f for f in TIMESTAMP_FIELDS if f"__ts_{f}" in frame.columns]
     return frame.with_columns([_iso(f"__ts_{f}", f"__utc_{f}").alias(f) for f in stamps])
-
-
-def _as_rejects(bad: pl.DataFrame) -> pl.DataFrame:
-    client = pl.col("client_id") if "client_id" in bad.columns else pl.lit(None, dtype=pl.String)
-    return bad.select(
-        pl.lit("tickets").alias("table"),
-        pl.col(SOURCE).alias("source"),
-        pl.col(ROW).cast(pl.Int64).alias("row"),
-        client.alias("client_id"),
-        pl.col("__reason").alias("reason"),
-        pl.col("__detail").alias("detail"),
-        pl.lit(None, dtype=pl.String).alias("raw"),
-    ).cast(REJECTS_SCHEMA)
-
-
-def attach_raw(rejects: pl.DataFrame, raw: pl.DataFrame) -> pl.DataFrame:
-    """Each rejected row's values exactly as read (original columns), as JSON."""
-    if rejects.is_empty():
-        return rejects
-    columns = [c for c in raw.columns if not c.startswith("__")]
-    keys = rejects.select(pl.col("source").alias(SOURCE), pl.col("row").alias(ROW))
-    picked = raw.with_columns(pl.col(ROW).cast(pl.Int64)).join(keys, on=[SOURCE, ROW], how="semi")
-    values = picked.select(
-        pl.col(SOURCE).alias("source"), pl.col(ROW).alias("row"),
-        pl.struct(columns).struct.json_encode().alias("raw"),
-    )
-    return (rejects.drop("raw").join(values, on=["source", "row"], how="left", maintain_order="left")
-            .select(list(REJECTS_SCHEMA)).sort("source", "row"))
 
 
 # ---------------------------------------------------------------- tables

@@ -26,6 +26,7 @@ from pipelines.importers.mapping import (
     load_preset,
     load_presets,
 )
+from pipelines.clean import attach_raw
 from pipelines.io import ROW, SOURCE
 
 OUTPUTS = ("tickets.csv", "ticket_events.csv", "surveys.csv", "extras.csv", "import_rejects.csv",
@@ -73,7 +74,7 @@ def import_frames(
     raw = pl.concat(frames, how="diagonal") if len(frames) > 1 else frames[0]
     mapped = engine.map_rows(raw, preset, client_map, mode)
     tables = engine.build_tables(mapped.rows, preset, mode)
-    rejects = engine.attach_raw(mapped.rejects, raw)
+    rejects = attach_raw(mapped.rejects, raw)
     report = _report(raw, frames, names, preset, client_map, mode, mapped, tables, rejects)
     return ImportResult(tables=tables, rejects=rejects, report=report)
 
