@@ -206,14 +206,16 @@ def build_clean(out: Path, tickets: int, clients: int, synthetic: bool) -> str:
 # ---------------------------------------------------------------- end-to-end run in a subprocess
 
 _CHILD = """
-import json, resource, sys, time
+import json, sys, time
 from datetime import date
 sys.path.insert(0, {root!r})
 t = time.perf_counter()
 from pipelines.metrics import metrics_folder
 r = metrics_folder({clean!r}, {out!r}, {period!r}, today=date(2026, 11, 15))
 wall = time.perf_counter() - t
-print(json.dumps({{"wall": wall, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the (large) forking parent.
+hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(json.dumps({{"wall": wall, "rss_mb": hwm / 1024,
                   "tickets": r.ticket_sla.height, "timings": r.summary["timings_s"]}}))
 """
 

@@ -11,8 +11,11 @@ priorities and close codes are normalised through the client's contract.
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import polars as pl
 
@@ -26,7 +29,7 @@ _NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M",
 _TRUE = ("true", "yes", "y", "1", "t")
 _FALSE = ("false", "no", "n", "0", "f")
 _CLOSE_CODE_ALIASES = {"canceled": "cancelled", "dup": "duplicate", "duplicated": "duplicate"}
-_INT_COLUMNS = {"escalation_level", "reopen_count", "reassignment_count", "provider_touches"}
+_INT_COLUMNS = ("escalation_level", "reopen_count", "reassignment_count", "provider_touches")
 _ZONE = "__zone"
 
 
@@ -36,13 +39,14 @@ class CleanError(RuntimeError):
 
 @dataclass
 class CleanResult:
+    """Clean tables (every canonical table, empty when not provided), the rejects and the counts."""
+
     tables: dict[str, pl.DataFrame]
     rejects: pl.DataFrame
     summary: dict = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class _Check:
+class _Check(NamedTuple):
     reason: str
     failed: pl.Expr
     detail: pl.Expr
@@ -71,13 +75,15 @@ def clean_tables(raw: dict[str, pl.DataFrame | None], contracts: dict[str, Contr
         summary["tables"][name] = _reconcile(name, frame, good, bad)
         summary["tables"][name]["ignored_columns"] = io.unknown_columns(frame, name)
 
-    all_rejects = pl.concat([r.sort("row") for r in rejects]) if rejects else pl.DataFrame(schema=REJECTS_SCHEMA)
+    all_rejects = pl.concat(rejects) if rejects else pl.DataFrame(schema=REJECTS_SCHEMA)
     summary["by_client"] = _by_client(tables, all_rejects, contracts)
     return CleanResult(tables=tables, rejects=all_rejects, summary=summary)
 
 
 def clean_folder(data: Path, out: Path) -> CleanResult:
-    """Read `data/` (raw tables + contracts/), write clean Parquet tables, rejects and a summary."""
+    """Read `data/` (raw tables + contracts/), write clean Parquet tables, rejects and a summary.
+
+    The folder is built aside and switched in whole: readers never see a mix of runs."""
     data, out = Path(data), Path(out)
     contracts = load_contracts(data / "contracts")
     raw: dict[str, pl.DataFrame | None] = {}
@@ -92,11 +98,17 @@ def clean_folder(data: Path, out: Path) -> CleanResult:
             continue
         raw[name] = io.read_raw(path, name)
     result = clean_tables(raw, contracts)
-    for name, frame in result.tables.items():
-        io.write_table(frame, out / f"{name}.parquet")
-    io.write_table(result.rejects, out / "rejects.parquet")
-    io.copy_contracts(data / "contracts", out / "contracts")
-    io.write_json(result.summary, out / "clean_summary.json")
+    staging = out.parent / f".{out.name}.new-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        for name, frame in result.tables.items():
+            io.write_table(frame, staging / f"{name}.parquet")
+        io.write_table(result.rejects, staging / "rejects.parquet")
+        io.copy_contracts(data / "contracts", staging / "contracts")
+        io.write_json(result.summary, staging / "clean_summary.json")
+        io.swap_in(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return result
 
 
@@ -105,7 +117,7 @@ def clean_folder(data: Path, out: Path) -> CleanResult:
 
 def _clean_tickets(frame, contracts, _done):
     frame = _with_zone(frame, contracts)
-    priority = _lookup(frame, contracts, "priority", _priority_pairs(contracts))
+    priority = _lookup(frame, "priority", _pairs(contracts, Contract._priority_lookup))
     frame = frame.with_columns(priority.alias("__priority"))
     checks = [
         *_missing(TABLES["tickets"]),
@@ -114,11 +126,11 @@ def _clean_tickets(frame, contracts, _done):
             "unknown_priority",
             pl.col("__priority").is_null(),
             pl.format("priority: {} is not in the priority_map of contracts/{}.yml",
-                      _quoted("priority"), pl.col("client_id")),
+                      quoted("priority"), pl.col("client_id")),
         ),
         *_timestamp_checks(TABLES["tickets"]),
-        *_integer_checks(_INT_COLUMNS & set(frame.columns)),
-        *_boolean_checks({"fcr"} & set(frame.columns)),
+        *_integer_checks(_INT_COLUMNS),
+        *_boolean_checks(("fcr",)),
     ]
     good, bad = _split(frame, "tickets", checks, _timestamps(TABLES["tickets"]))
     later = _Check(
@@ -128,15 +140,15 @@ def _clean_tickets(frame, contracts, _done):
     )
     good, bad2 = _split(good, "tickets", [later], {})
     good, dupes = _dedupe(good, "tickets", TABLES["tickets"].key)
-    status = _lookup(good, contracts, "status", _status_pairs(contracts))
+    status = _lookup(good, "status", _pairs(contracts, Contract.status_lookup))
     good = good.with_columns(
         pl.col("__priority").alias("priority"),
         pl.col("priority").alias("priority_raw"),
-        pl.coalesce(status, pl.col("status")).alias("status") if "status" in good.columns else pl.lit(None),
+        pl.coalesce(status, pl.col("status")).alias("status"),
         _close_code(),
-        *[pl.col(c).cast(pl.Int32) for c in _INT_COLUMNS if c in good.columns],
-        *([_boolean("fcr")] if "fcr" in good.columns else []),
-        *[pl.col(c).str.to_lowercase() for c in ("source", "type") if c in good.columns],
+        *[pl.col(c).cast(pl.Int32) for c in _INT_COLUMNS],
+        _boolean("fcr"),
+        pl.col("source", "type").str.to_lowercase(),
     )
     return _to_schema(good, TABLES["tickets"]), pl.concat([bad, bad2, dupes])
 
@@ -150,7 +162,7 @@ def _clean_events(frame, contracts, done):
     ]
     good, bad = _split(frame, "ticket_events", checks, _timestamps(TABLES["ticket_events"]))
     good, dupes = _dedupe(good, "ticket_events", ())
-    status = _lookup(good, contracts, "status", _status_pairs(contracts))
+    status = _lookup(good, "status", _pairs(contracts, Contract.status_lookup))
     good = good.with_columns(pl.coalesce(status, pl.col("status")).alias("status"))
     return _to_schema(good, TABLES["ticket_events"]).sort("ticket_id", "at"), pl.concat([bad, dupes])
 
@@ -160,7 +172,7 @@ def _clean_surveys(frame, contracts, done):
     scale = pl.col("client_id").replace_strict(
         {c: k.survey_scale for c, k in contracts.items()}, default=None, return_dtype=pl.String
     )
-    frame = frame.with_columns(scale.alias("scale")).with_columns(_score().alias("score"))
+    frame = frame.with_columns(scale.alias("scale")).with_columns(survey_score().alias("score"))
     checks = [
         *_missing(TABLES["surveys"]),
         _unknown_ticket("survey_unknown_ticket"),
@@ -169,13 +181,13 @@ def _clean_surveys(frame, contracts, done):
             "rating_out_of_scale",
             pl.col("score").is_null(),
             pl.format("rating: {} is not a rating on the {} scale of contracts/{}.yml ({})",
-                      _quoted("rating"), pl.col("scale"), pl.col("client_id"),
+                      quoted("rating"), pl.col("scale"), pl.col("client_id"),
                       pl.col("scale").replace_strict(_SCALE_WORDS, default="")),
         ),
     ]
     good, bad = _split(frame, "surveys", checks, _timestamps(TABLES["surveys"]))
     good, dupes = _dedupe(good, "surveys", TABLES["surveys"].key)
-    good = good.with_columns(_sentiment().alias("sentiment"))
+    good = good.with_columns(survey_sentiment().alias("sentiment"))
     return _to_schema(good, TABLES["surveys"]), pl.concat([bad, dupes])
 
 
@@ -185,7 +197,7 @@ def _clean_outages(frame, contracts, _done):
         *_missing(TABLES["outages"]),
         _unknown_client(contracts),
         *_timestamp_checks(TABLES["outages"]),
-        *_boolean_checks({"planned"} & set(frame.columns)),
+        *_boolean_checks(("planned",)),
     ]
     good, bad = _split(frame, "outages", checks, _timestamps(TABLES["outages"]))
     order = _Check(
@@ -195,8 +207,7 @@ def _clean_outages(frame, contracts, _done):
     )
     good, bad2 = _split(good, "outages", [order], {})
     good, dupes = _dedupe(good, "outages", ())
-    planned = _boolean("planned").fill_null(False) if "planned" in good.columns else pl.lit(False)
-    good = good.with_columns(planned.alias("planned"))
+    good = good.with_columns(_boolean("planned").fill_null(False))
     return _to_schema(good, TABLES["outages"]), pl.concat([bad, bad2, dupes])
 
 
@@ -210,15 +221,12 @@ def _clean_time_entries(frame, contracts, _done):
         _Check(
             "invalid_number",
             minutes.is_null() | (minutes < 0),
-            pl.format("minutes: {} is not a number of minutes >= 0", _quoted("minutes")),
+            pl.format("minutes: {} is not a number of minutes >= 0", quoted("minutes")),
         ),
     ]
     good, bad = _split(frame, "time_entries", checks, _timestamps(TABLES["time_entries"]))
     good, dupes = _dedupe(good, "time_entries", ())
-    good = good.with_columns(
-        minutes.alias("minutes"),
-        *([pl.col("work_type").str.to_lowercase()] if "work_type" in good.columns else []),
-    )
+    good = good.with_columns(minutes.alias("minutes"), pl.col("work_type").str.to_lowercase())
     return _to_schema(good, TABLES["time_entries"]), pl.concat([bad, dupes])
 
 
@@ -231,8 +239,7 @@ def _clean_devices(frame, contracts, _done):
     ]
     good, bad = _split(frame, "devices", checks, _timestamps(TABLES["devices"]))
     good, dupes = _dedupe(good, "devices", TABLES["devices"].key)
-    if "patch_status" in good.columns:
-        good = good.with_columns(pl.col("patch_status").str.to_lowercase())
+    good = good.with_columns(pl.col("patch_status").str.to_lowercase())
     return _to_schema(good, TABLES["devices"]), pl.concat([bad, dupes])
 
 
@@ -249,7 +256,8 @@ _CLEANERS = {
 # ---------------------------------------------------------------- checks
 
 
-def _quoted(column: str) -> pl.Expr:
+def quoted(column: str) -> pl.Expr:
+    """A column's value in quotes for a reject's detail ('' when empty)."""
     return pl.format("'{}'", pl.col(column).fill_null(""))
 
 
@@ -269,7 +277,7 @@ def _unknown_client(contracts: dict[str, Contract]) -> _Check:
         "unknown_client",
         ~pl.col("client_id").is_in(list(contracts)),
         pl.format("client_id {} has no contract file (expected contracts/{}.yml)",
-                  _quoted("client_id"), pl.col("client_id")),
+                  quoted("client_id"), pl.col("client_id")),
     )
 
 
@@ -277,7 +285,7 @@ def _unknown_ticket(reason: str) -> _Check:
     return _Check(
         reason,
         pl.col("client_id").is_null(),
-        pl.format("ticket_id {} is not in the clean tickets (missing or rejected)", _quoted("ticket_id")),
+        pl.format("ticket_id {} is not in the clean tickets (missing or rejected)", quoted("ticket_id")),
     )
 
 
@@ -314,12 +322,12 @@ def _timestamp_checks(spec: TableSpec) -> list[_Check]:
         unreadable = pl.col(c).is_not_null() & _aware(c).is_null() & _naive(c).is_null()
         checks.append(_Check(
             "unparseable_timestamp", unreadable,
-            pl.format("{}: {} is not an ISO 8601 timestamp like 2026-03-02T09:15:00", pl.lit(c), _quoted(c)),
+            pl.format("{}: {} is not an ISO 8601 timestamp like 2026-03-02T09:15:00", pl.lit(c), quoted(c)),
         ))
         gap = pl.col(c).is_not_null() & _aware(c).is_null() & pl.col(f"__ts_{c}").is_null()
         checks.append(_Check(
             "nonexistent_local_time", gap,
-            pl.format("{}: {} does not exist in {} (daylight-saving gap)", pl.lit(c), _quoted(c), pl.col(_ZONE)),
+            pl.format("{}: {} does not exist in {} (daylight-saving gap)", pl.lit(c), quoted(c), pl.col(_ZONE)),
         ))
     return checks
 
@@ -328,12 +336,14 @@ def _timestamps(spec: TableSpec) -> dict[str, str]:
     return {c: f"__ts_{c}" for c in spec.timestamps}
 
 
-def _integer_checks(columns: set[str]) -> list[_Check]:
+def _integer_checks(columns: tuple[str, ...]) -> list[_Check]:
     return [
         _Check(
             "invalid_number",
-            pl.col(c).is_not_null() & pl.col(c).str.to_integer(strict=False).is_null(),
-            pl.format("{}: {} is not a whole number", pl.lit(c), _quoted(c)),
+            # Through Int32 (the clean type), so a too-large count is a reject, not a crash.
+            pl.col(c).is_not_null()
+            & pl.col(c).str.to_integer(strict=False).cast(pl.Int32, strict=False).is_null(),
+            pl.format("{}: {} is not a whole number", pl.lit(c), quoted(c)),
         )
         for c in sorted(columns)
     ]
@@ -350,12 +360,12 @@ def _boolean(column: str) -> pl.Expr:
     return pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False).alias(column)
 
 
-def _boolean_checks(columns: set[str]) -> list[_Check]:
+def _boolean_checks(columns: tuple[str, ...]) -> list[_Check]:
     return [
         _Check(
             "invalid_boolean",
             pl.col(c).is_not_null() & _boolean(c).is_null(),
-            pl.format("{}: {} is not true or false", pl.lit(c), _quoted(c)),
+            pl.format("{}: {} is not true or false", pl.lit(c), quoted(c)),
         )
         for c in sorted(columns)
     ]
@@ -377,20 +387,15 @@ def _attach_ticket(frame: pl.DataFrame, tickets: pl.DataFrame, contracts) -> pl.
     return _with_zone(frame, contracts)
 
 
-def _priority_pairs(contracts: dict[str, Contract]) -> pl.DataFrame:
-    rows = [(c, key, value) for c, k in contracts.items() for key, value in k._priority_lookup().items()]
-    return pl.DataFrame(rows, schema=["client_id", "__key", "__value"], orient="row")
+def _pairs(contracts: dict[str, Contract], lookup) -> pl.DataFrame:
+    """(client_id, lower-cased source value, canonical value) from each contract's `lookup`."""
+    rows = [(c, key, value) for c, k in contracts.items() for key, value in lookup(k).items()]
+    return pl.DataFrame(rows, schema={"client_id": pl.String, "__key": pl.String, "__value": pl.String},
+                        orient="row")
 
 
-def _status_pairs(contracts: dict[str, Contract]) -> pl.DataFrame:
-    rows = [(c, key, value) for c, k in contracts.items() for key, value in k.status_lookup().items()]
-    return pl.DataFrame(rows, schema=["client_id", "__key", "__value"], orient="row")
-
-
-def _lookup(frame: pl.DataFrame, contracts, column: str, pairs: pl.DataFrame) -> pl.Series:
+def _lookup(frame: pl.DataFrame, column: str, pairs: pl.DataFrame) -> pl.Series:
     """Per-client, case-insensitive lookup of a column's values; null where unmapped."""
-    if column not in frame.columns or frame.is_empty():
-        return pl.Series(column, [None] * frame.height, dtype=pl.String)
     keys = frame.select(
         pl.col("client_id"), pl.col(column).str.strip_chars().str.to_lowercase().alias("__key")
     )
@@ -405,12 +410,7 @@ def _split(frame: pl.DataFrame, table: str, checks: list[_Check], timestamps: di
         frame = frame.with_columns(
             [pl.coalesce(_aware(c), _local(c, zones)).alias(tmp) for c, tmp in timestamps.items()]
         )
-    reason = pl.lit(None, dtype=pl.String)
-    detail = pl.lit(None, dtype=pl.String)
-    for check in reversed(checks):
-        reason = pl.when(check.failed.fill_null(False)).then(pl.lit(check.reason)).otherwise(reason)
-        detail = pl.when(check.failed.fill_null(False)).then(check.detail).otherwise(detail)
-    frame = frame.with_columns(reason.alias("__reason"), detail.alias("__detail"))
+    frame = with_reasons(frame, checks)
     bad = frame.filter(pl.col("__reason").is_not_null())
     good = frame.filter(pl.col("__reason").is_null()).drop("__reason", "__detail")
     if timestamps:
@@ -418,6 +418,17 @@ def _split(frame: pl.DataFrame, table: str, checks: list[_Check], timestamps: di
             list(timestamps.values())
         )
     return good, reject_rows(bad, table)
+
+
+def with_reasons(frame: pl.DataFrame, checks) -> pl.DataFrame:
+    """Add `__reason` / `__detail`: the first failing check of `(reason, failed, detail)`
+    triples, in priority order (null when the row passes them all). Shared with the importer."""
+    reason = pl.lit(None, dtype=pl.String)
+    detail = pl.lit(None, dtype=pl.String)
+    for code, failed, text in reversed(checks):
+        reason = pl.when(failed.fill_null(False)).then(pl.lit(code)).otherwise(reason)
+        detail = pl.when(failed.fill_null(False)).then(text).otherwise(detail)
+    return frame.with_columns(reason.alias("__reason"), detail.alias("__detail"))
 
 
 def reject_rows(bad: pl.DataFrame, table: str) -> pl.DataFrame:
@@ -469,7 +480,7 @@ def _dedupe(frame: pl.DataFrame, table: str, key: tuple[str, ...]):
         conflicts = frame.filter(pl.col(ROW) != last).with_columns(
             pl.lit("duplicate_id_conflict").alias("__reason"),
             pl.format("{} appears again at row {} with different values; row {} is kept",
-                      pl.concat_str([pl.format("{}={}", pl.lit(k), _quoted(k)) for k in key], separator=", "),
+                      pl.concat_str([pl.format("{}={}", pl.lit(k), quoted(k)) for k in key], separator=", "),
                       last, last).alias("__detail"),
         )
         rejects.append(reject_rows(conflicts, table))
@@ -485,7 +496,9 @@ def _close_code() -> pl.Expr:
 _SCALE_WORDS = {"3-point": "positive, neutral or negative", "5-point": "1 to 5", "0-10": "0 to 10"}
 
 
-def _score() -> pl.Expr:
+def survey_score() -> pl.Expr:
+    """A survey's `rating` as a number on its `scale` column's scale, or null when off the scale
+    (3-point: negative=1, neutral=2, positive=3; 5-point: whole 1-5; 0-10: whole 0-10)."""
     rating = pl.col("rating").str.to_lowercase()
     number = _number("rating")
     whole = number.is_not_null() & (number == number.floor())
@@ -500,8 +513,8 @@ def _score() -> pl.Expr:
     )
 
 
-def _sentiment() -> pl.Expr:
-    """positive / neutral / negative from the rating (CSAT 4-5 positive; NPS 9-10 promoter)."""
+def survey_sentiment() -> pl.Expr:
+    """positive / neutral / negative from `score` and `scale` (CSAT 4-5 positive; NPS 9-10 promoter)."""
     s = pl.col("score")
     return (
         pl.when(pl.col("scale") == "3-point")

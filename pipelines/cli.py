@@ -182,7 +182,7 @@ def metrics(
 def import_(
     files: Annotated[list[Path], typer.Argument(help="Export file(s) to import.")],
     preset: Annotated[str, typer.Option("--from", help="Preset name or a mapping YAML file.")],
-    out: OutOpt = Path("imported"),
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the canonical tables to.")],
     client_map: Annotated[
         str | None, typer.Option("--client-map", help="A client id for the whole file, or a YAML map.")
     ] = None,

@@ -8,8 +8,10 @@ error names the file, the field and what was expected.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, time
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -50,12 +52,16 @@ def parse_duration(value: object) -> float:
             raise ValueError(f"{value!r} is not a duration like 90m or 4h")
         days, hours, mins = (float(g) if g else 0.0 for g in match.groups())
         minutes = days * 1440 + hours * 60 + mins
-    if minutes <= 0:
+    if not math.isfinite(minutes) or minutes <= 0:
         raise ValueError(f"{value!r} is not a positive duration like 90m or 4h")
     return minutes
 
 
 def _parse_clock(value: object) -> time:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 60:
+        # YAML 1.1 reads an unquoted 18:00 as the base-60 number 1080 (08:00 stays text);
+        # a plain 8 cannot come from H:MM and stays an error.
+        value = f"{value // 60}:{value % 60:02d}"
     text = str(value).strip()
     match = re.fullmatch(r"(\d{1,2}):(\d{2})", text)
     if not match:
@@ -99,6 +105,8 @@ class _Model(BaseModel):
 
 
 class Holidays(_Model):
+    """Days the business calendar is closed: a country's (and region's) holidays plus extra dates."""
+
     country: str | None = None
     subdivision: str | None = None
     extra: list[date] = Field(default_factory=list)
@@ -126,12 +134,16 @@ def _holiday_problem(country: str, subdivision: str | None) -> str | None:
 
 
 class SlaTarget(_Model):
+    """One priority's response and resolution targets (minutes) and the calendar they run on."""
+
     response: Minutes
     resolution: Minutes
     calendar: Literal["business", "24x7"] = "business"
 
 
 class Statuses(_Model):
+    """Which canonical statuses pause the SLA clock, mean work started, or mean resolved."""
+
     pause: list[str] = Field(default_factory=lambda: ["Waiting on Customer"])
     in_progress: list[str] = Field(default_factory=lambda: ["In Progress"])
     resolved: list[str] = Field(default_factory=lambda: ["Resolved", "Closed"])
@@ -152,6 +164,8 @@ class Statuses(_Model):
 
 
 class Uptime(_Model):
+    """The uptime target and the services it is measured for."""
+
     target_pct: float = Field(99.9, ge=0, le=100)
     services: list[str] = Field(default_factory=list)
 
@@ -163,12 +177,16 @@ CreditMetric = Literal[
 
 
 class CreditRule(_Model):
+    """A service credit: `credit_pct` of the fee when `metric` is below `below` in a month."""
+
     metric: CreditMetric
     below: float
     credit_pct: float = Field(gt=0, le=100)
 
 
 class Targets(_Model):
+    """The KPI targets a report compares the month's values with."""
+
     response_sla_pct: float = Field(95, ge=0, le=100)
     resolution_sla_pct: float = Field(90, ge=0, le=100)
     csat_pct: float = Field(90, ge=0, le=100)
@@ -239,6 +257,7 @@ class Contract(_Model):
 
     @property
     def zone(self) -> ZoneInfo:
+        """The client's time zone."""
         return ZoneInfo(self.timezone)
 
     def priority_of(self, value: str | None) -> str | None:
@@ -270,7 +289,7 @@ def _format_location(loc: tuple) -> str:
 def _format_error(err: dict) -> str:
     loc = _format_location(err["loc"])
     msg = err["msg"].removeprefix("Value error, ")
-    if err["type"] in {"missing"}:
+    if err["type"] == "missing":
         return f"{loc}: required field is missing"
     if err["type"] == "extra_forbidden":
         return f"{loc}: unknown field (check the spelling)"
@@ -317,14 +336,21 @@ def load_contracts(folder: str | Path) -> dict[str, Contract]:
     files = sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")])
     if not files:
         raise ContractError(f"{_display(folder)}: no contract files (*.yml) found")
-    contracts, errors = {}, []
+    contracts: dict[str, Contract] = {}
+    sources: dict[str, str] = {}
+    errors = []
     for path in files:
         try:
             contract = load_contract(path)
         except ContractError as exc:
             errors.append(str(exc))
             continue
+        if contract.client_id in sources:  # acme.yml and acme.yaml: neither may win silently
+            errors.append(f"{_display(path)}: client_id: {contract.client_id!r} is also defined in "
+                          f"{sources[contract.client_id]} (expected one contract file per client)")
+            continue
         contracts[contract.client_id] = contract
+        sources[contract.client_id] = _display(path)
     if errors:
         raise ContractError("\n".join(errors))
     return contracts
@@ -332,7 +358,7 @@ def load_contracts(folder: str | Path) -> dict[str, Contract]:
 
 def contract_to_yaml(contract: Contract) -> str:
     """Serialise a contract back to YAML in the documented shape."""
-    data = contract.model_dump(mode="json", exclude_defaults=False)
+    data = contract.model_dump(mode="json")
     data["business_hours"] = {
         day: [[_clock(a), _clock(b)] for a, b in windows] if len(windows) > 1
         else [_clock(windows[0][0]), _clock(windows[0][1])]
@@ -352,7 +378,7 @@ def _clock(value: time) -> str:
 def _duration(minutes: float) -> str:
     if minutes % 60 == 0:
         return f"{int(minutes // 60)}h"
-    return f"{minutes:g}m"
+    return f"{Decimal(repr(minutes)).normalize():f}m"  # exact and never an exponent: 1e+06m would not load
 
 
 def _display(path: Path) -> str:

@@ -47,6 +47,11 @@ def read_raw(path: Path, table: str) -> pl.DataFrame:
             frame = _parquet_as_text(pl.read_parquet(path))
         else:
             frame = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+    except pl.exceptions.NoDataError:
+        raise InputError(
+            f"{path}: the file is empty (the {table} table needs a header row with "
+            f"{', '.join(spec.required)})"
+        ) from None
     except (pl.exceptions.ComputeError, OSError) as exc:
         raise InputError(f"{path}: cannot be read as {table} ({exc})") from None
     frame = _canonical_columns(frame, path, table)
@@ -54,12 +59,9 @@ def read_raw(path: Path, table: str) -> pl.DataFrame:
     if missing:
         raise InputError(
             f"{path}: missing required column {', '.join(repr(c) for c in missing)} "
-            f"(a {table} file needs {', '.join(spec.required)})"
+            f"(the {table} table needs {', '.join(spec.required)})"
         )
-    text_cols = [c for c in frame.columns]
-    frame = frame.with_columns(
-        [pl.col(c).str.strip_chars().replace("", None) for c in text_cols]
-    )
+    frame = frame.with_columns(pl.all().str.strip_chars().replace("", None))
     return frame.with_row_index(ROW, offset=1).with_columns(
         pl.col(ROW).cast(pl.Int64), pl.lit(path.name).alias(SOURCE)
     )
@@ -153,24 +155,34 @@ def digest(*parts: bytes | str) -> str:
 def swap_in(staging: Path, target: Path) -> None:
     """Replace the folder `target` by `staging` with two renames: never half a folder."""
     old = target.parent / f".{target.name}.old-{os.getpid()}"
+    shutil.rmtree(old, ignore_errors=True)  # left by an interrupted swap under a reused pid
     if target.exists():
         target.rename(old)
-    staging.rename(target)
+    try:
+        staging.rename(target)
+    except OSError:
+        if old.exists():  # put the previous folder back rather than leave none
+            old.rename(target)
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 
-def read_table(folder: Path, table: str, columns: list[str] | None = None) -> pl.DataFrame:
-    """A clean table from `folder/<table>.parquet`; an empty frame of the right schema if absent.
+def read_table(folder: Path, table: str, columns: list[str] | None = None,
+               client_id: str | None = None) -> pl.DataFrame:
+    """A table from `folder/<table>.parquet`; an empty frame of the right schema if absent.
 
-    `columns` reads only those columns (large tables: less memory and time)."""
+    `columns` reads only those columns and `client_id` only that client's rows (both pushed
+    down into the Parquet reader: large tables cost less memory and time)."""
     path = Path(folder) / f"{table}.parquet"
-    if table == "rejects":
-        schema = REJECTS_SCHEMA
-    else:
-        schema = TABLES[table].columns
+    schema = REJECTS_SCHEMA if table == "rejects" else TABLES[table].columns if table in TABLES else {}
     if not path.exists():
         return pl.DataFrame(schema={c: schema[c] for c in columns} if columns else schema)
-    return pl.read_parquet(path, columns=columns)
+    scan = pl.scan_parquet(path)
+    if client_id is not None:
+        if "client_id" not in scan.collect_schema().names():
+            raise InputError(f"{path}: no client_id column (clean tables carry each row's client)")
+        scan = scan.filter(pl.col("client_id") == client_id)
+    return (scan.select(columns) if columns else scan).collect()
 
 
 def copy_contracts(source: Path, target: Path) -> None:

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import polars as pl
 
 from pipelines.contracts import Contract
-from pipelines.sla import NEVER, Scope, _epoch, _labels, month_end_status
+from pipelines.sla import Scope, epoch_us, month_end_status
 
 Z = 1.959963984540054  # two-sided 95% normal quantile for the Wilson interval
 
@@ -211,18 +210,13 @@ def survey_facts(surveys: pl.DataFrame | None, contracts: dict[str, Contract],
     """
     if surveys is None:
         return None
-    cidx = scope.client_index(surveys["client_id"].fill_null(""))
-    ok = cidx >= 0
-    s = surveys.filter(pl.Series(ok))
-    cidx = cidx[ok]
-    at = _epoch(s["responded_at"])
-    month = scope.months.index(cidx, np.where(at < scope.as_of[cidx], at, NEVER))
+    month = scope.month_of(surveys["client_id"], epoch_us(surveys["responded_at"]))
     scales = pl.DataFrame([(c, k.survey_scale) for c, k in contracts.items()],
                           schema={"client_id": pl.String, "scale": pl.String}, orient="row")
     score = pl.col("score")
     return (
-        s.select("ticket_id", "client_id", "score")
-        .with_columns(month=_labels(month, pl.Series(scope.months.labels)))
+        surveys.select("ticket_id", "client_id", "score")
+        .with_columns(month=month)
         .filter(pl.col("month").is_not_null())
         .join(scales, on="client_id", how="left", maintain_order="left")
         .with_columns(
@@ -307,8 +301,9 @@ def aggregate(facts: Facts, grid: pl.DataFrame, measures: list[Measure],
         frame = getattr(facts, source)
         extra = [k for k in keys if k not in ("client_id", "month")]
         absent = [m for m in ms if frame is None or m.needs in facts.missing]
-        out = out.with_columns([pl.lit(None, pl.Float64).alias(c) for m in absent for c in m.columns])
-        ms = [m for m in ms if not any(m is a for a in absent)]
+        out = out.with_columns([pl.lit(None, pl.Int64 if c in _counts(m) else pl.Float64).alias(c)
+                                for m in absent for c in m.columns])
+        ms = [m for m in ms if m not in absent]  # Measure compares by identity (eq=False)
         if not ms:
             continue
         agg = (

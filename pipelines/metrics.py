@@ -45,6 +45,8 @@ READ_COLUMNS = {
 
 @dataclass
 class MetricsResult:
+    """The metrics stage's outputs (see OUTPUTS) and its run summary."""
+
     ticket_sla: pl.DataFrame
     client_kpis: pl.DataFrame
     client_kpis_by_priority: pl.DataFrame
@@ -90,12 +92,14 @@ def compute_metrics(tables: dict[str, pl.DataFrame | None], contracts: dict[str,
     lap("ticket_kpis")
     uptime = service_kpis.service_uptime(tables.get("outages"), contracts, scope, grid)
     client = _attach(client, service_kpis.client_uptime(uptime, contracts),
-                     ["uptime_pct", "planned_maintenance_minutes"])
+                     {"uptime_pct": pl.Float64, "planned_maintenance_minutes": pl.Float64})
     client = _attach(client, service_kpis.effort(tables.get("time_entries"), scope),
-                     ["hours_logged", "onsite_visits"], fill_zero=True)
+                     {"hours_logged": pl.Float64, "onsite_visits": pl.Int64},
+                     zero=("hours_logged", "onsite_visits"))
     client = _attach(client, service_kpis.patch_compliance(tables.get("devices"), contracts, scope),
-                     ["patch_compliance_pct", "patch_compliance_n"], zero=["patch_compliance_n"])
-    client = client.with_columns(cost_per_ticket=service_kpis.cost_per_ticket(client, contracts))
+                     {"patch_compliance_pct": pl.Float64, "patch_compliance_n": pl.Int64},
+                     zero=("patch_compliance_n",))
+    client = client.with_columns(cost_per_ticket=service_kpis.cost_per_ticket(contracts))
     client = service_kpis.service_credit(client, contracts)
     lap("service_kpis")
     if uptime is None:
@@ -135,15 +139,16 @@ def _first_month(tickets: pl.DataFrame, contracts: dict[str, Contract], period: 
     return month_label(best)
 
 
-def _attach(client: pl.DataFrame, frame: pl.DataFrame | None, columns: list[str], *,
-            fill_zero: bool = False, zero: list[str] | None = None) -> pl.DataFrame:
-    """Left-join a (client_id, month) frame; None (table not given) -> null columns."""
+def _attach(client: pl.DataFrame, frame: pl.DataFrame | None, columns: dict[str, pl.DataType],
+            zero: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Left-join a (client_id, month) frame's columns with a fixed dtype (whether or not the
+    table was given); a month without a row gets 0 in `zero`; None (table not given) -> null."""
     if frame is None:
-        return client.with_columns([pl.lit(None, pl.Float64).alias(c) for c in columns])
+        return client.with_columns([pl.lit(None, dtype).alias(c) for c, dtype in columns.items()])
     out = client.join(frame.select("client_id", "month", *columns), on=["client_id", "month"],
                       how="left", maintain_order="left")
-    zeros = columns if fill_zero else (zero or [])
-    return out.with_columns([pl.col(c).fill_null(0) for c in zeros])
+    return out.with_columns([pl.col(c).cast(dtype).fill_null(0) if c in zero else pl.col(c).cast(dtype)
+                             for c, dtype in columns.items()])
 
 
 def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,

@@ -4,7 +4,7 @@ One Chromium process prints every page through the DevTools protocol over a pipe
 (`--remote-debugging-pipe`: ~0.1 s a page instead of ~0.8 s for a process per page;
 a process per page, `--print-to-pdf`, is the fallback). Only each client's latest month
 is printed, and only when what the page shows changed since the last print (a digest of the
-notebook, the stale notice, the client's name and the templates, kept in
+notebook, the stale notice, the client's name, the templates and the renderer, kept in
 `build/publish/pdf_digests.json`). A PDF of an earlier month is kept as it was issued.
 Where no Chromium is found the PDF is skipped with a message saying so.
 """
@@ -248,13 +248,15 @@ class PdfOutcome:
 
 
 def _content_digest(month, client_name: str, engine: str) -> str:
+    from pipelines import site
     from pipelines.io import digest
     from pipelines.publish import STALE_FILE
-    from pipelines.site import TEMPLATES
 
     report = month.reports["monthly_report"]
     stale = report.path.parent / STALE_FILE
-    templates = [p.read_bytes() for p in sorted(TEMPLATES.iterdir()) if p.is_file()]
+    # the page is the renderer's work too: a change in how outputs are turned into HTML reprints
+    templates = [p.read_bytes() for p in sorted(site.TEMPLATES.iterdir()) if p.is_file()]
+    templates.append(Path(site.__file__).read_bytes())
     quarto_yml = config.ROOT / "_quarto.yml"
     if engine == "quarto" and quarto_yml.exists():
         templates.append(quarto_yml.read_bytes())

@@ -59,7 +59,18 @@ class Report:
 
     @property
     def label(self) -> str:
+        """The page's name in navigation ("Monthly report", ...)."""
         return NOTEBOOKS.get(self.notebook) or str(self.meta.get("title") or self.notebook)
+
+    def page_title(self, client_name: str | None = None) -> str:
+        """The notebook's own title, else '<client or Portfolio> — <Month Year>'."""
+        return str(self.meta.get("title") or f"{client_name or 'Portfolio'} — {period_title(self.period)}")
+
+    @property
+    def subtitle(self) -> str | None:
+        """Whose report and which month (front matter `subtitle`): the page header and the PDF
+        must say it, the sidebar that also does is not printed."""
+        return str(self.meta["subtitle"]) if self.meta.get("subtitle") else None
 
 
 @dataclass

@@ -79,8 +79,8 @@ def stage_notebook(report, target: Path, client_name: str | None, stale: dict | 
     nb = read_notebook(report.path)
     cells = [c for c in nb["cells"]
              if not (c.get("cell_type") == "raw" and "".join(c.get("source", "")).lstrip().startswith("---"))]
-    title = report.meta.get("title") or f"{client_name or 'Portfolio'} — {period_title(report.period)}"
-    meta = {"title": plain(title), "subtitle": plain(f"{label} · {period_title(report.period)}"),
+    subtitle = report.subtitle or f"{label} · {period_title(report.period)}"
+    meta = {"title": plain(report.page_title(client_name)), "subtitle": plain(subtitle),
             "period": report.period, "notebook": report.notebook}
     if client_name:
         meta["client_name"] = plain(client_name)
@@ -218,8 +218,8 @@ def build(quarto: Path, inventory, health: dict, health_note: str | None, _metho
                 stage_notebook(report, folder / period / f"{report.notebook}.ipynb", client.name,
                                month.stale, report.label)
                 render.append(f"{period}/{report.notebook}.ipynb")
-        listing = {"contents": "*/*.ipynb", "type": "table", "fields": ["subtitle", "period"],
-                   "field-display-names": {"subtitle": "Report", "period": "Month"}, "sort": "period desc"}
+        listing = {"contents": "*/*.ipynb", "type": "table", "fields": ["title", "period"],
+                   "field-display-names": {"title": "Report", "period": "Month"}, "sort": "period desc"}
         _page(folder / "index.qmd", {"title": plain(client.name), "sidebar": False, "listing": listing}, "")
         _page(folder / "methodology.qmd", {"title": method_title, "sidebar": False}, method_md)
         _page(folder / "data-health.qmd", {"title": plain(f"Data health — {client.name}")},

@@ -135,10 +135,12 @@ def _ensure_built(build: Path, data: Path, clients: list[str] | None) -> list[st
     if clients and clients[0] not in known:
         raise KeyError(f"no client {clients[0]!r}; known: {', '.join(known)}")
     wanted = clients or known
-    if any(not (build / "validation" / f"{c}.json").exists() for c in wanted):
-        from pipelines.validate import validate_folder
+    missing = [c for c in wanted if not (build / "validation" / f"{c}.json").exists()]
+    if missing:
+        from pipelines.validate import validate_one
 
-        validate_folder(clean_dir, build / "validation", clients=wanted)
+        for client in missing:  # the run's summary.json is left alone
+            validate_one(clean_dir, build / "validation", client)
     return wanted
 
 
@@ -152,7 +154,7 @@ def _load_client(client_id: str, period: str | None, build: Path) -> ReportConte
     clean_dir = build / "clean"
     contract = load_contract(clean_dir / "contracts" / f"{client_id}.yml")
     missing = set(_read_optional(clean_dir / "clean_summary.json", {}).get("missing_tables", []))
-    mine = {name: None if name in missing else _scan(clean_dir / f"{name}.parquet", client_id, TABLES[name].columns)
+    mine = {name: None if name in missing else io.read_table(clean_dir, name, client_id=client_id)
             for name in TABLES}
     metrics = _metrics(build, {client_id: contract}, period, client_id)
     gate = _read_optional(build / "validation" / f"{client_id}.json")
@@ -176,16 +178,6 @@ def _load_client(client_id: str, period: str | None, build: Path) -> ReportConte
     )
 
 
-def _scan(path: Path, client_id: str | None, schema: dict | None = None) -> pl.DataFrame:
-    """A parquet file, only the client's rows when client_id is given (read with pushdown)."""
-    if not path.exists():
-        return pl.DataFrame(schema=schema)
-    frame = pl.scan_parquet(path)
-    if client_id is not None:
-        frame = frame.filter(pl.col("client_id") == client_id)
-    return frame.collect()
-
-
 def _metrics(build: Path, contracts: dict[str, Contract], period: str | None, client_id: str | None):
     """The run's metrics when they are for this period, else computed here in memory."""
     from pipelines.metrics import OUTPUTS, MetricsResult, compute_metrics
@@ -194,11 +186,11 @@ def _metrics(build: Path, contracts: dict[str, Contract], period: str | None, cl
     folder = build / "metrics"
     summary = _read_optional(folder / "metrics_summary.json", {})
     if summary and (period is None or summary.get("period") == period):
-        frames = {name: _scan(folder / f"{name}.parquet", client_id) for name in OUTPUTS}
+        frames = {name: io.read_table(folder, name, client_id=client_id) for name in OUTPUTS}
         return MetricsResult(**frames, summary=summary)
     clean_dir = build / "clean"
     missing = set(_read_optional(clean_dir / "clean_summary.json", {}).get("missing_tables", []))
-    tables = {name: None if name in missing else _scan(clean_dir / f"{name}.parquet", client_id)
+    tables = {name: None if name in missing else io.read_table(clean_dir, name, client_id=client_id)
               for name in TABLES}
     return compute_metrics(tables, contracts, period)
 

@@ -1,4 +1,5 @@
-"""The monthly batch: clean -> validate -> metrics -> notebooks per client -> portfolio -> publish.
+"""The monthly batch: clean -> metrics -> per client the data-quality gate and the notebooks
+(in parallel worker processes, each with one warm Jupyter kernel) -> portfolio -> publish.
 
 Built for a scheduler: a lock so two runs never overlap, a log file, exit
 codes, failures collected per client (the others finish), nothing half-written
@@ -134,15 +135,12 @@ def _inputs_digest(options: RunOptions, recipe: str) -> str:
 
 def client_digest(client_id: str, clean_dir: Path, base: str) -> str:
     """Hash of everything a client's gate and reports are computed from."""
-    import polars as pl
-
+    from pipelines.io import read_table
     from pipelines.schemas import TABLES
 
     parts = [base, (clean_dir / "contracts" / f"{client_id}.yml").read_bytes()]
     for name in TABLES:
-        path = clean_dir / f"{name}.parquet"
-        frame = pl.scan_parquet(path).filter(pl.col("client_id") == client_id).collect() \
-            if path.exists() else pl.DataFrame()
+        frame = read_table(clean_dir, name, client_id=client_id)
         parts.append(f"{frame.hash_rows().sum() if frame.height else 0}:{frame.height}")
     return digest(*parts)
 

@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 TS_FORMAT = "%Y-%m-%dT%H:%M:%S%:z"
+DIRTY_NOTE = "\n`dirty/` holds a small, deliberately faulty set: see `dirty/README.md`.\n"
 TABLE_NAMES = ("tickets", "ticket_events", "surveys", "outages", "time_entries", "devices")
 
 # Tickets per seat per month, by origin: people, monitoring alerts, scheduled maintenance.
@@ -209,7 +210,7 @@ def write_sample(
     frames = raw_frames(sample) if fmt == "csv" else sample.tables
     written = write_frames(frames, out, fmt)
     written += write_contracts(sample.contracts, out / "contracts")
-    written.append(io.write_text(out / "README.md", story_readme(sample, seed)))
+    written.append(io.write_text(out / "README.md", story_readme(sample, seed, dirty)))
     if dirty:
         from pipelines.sample_dirty import write_dirty
 
@@ -248,7 +249,7 @@ def write_contracts(contracts: dict[str, Contract], folder: Path) -> list[Path]:
     ]
 
 
-def story_readme(sample: Sample, seed: int) -> str:
+def story_readme(sample: Sample, seed: int, dirty: bool = True) -> str:
     """A README for the sample folder: who the clients are and what happens to them."""
     counts = dict(sample.tables["tickets"].group_by("client_id").len().iter_rows())
     facts = sample.story
@@ -283,6 +284,4 @@ timestamp carries the client's UTC offset.
   days' tickets are still open at the data end.
 - About 3% are merged (with parent_ticket_id), duplicate or cancelled; recurring problems
   repeat the same category and asset within two weeks.
-{degraded}
-`dirty/` holds a small, deliberately faulty set: see `dirty/README.md`.
-"""
+{degraded}{DIRTY_NOTE if dirty else ""}"""

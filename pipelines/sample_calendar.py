@@ -70,6 +70,7 @@ def period(end: str, months: int) -> Period:
 
 
 def day_number(day: date) -> int:
+    """Days since 1970-01-01 (the generator's day index)."""
     return (day - EPOCH).days
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 
 from pipelines import sample_story as story
+from pipelines.clean import survey_score, survey_sentiment
 from pipelines.sample_calendar import (
     DAY,
     HOUR,
@@ -45,14 +46,11 @@ def operations(c: ClientPlan, per: Period, draw: dict) -> dict[str, pl.DataFrame
 
 
 def rating_sentiment(scale: str, rating: np.ndarray) -> np.ndarray:
-    """positive / neutral / negative for ratings on a scale (the same rule as cleaning)."""
-    if scale == "3-point":
-        return rating.astype(str)
-    score = rating.astype(int)
-    positive, neutral = (4, 3) if scale == "5-point" else (9, 7)
-    return np.where(
-        score >= positive, "positive", np.where(score >= neutral, "neutral", "negative")
-    )
+    """positive / neutral / negative for ratings on a scale: cleaning's own rule, so a
+    comment's mood always matches the sentiment the report will show."""
+    frame = pl.DataFrame({"rating": pl.Series(rating.astype(str), dtype=pl.String)})
+    frame = frame.with_columns(scale=pl.lit(scale)).with_columns(score=survey_score())
+    return frame.select(survey_sentiment()).to_series().to_numpy()
 
 
 def surveys(c: ClientPlan, draw: dict) -> pl.DataFrame:

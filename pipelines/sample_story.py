@@ -332,6 +332,8 @@ DEVICE_KINDS = {
 
 @dataclass(frozen=True)
 class Category:
+    """A kind of ticket: its category, type, what it is about, how often, and its titles."""
+
     category: str
     subcategory: str
     type: str  # incident | request | alert | change

@@ -338,6 +338,7 @@ def take(values, index: np.ndarray) -> pl.Series:
 
 
 def utc(seconds: np.ndarray, present: np.ndarray | None = None) -> pl.Series:
+    """Epoch seconds as a UTC Datetime Series, null where `present` is False."""
     values = pl.from_epoch(pl.Series(np.asarray(seconds, dtype=np.int64)), time_unit="s")
     values = values.dt.replace_time_zone("UTC").cast(pl.Datetime("us", "UTC"))
     if present is not None:

@@ -7,7 +7,7 @@ are stored as UTC.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -16,13 +16,14 @@ UTC_TS = pl.Datetime("us", "UTC")
 
 @dataclass(frozen=True)
 class TableSpec:
+    """One canonical table: its clean schema, required columns, timestamp columns and key."""
+
     name: str
     columns: dict[str, pl.DataType]  # clean schema, in output order
     required: tuple[str, ...]
     timestamps: tuple[str, ...] = ()
     key: tuple[str, ...] = ()  # identifies a record; duplicates with other values conflict
     optional_table: bool = True
-    extra: dict[str, str] = field(default_factory=dict)  # documentation of columns
 
 
 TICKETS = TableSpec(

@@ -14,6 +14,7 @@ from pipelines.fragments import Fragment, Tile, bullets, esc, join, note, paragr
 from pipelines.report import ReportContext
 from pipelines.sentiment import recurring_themes, score_comments
 
+NO_TICKETS = "No tickets have been logged for this client yet."
 CREDIT_METRICS = {"uptime_pct": "Uptime", "response_sla_pct": "Response SLA",
                   "resolution_sla_pct": "Resolution SLA", "csat_pct": "CSAT", "fcr_pct": "First-contact resolution",
                   "patch_compliance_pct": "Patch compliance"}
@@ -146,6 +147,8 @@ TRACED = {
 
 def tickets_behind(ctx: ReportContext) -> Fragment:
     """For each headline figure, the ticket ids it is computed from (numerator / denominator)."""
+    if ctx.ticket_sla.is_empty():
+        return paragraph(NO_TICKETS)
     blocks = []
     for kpi, label in TRACED.items():
         try:
@@ -259,6 +262,8 @@ def breaches(ctx: ReportContext) -> Fragment:
 
 def recurring(ctx: ReportContext) -> Fragment:
     """Recurring problems in the month: tickets repeating an earlier resolved one (same category and asset)."""
+    if ctx.ticket_sla.is_empty():
+        return paragraph(NO_TICKETS)
     ids = ctx.ids("recurring_pct")["numerator"]
     tickets = ctx.tables["tickets"].filter(pl.col("ticket_id").is_in(ids))
     if tickets.is_empty():
@@ -297,6 +302,8 @@ def survey_sentences(ctx: ReportContext) -> Fragment:
     if ctx.tables.get("surveys") is None:
         return note(NO_SURVEYS, "info")
     k, prev = ctx.month(), ctx.month(say.previous_month(ctx.period))
+    if not k:
+        return paragraph(NO_TICKETS)
     t = ctx.contract.targets
     scale = {"3-point": "positive ratings", "5-point": "ratings of 4 or 5", "0-10": "ratings of 9 or 10"}
     lines = [
@@ -398,10 +405,12 @@ def rejected_rows(ctx: ReportContext, limit: int = 200) -> Fragment:
     """The client's rejected rows: file, row number, reason and detail (to correct at the source)."""
     from pipelines.io import read_table
 
-    rejects = read_table(ctx.build_dir / "clean", "rejects").filter(pl.col("client_id") == ctx.client_id)
+    rejects = read_table(ctx.build_dir / "clean", "rejects", client_id=ctx.client_id)
+    if rejects.is_empty():
+        return Fragment("", "")  # rejected_reasons already says so
     return table(rejects.sort("table", "row"), {"source": "File", "row": "Row", "reason": "Reason",
-                                                "detail": "Detail"},
-                 empty="No rows were set aside.", max_rows=limit)
+                                                "detail": "Detail"}, max_rows=limit,
+                 caption="Each row set aside, to correct in the help-desk tool")
 
 
 def gate_findings(ctx: ReportContext) -> Fragment:
@@ -412,6 +421,7 @@ def gate_findings(ctx: ReportContext) -> Fragment:
         return note("The data-quality checks have not been run.", "warn")
     verdict = note(ctx.health["verdict"], "good" if ctx.health["publishable"] else "bad")
     found = health_frames(ctx.health)["findings"]
+    if found.is_empty():
+        return verdict
     return join(verdict, table(found, {"status": "Result", "label": "Check", "count": "Rows",
-                                       "text": "What it means", "examples": "Examples"},
-                               empty="Every check passed."))
+                                       "text": "What it means", "examples": "Examples"}))

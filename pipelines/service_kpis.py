@@ -11,7 +11,7 @@ import polars as pl
 
 from pipelines.business_time import DAY, MINUTE
 from pipelines.contracts import Contract
-from pipelines.sla import NEVER, Scope, _epoch, _labels
+from pipelines.sla import NEVER, Scope, epoch_us
 
 UPTIME_COLUMNS = ["client_id", "month", "service", "unplanned_minutes", "planned_minutes",
                   "uptime_pct"]
@@ -108,13 +108,13 @@ def effort(time_entries: pl.DataFrame | None, scope: Scope) -> pl.DataFrame | No
     """hours_logged (all time entries started in the month) and onsite_visits (onsite entries)."""
     if time_entries is None:
         return None
-    month = _month_of(time_entries, "started_at", scope)
+    month = scope.month_of(time_entries["client_id"], epoch_us(time_entries["started_at"]))
     return (
         time_entries.with_columns(month=month).filter(pl.col("month").is_not_null())
         .group_by("client_id", "month")
         .agg(
             (pl.col("minutes").sum() / 60).alias("hours_logged"),
-            (pl.col("work_type") == "onsite").sum().alias("onsite_visits"),
+            (pl.col("work_type") == "onsite").sum().cast(pl.Int64).alias("onsite_visits"),
         )
     )
 
@@ -129,9 +129,9 @@ def patch_compliance(devices: pl.DataFrame | None, contracts: dict[str, Contract
     ok = cidx >= 0
     d = devices.filter(pl.Series(ok))
     cidx = cidx[ok]
-    as_of = _epoch(d["as_of"])
+    as_of = epoch_us(d["as_of"])
     as_of = np.where(as_of == NEVER, scope.as_of[cidx] - 1, as_of)
-    month = _labels(scope.months.index(cidx, as_of), pl.Series(scope.months.labels))
+    month = scope.month_of(d["client_id"], as_of)
     window = pl.DataFrame([(c, k.patch_window_days) for c, k in contracts.items()],
                           schema={"client_id": pl.String, "__days": pl.Int64}, orient="row")
     latest = (
@@ -154,15 +154,7 @@ def patch_compliance(devices: pl.DataFrame | None, contracts: dict[str, Contract
     )
 
 
-def _month_of(frame: pl.DataFrame, column: str, scope: Scope) -> pl.Series:
-    cidx = scope.client_index(frame["client_id"])
-    t = _epoch(frame[column])
-    known = (cidx >= 0) & (t < np.where(cidx >= 0, scope.as_of[np.maximum(cidx, 0)], 0))
-    pos = np.where(known, scope.months.index(np.maximum(cidx, 0), np.where(known, t, NEVER)), -1)
-    return _labels(pos, pl.Series(scope.months.labels))
-
-
-def cost_per_ticket(kpis: pl.DataFrame, contracts: dict[str, Contract]) -> pl.Expr:
+def cost_per_ticket(contracts: dict[str, Contract]) -> pl.Expr:
     """monthly_fee / tickets_resolved (null without resolved tickets or without a fee)."""
     fees = {c: k.monthly_fee for c, k in contracts.items() if k.monthly_fee > 0}
     fee = pl.col("client_id").replace_strict(fees, default=None, return_dtype=pl.Float64)

@@ -225,14 +225,6 @@ def build(inventory, health: dict, health_note: str | None, methodology: str, si
     return pages
 
 
-def _title(report, client_name: str | None = None) -> str:
-    from pipelines.publish import period_title
-
-    if report.meta.get("title"):
-        return str(report.meta["title"])
-    return f"{client_name or 'Portfolio'} — {period_title(report.period)}"
-
-
 def _sidebar(client, period: str, page_of, health_href: str | None, pdf_href: str | None) -> Sidebar:
     from pipelines.publish import period_title
 
@@ -254,8 +246,8 @@ def _client_pages(writer: PageWriter, client, page_of, bodies: dict, health_href
             if body is None:
                 body = notebook_html(read_notebook(report.path))
             writer.write(page_of(period, report.notebook), "notebook.html.j2",
-                         title=_title(report, client.name), label=report.label, stale=month.stale,
-                         body=body, sidebar=sidebar)
+                         title=report.page_title(client.name), subtitle=report.subtitle,
+                         label=report.label, stale=month.stale, body=body, sidebar=sidebar)
 
 
 def build_internal(inventory, health: dict, health_note: str | None, methodology: str,
@@ -280,8 +272,9 @@ def build_internal(inventory, health: dict, health_note: str | None, methodology
                          sidebar=_sidebar(client, next(iter(client.months)),
                                           lambda p, nb, c=client_id: f"{p}/{c}/{nb}.html", health_href, None))
     for period, report in inventory.portfolio.items():
-        writer.write(f"{period}/portfolio.html", "notebook.html.j2", title=_title(report),
-                     label="Portfolio (internal)", stale=None, body=bodies[report.path])
+        writer.write(f"{period}/portfolio.html", "notebook.html.j2", title=report.page_title(),
+                     subtitle=report.subtitle, label="Portfolio (internal)", stale=None,
+                     body=bodies[report.path])
 
     periods = [{"period": p, "title": period_title(p)} for p in inventory.periods]
     rows = [{"client_id": cid, "name": c.name,

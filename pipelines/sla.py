@@ -62,11 +62,22 @@ class Scope:
 
     @property
     def as_of(self) -> np.ndarray:
+        """Per client (in `clients` order): the end of the period month, UTC µs."""
         return self.months.end(np.arange(len(self.clients)))
 
     def client_index(self, client_id: pl.Series) -> np.ndarray:
+        """Position of each client_id in `clients`; -1 for a client without a contract."""
         lookup = {c: i for i, c in enumerate(self.clients)}
-        return client_id.replace_strict(lookup, default=-1, return_dtype=pl.Int64).to_numpy()
+        return client_id.fill_null("").replace_strict(lookup, default=-1,
+                                                      return_dtype=pl.Int64).to_numpy()
+
+    def month_of(self, client_id: pl.Series, at: np.ndarray) -> pl.Series:
+        """'YYYY-MM' of each instant (UTC µs) in its client's zone; null for an unknown client,
+        a missing instant, or one outside the months (so also one at or after the as-of)."""
+        cidx = self.client_index(client_id)
+        known = cidx >= 0
+        pos = np.where(known, self.months.index(np.maximum(cidx, 0), at), -1)
+        return _labels(pos, pl.Series(self.months.labels, dtype=pl.String))
 
 
 def make_scope(contracts: dict[str, Contract], first_month: str, period: str) -> Scope:
@@ -98,7 +109,8 @@ def _date(us: int) -> date:
     return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)).date()
 
 
-def _epoch(series: pl.Series) -> np.ndarray:
+def epoch_us(series: pl.Series) -> np.ndarray:
+    """Timestamps -> int64 µs since the epoch; null -> NEVER."""
     return series.dt.epoch("us").fill_null(NEVER).to_numpy().astype(np.int64)
 
 
@@ -127,6 +139,7 @@ def _class_table(clients: list[str], statuses: pl.Series,
 
 
 def excluded_codes(contracts: dict[str, Contract]) -> pl.DataFrame:
+    """(client_id, close_code) pairs whose tickets are excluded from SLA, per contract."""
     rows = [(c, code) for c, k in contracts.items() for code in k.excluded_close_codes]
     return pl.DataFrame(rows, schema={"client_id": pl.String, "close_code": pl.String}, orient="row")
 
@@ -167,7 +180,7 @@ def history(ticket_ids: pl.Series, cidx: np.ndarray, created: np.ndarray,
         e_cls = table[cidx[e_t], code]
         e_at = np.maximum(ev["__at"].to_numpy(), created[e_t])
     counts = np.bincount(e_t, minlength=n) + 1
-    first_row = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    first_row = (np.cumsum(counts) - counts).astype(np.int64)
     total = n + len(e_t)
     ticket = np.repeat(np.arange(n, dtype=np.int64), counts)
     at = np.empty(total, np.int64)
@@ -186,7 +199,7 @@ def evaluate(tickets: pl.DataFrame, events: pl.DataFrame | None, contracts: dict
         bad = tickets.filter(pl.Series(cidx_all < 0))["client_id"][0]
         raise ValueError(f"tickets: client_id {bad!r} has no contract (expected contracts/{bad}.yml)")
     as_of = scope.as_of
-    keep = _epoch(tickets["created_at"]) < as_of[cidx_all]
+    keep = epoch_us(tickets["created_at"]) < as_of[cidx_all]
     t = tickets.filter(pl.Series(keep))
     cidx = cidx_all[keep]
     prio = t["priority"].replace_strict({p: i for i, p in enumerate(PRIORITIES)}, default=-1,
@@ -203,13 +216,13 @@ def evaluate(tickets: pl.DataFrame, events: pl.DataFrame | None, contracts: dict
                       maintain_order="left")["__x"].fill_null(False).to_numpy()
     n = t.height
     a = as_of[cidx]
-    created = _epoch(t["created_at"])
+    created = epoch_us(t["created_at"])
     if clock is None:
-        clock = build_clock(contracts, scope, int(created.min()) if n else int(a.min()))
+        clock = build_clock(contracts, scope, int(created.min()) if n else int(scope.as_of.min()))
     lane = 2 * cidx + kind.astype(np.int64)
     resp_target = np.rint(resp_minutes * MINUTE).astype(np.int64)
     res_target = np.rint(res_minutes * MINUTE).astype(np.int64)
-    first_resp, resolved = _epoch(t["first_response_at"]), _epoch(t["resolved_at"])
+    first_resp, resolved = epoch_us(t["first_response_at"]), epoch_us(t["resolved_at"])
 
     # Response: the first response known by the period end, else a resolution known by then.
     finished = resolved < a
@@ -355,8 +368,8 @@ def month_end_status(ticket_sla: pl.DataFrame, events: pl.DataFrame | None,
     """
     months = scope.months
     cidx = scope.client_index(ticket_sla["client_id"])
-    created = _epoch(ticket_sla["created_at"])
-    resolved = _epoch(ticket_sla["resolved_at"])
+    created = epoch_us(ticket_sla["created_at"])
+    resolved = epoch_us(ticket_sla["resolved_at"])
     first = months.index(cidx, created)
     last = np.where(resolved != NEVER, months.index(cidx, resolved), months.count)
     span = np.maximum(last - first, 0)

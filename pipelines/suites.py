@@ -129,14 +129,17 @@ def _common_checks(table: str) -> list[Check]:
 
 
 def _order(table: str, name: str, later: str, earlier: str, explain: str, *,
-           severity: str = "error", tolerant: bool = True, column: str | None = None) -> Check:
+           severity: str = "error", tolerant: bool = True, column: str | None = None,
+           compared_to: str | None = None) -> Check:
+    """`later` >= `earlier` where both are set. `column` is what a reader should look at
+    (default `later`); `compared_to` the other side (default `earlier`)."""
     kwargs = {"column_A": later, "column_B": earlier, "or_equal": True,
               "ignore_row_if": "either_value_is_missing"}
     if tolerant:
         kwargs["mostly"] = _param("error_mostly")
     return Check(table, f"{table}.{name}", "ExpectColumnPairValuesAToBeGreaterThanB", kwargs,
                  severity, explain, column=column or later, tolerant=tolerant,
-                 extra={"compared_to": later if column and column != later else earlier})
+                 extra={"compared_to": compared_to or earlier})
 
 
 def _ticket_checks() -> list[Check]:
@@ -232,7 +235,7 @@ def _history_checks() -> list[Check]:
         _order(t, "ends_before_closed", "ticket_closed_at", "last_at",
                "Some tickets' status history goes on after the ticket was closed: the changes "
                "are dated out of order, so paused and in-progress times would be wrong.",
-               column="at"),
+               column="at", compared_to="ticket_closed_at"),
         Check(t, f"{t}.in_time_order", "ExpectColumnValuesToBeInSet",
               {"column": "in_order", "value_set": [True], "mostly": _param("error_mostly")},
               "error",
@@ -311,7 +314,7 @@ def _device_checks() -> list[Check]:
               column="device_id"),
         _order(t, "patched_before_snapshot", "as_of", "last_patched_at",
                "Some devices were patched after the date of the snapshot that reports them, "
-               "which cannot happen.", column="last_patched_at"),
+               "which cannot happen.", column="last_patched_at", compared_to="as_of"),
     ]
 
 

@@ -69,7 +69,10 @@ def ticket_ids(client_id: str, month: str, kpi: str, *, ticket_sla: pl.DataFrame
                         & m.where.fill_null(False))
     if m.kind in ("mean", "median", "p90"):
         rows = rows.filter(m.value.is_not_null())
-    ids = lambda f: sorted(f["ticket_id"].to_list())
     if m.kind == "pct":
-        return {"numerator": ids(rows.filter(m.hit.fill_null(False))), "denominator": ids(rows)}
-    return {"tickets": ids(rows)}
+        return {"numerator": _ids(rows.filter(m.hit.fill_null(False))), "denominator": _ids(rows)}
+    return {"tickets": _ids(rows)}
+
+
+def _ids(rows: pl.DataFrame) -> list[str]:
+    return sorted(rows["ticket_id"].to_list())

@@ -13,6 +13,7 @@ The suites (what is checked) live in `pipelines.suites`; this module runs them.
 from __future__ import annotations
 
 import math
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines import io
-from pipelines.contracts import Contract, load_contracts
+from pipelines.contracts import Contract, load_contract, load_contracts
 from pipelines.schemas import TABLES
 from pipelines.suites import (
     CHECKS,
@@ -45,10 +46,12 @@ class GateResult:
     generated_at: str
     results: list[dict]
     tables: dict[str, dict]  # table -> {"status": "checked" | "not provided", "rows": int | None}
-    seconds: float = 0.0
+    seconds: float = 0.0  # validating this client
+    gx_seconds: float = 0.0  # importing and setting up GX, when this call paid for it
 
     @property
     def counts(self) -> dict[str, int]:
+        """How many checks passed, warned and failed."""
         return {s: sum(r["status"] == s for r in self.results) for s in STATUSES}
 
     @property
@@ -58,13 +61,16 @@ class GateResult:
 
     @property
     def failures(self) -> list[dict]:
+        """The failed checks (each blocks publishing)."""
         return [r for r in self.results if r["status"] == "failed"]
 
     @property
     def warnings(self) -> list[dict]:
+        """The warned checks (published, with the finding shown)."""
         return [r for r in self.results if r["status"] == "warned"]
 
     def to_json(self) -> dict:
+        """The verdict as written to `<client_id>.json` (plain JSON types only)."""
         return {
             "client_id": self.client_id,
             "generated_at": self.generated_at,
@@ -72,14 +78,19 @@ class GateResult:
             "counts": self.counts,
             "tables": self.tables,
             "results": self.results,
-            "timings": {"seconds": round(self.seconds, 3)},
+            "timings": {"seconds": round(self.seconds, 3), "gx_seconds": round(self.gx_seconds, 3)},
         }
 
     @classmethod
     def from_json(cls, data: dict) -> GateResult:
-        """A verdict read back from `<client_id>.json`."""
+        """A verdict read back from `<client_id>.json` (what `to_json` wrote)."""
+        missing = [k for k in ("client_id", "generated_at", "results") if k not in data]
+        if missing:
+            raise ValueError(f"validation result of {data.get('client_id', '?')!r}: no "
+                             f"{', '.join(missing)} (expected what GateResult.to_json writes)")
+        timings = data.get("timings") or {}
         return cls(data["client_id"], data["generated_at"], data["results"], data.get("tables", {}),
-                   (data.get("timings") or {}).get("seconds", 0.0))
+                   timings.get("seconds", 0.0), timings.get("gx_seconds", 0.0))
 
 
 # ---------------------------------------------------------------- the GX side
@@ -122,7 +133,6 @@ class _Gate:
             },
             run_id=RunIdentifier(run_name=client_id),
         )
-
 
     def build_data_docs(self, target: Path) -> Path:
         """GX's own Data Docs for analysts, as files under `target` (they load CSS/JS from CDNs)."""
@@ -178,8 +188,11 @@ def validate_client(tables: dict[str, pl.DataFrame | None], contract: Contract, 
     if tables.get("tickets") is None:
         raise ValueError("validate_client: the tickets table is required")
     start = time.perf_counter()
-    now = _utc(now)
+    fresh = _GATE is None
     gate = _gate()
+    gx_seconds = time.perf_counter() - start if fresh else 0.0
+    start = time.perf_counter()  # a client's own time leaves out the one-off GX import
+    now = _utc(now)
     prepared = prepare(tables, contract, now)
     params = parameters(contract, now)
     results: list[dict] = []
@@ -202,6 +215,7 @@ def validate_client(tables: dict[str, pl.DataFrame | None], contract: Contract, 
         results=results,
         tables=status,
         seconds=time.perf_counter() - start,
+        gx_seconds=gx_seconds,
     )
 
 
@@ -223,27 +237,41 @@ def _rows(table: str, outcome, params: dict) -> list[dict]:
     return sorted(rows, key=lambda r: order[r["check"]])
 
 
-def _row(check, result, params: dict) -> dict:
-    res = dict(result.result or {})
-    error = _exception(result.exception_info)
-    unexpected = res.get("unexpected_count")
-    if error:
-        status = "failed" if check.severity == "error" else "warned"
-    elif result.success:
-        status = "warned" if check.tolerant and unexpected else "passed"
-    else:
-        status = "failed" if check.severity == "error" else "warned"
-    mostly = check.kwargs.get("mostly")
-    if isinstance(mostly, dict):
-        mostly = params[mostly["$PARAMETER"]]
+def _identity(check, status: str) -> dict:
+    """The fields of a result row that come from the check itself."""
     return {
         "check": check.name,
         "table": check.table,
-        "expectation": result.expectation_config.type,
+        "expectation": _snake(check.expectation),  # GX's expectation type
         "column": check.column,
         "compared_to": check.extra.get("compared_to"),
         "severity": check.severity,
         "status": status,
+        "explain": check.explain,
+    }
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _not_met(check) -> str:
+    return "failed" if check.severity == "error" else "warned"
+
+
+def _row(check, result, params: dict) -> dict:
+    res = dict(result.result or {})
+    error = _exception(result.exception_info)
+    unexpected = res.get("unexpected_count")
+    if result.success and not error:
+        status = "warned" if check.tolerant and unexpected else "passed"
+    else:
+        status = _not_met(check)
+    mostly = check.kwargs.get("mostly")
+    if isinstance(mostly, dict):
+        mostly = params[mostly["$PARAMETER"]]
+    return {
+        **_identity(check, status),
         "success": bool(result.success) and not error,
         "observed_value": f"could not be checked: {error}" if error else _observed(res),
         "element_count": res.get("element_count"),
@@ -253,19 +281,16 @@ def _row(check, result, params: dict) -> dict:
         "tolerated_percent": _number((1 - mostly) * 100) if mostly is not None and mostly < 1
         else None,
         "example_ids": _examples(res),
-        "explain": check.explain,
     }
 
 
 def _unchecked(table: str, error: str) -> list[dict]:
     """Rows for a suite GX could not run at all: errors fail, warnings warn."""
     return [{
-        "check": check.name, "table": check.table, "expectation": check.expectation,
-        "column": check.column, "compared_to": check.extra.get("compared_to"),
-        "severity": check.severity, "status": "failed" if check.severity == "error" else "warned",
+        **_identity(check, _not_met(check)),
         "success": False, "observed_value": f"could not be checked: {error}", "element_count": None,
         "rows_checked": None, "unexpected_count": None, "unexpected_percent": None, "tolerated_percent": None,
-        "example_ids": [], "explain": check.explain,
+        "example_ids": [],
     } for check in CHECKS[table]]
 
 
@@ -403,9 +428,8 @@ def validate_one(clean_dir: Path, out_dir: Path, client_id: str, now: datetime |
     """Validate one client, reading only its rows; writes `out_dir/<client_id>.json`.
 
     For the runner's workers: each pays the Great Expectations import once and
-    validates its clients in parallel with the other workers."""
-    from pipelines.contracts import load_contract
-
+    validates its clients in parallel with the other workers (the result's
+    `gx_seconds` says which call paid it; `write_summary` adds them up)."""
     clean_dir = Path(clean_dir)
     contract = load_contract(clean_dir / "contracts" / f"{client_id}.yml")
     tables = _load(clean_dir, client_id)
@@ -417,7 +441,10 @@ def validate_one(clean_dir: Path, out_dir: Path, client_id: str, now: datetime |
 def write_summary(out_dir: Path, results: dict[str, GateResult], now: datetime, *,
                   not_provided: list[str], clean_dir: Path, docs: Path | None = None,
                   timings: dict | None = None) -> Path:
-    """`out_dir/summary.json`: each client's verdict and the gate's timings."""
+    """`out_dir/summary.json`: each client's verdict and the gate's timings.
+
+    Without `timings`, the GX import cost is the sum of what the results paid
+    (one import per worker process)."""
     summary = {
         "generated_at": _utc(now).isoformat(timespec="seconds"),
         "clean_dir": str(clean_dir),
@@ -431,7 +458,8 @@ def write_summary(out_dir: Path, results: dict[str, GateResult], now: datetime, 
                 "seconds": round(r.seconds, 3)}
             for c, r in results.items()
         },
-        "timings": (timings or {}) | {"per_client_seconds": {c: round(r.seconds, 3) for c, r in results.items()}},
+        "timings": {"gx_import_seconds": round(sum(r.gx_seconds for r in results.values()), 3)}
+        | (timings or {}) | {"per_client_seconds": {c: round(r.seconds, 3) for c, r in results.items()}},
     }
     return io.write_json(summary, Path(out_dir) / "summary.json")
 
@@ -457,13 +485,11 @@ def _load(clean_dir: Path, client_id: str | None = None) -> dict[str, pl.DataFra
         if (clean_dir / "clean_summary.json").exists() else set()
     frames: dict[str, pl.DataFrame | None] = {}
     for name in TABLES:
-        if name in missing or not (clean_dir / f"{name}.parquet").exists():
+        path = clean_dir / f"{name}.parquet"
+        if name in missing or not path.exists():
             frames[name] = None
             continue
-        frame = io.read_table(clean_dir, name) if client_id is None else \
-            pl.scan_parquet(clean_dir / f"{name}.parquet").filter(pl.col("client_id") == client_id).collect()
-        if "client_id" not in frame.columns:
-            raise io.InputError(f"{clean_dir / (name + '.parquet')}: no client_id column "
-                                "(clean tables carry each row's client)")
-        frames[name] = frame
+        frames[name] = io.read_table(clean_dir, name, client_id=client_id)
+        if "client_id" not in frames[name].columns:
+            raise io.InputError(f"{path}: no client_id column (clean tables carry each row's client)")
     return frames

@@ -1,8 +1,10 @@
 """Synthetic executed notebooks and build folders for the publish, isolation and browser tests.
 
 They have the shape the runner leaves in reports/: a raw front-matter cell, hidden code
-cells, HTML fragments (KPI tiles, a table with ticket ids and an escaped survey comment),
-an SVG chart with a <title> per mark (plus the Vega-Lite JSON JupyterLab uses), streams.
+cells, HTML fragments (KPI tiles, a note, a table with ticket ids and an escaped survey
+comment, a ten-column survey review table as wide as the real one, the collapsed ticket
+ids behind a figure), an SVG chart with a <title> per mark (plus the Vega-Lite JSON
+JupyterLab uses), streams.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import polars as pl
 import yaml
 
 from pipelines import fragments, io
+from pipelines.publish import period_title
 from pipelines.schemas import REJECTS_SCHEMA
 from tests.conftest import ACME
 
@@ -27,6 +30,8 @@ CLIENTS = {  # client id -> (name, ticket id prefix)
     "evil-co": (XSS_NAME, "EVL"),
 }
 NOTEBOOKS = ("data_quality", "sla_trends", "survey_sentiment", "monthly_report")
+TITLES = {"monthly_report": "Monthly service report", "sla_trends": "SLA trends",
+          "survey_sentiment": "Survey review", "data_quality": "Data quality"}
 SVG = ('<?xml version="1.0" encoding="utf-8"?>\n'
        '<svg xmlns="http://www.w3.org/2000/svg" width="240" height="120" viewBox="0 0 240 120">'
        '<defs><clipPath id="clip1"><rect width="240" height="120"/></clipPath></defs>'
@@ -48,14 +53,27 @@ def display(data: dict) -> dict:
 
 def executed_notebook(client_id: str, name: str, period: str, notebook: str, tickets: list[str]) -> dict:
     """One executed client notebook in the runner's shape (nbformat 4 JSON)."""
-    front = {"title": f"{name} — {period}", "client_id": client_id, "client_name": name,
-             "period": period, "notebook": notebook}
+    front = {"title": TITLES[notebook], "description": "How IT support performed this month.",
+             "client_id": client_id, "client_name": name, "period": period,
+             "subtitle": f"{name} — {period_title(period)}", "notebook": notebook}
     tiles = fragments.tiles([
         fragments.Tile("Responses on time", "96.0%", "target 95% · n=36", "good"),
         fragments.Tile("Satisfied customers", "n/a", "no surveys this month", "na"),
     ]).html
     table = fragments.table(pl.DataFrame({"ticket_id": tickets, "comment": [XSS_COMMENT] * len(tickets)}),
                             {"ticket_id": "Ticket", "comment": "Comment"}, caption="Survey comments").html
+    review = fragments.table(pl.DataFrame({  # the survey review: ten columns, like the real report's
+        "ticket_id": tickets, "title": ["Locked out of my account after the password change"] * len(tickets),
+        "priority": ["P3"] * len(tickets), "rating": ["negative"] * len(tickets),
+        "rated": ["negative"] * len(tickets),
+        "comment": ["Had to explain the issue three times to different people."] * len(tickets),
+        "tone": ["neutral"] * len(tickets), "response": ["met"] * len(tickets),
+        "resolution": ["missed"] * len(tickets), "reopens": [0] * len(tickets)}),
+        {"ticket_id": "Ticket", "title": "Title", "priority": "Priority", "rating": "Rating",
+         "rated": "Rated", "comment": "Comment", "tone": "Comment tone", "response": "Response SLA",
+         "resolution": "Resolution SLA", "reopens": "Reopens"}).html
+    traces = (f'<div class="sr-traces"><details class="sr-trace"><summary>Tickets logged</summary>'
+              f'<p><b>{len(tickets)} tickets:</b> {", ".join(tickets)}</p></details></div>')
     vegalite = {"$schema": "https://vega.github.io/schema/vega-lite/v5.json", "mark": "bar"}
     chart = {"application/vnd.vegalite.v5+json": vegalite,
              "image/svg+xml": SVG.replace("{label}", f"{period}: 96%"),
@@ -66,11 +84,15 @@ def executed_notebook(client_id: str, name: str, period: str, notebook: str, tic
         _cell("code", f"client_id = {client_id!r}", tags=["injected-parameters"]),
         _cell("markdown", "## Service levels\n\nHow support did this month against the contract."),
         _cell("code", "kpi_tiles(kpis)", [display({"text/html": tiles, "text/plain": "tiles"})]),
+        _cell("code", "credits(kpis)", [display({"text/html": fragments.note("No service credit is owed.").html,
+                                                 "text/plain": "note"})]),
         _cell("code", "sla_chart(kpis)", [display(chart)]),
         _cell("code", "print('done')", [
             {"output_type": "stream", "name": "stderr", "text": "SECRET-STDERR warning\n"},
             {"output_type": "stream", "name": "stdout", "text": f"{len(tickets)} tickets <b>\n"}]),
         _cell("code", "ticket_table(tickets)", [display({"text/html": table, "text/plain": "table"})]),
+        _cell("code", "survey_review(ctx)", [display({"text/html": review, "text/plain": "review"})]),
+        _cell("code", "tickets_behind(ctx)", [display({"text/html": traces, "text/plain": "ids"})]),
     ]
     return {"cells": cells, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                         "language": "python"}},
@@ -81,7 +103,8 @@ def portfolio_notebook(period: str) -> dict:
     """The internal portfolio notebook: names every client."""
     names = "".join(f"<li>{html.escape(n)}</li>" for n, _ in CLIENTS.values())
     return {"cells": [
-        _cell("raw", f"---\ntitle: Portfolio — {period}\nperiod: '{period}'\nnotebook: portfolio\n---"),
+        _cell("raw", f"---\ntitle: Portfolio\nperiod: '{period}'\nsubtitle: {period_title(period)}\n"
+                     "notebook: portfolio\n---"),
         _cell("code", "overview()", [display({"text/html": f"<ul class='portfolio'>{names}</ul>"})]),
     ], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 

@@ -19,6 +19,7 @@ CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium")) if p
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
 ARTIFACTS = config.ROOT / "test-artifacts"
+A4_TEXT_WIDTH = round((210 - 2 * 12) / 25.4 * 96)  # CSS px between the @page side margins (12 mm)
 
 pytestmark = [
     pytest.mark.slow,
@@ -85,8 +86,9 @@ def test_home_to_monthly_report(site, browser):
     page.wait_for_load_state("load")
 
     assert page.url.endswith("/2026-10/harbor-dental/monthly_report.html")
-    assert page.title().startswith("Monthly report — Harbor Dental Group")
-    assert page.locator("h1").inner_text() == "Harbor Dental Group — 2026-10"
+    assert page.title() == "Monthly report — Harbor Dental Group — October 2026 · servicereview"
+    assert page.locator("h1").inner_text() == "Monthly service report"
+    assert page.locator("h1 + .subtitle").inner_text() == "Harbor Dental Group — October 2026"
     tiles = page.locator(".sr-tile")
     assert tiles.count() == 2 and "96.0%" in tiles.first.inner_text()
     charts = page.locator("figure.chart")
@@ -118,8 +120,8 @@ def test_injected_markup_shows_as_text_and_never_runs(site, browser):
     page.wait_for_load_state("load")
     assert page.url.endswith("/2026-10/evil-co/monthly_report.html")
     assert page.evaluate("typeof window.__pwned") == "undefined"
-    assert page.locator("h1").inner_text() == f"{XSS_NAME} — 2026-10"
-    assert XSS_COMMENT in page.locator("table.sr-table").inner_text()
+    assert page.locator("h1 + .subtitle").inner_text() == f"{XSS_NAME} — October 2026"
+    assert XSS_COMMENT in page.locator("table.sr-table", has_text="Survey comments").inner_text()
     assert page.locator("main img").count() == 0 and page.locator("script").count() == 0
     assert watch.remote == [] and watch.errors == []
     page.close()
@@ -135,4 +137,29 @@ def test_every_page_loads_offline_without_errors(site, browser):
             f"{path}: the local stylesheet did not load"
     assert len(pages) > 30
     assert watch.remote == [] and watch.errors == []
+    page.close()
+
+
+def test_a_wide_table_scrolls_on_screen_and_wraps_in_print(site, browser):
+    """Ten columns: a phone scrolls the table, not the page; on paper it must fit the page,
+    or Chromium shrinks the whole PDF to fit it."""
+    page = browser.new_page()
+    page.set_viewport_size({"width": 480, "height": 900})
+    page.goto((site / "2026-10" / "harbor-dental" / "monthly_report.html").as_uri())
+    table = page.locator("table.sr-table", has_text="Resolution SLA")
+    assert table.locator("thead th").count() == 10
+    widths = """t => ({table: t.getBoundingClientRect().width, box: t.parentElement.clientWidth,
+                      boxScroll: t.parentElement.scrollWidth, page: document.documentElement.scrollWidth})"""
+    screen = table.evaluate(widths)
+    assert screen["table"] > screen["box"] and screen["boxScroll"] > screen["box"], screen
+    assert screen["page"] == 480, screen
+
+    page.emulate_media(media="print")
+    page.set_viewport_size({"width": A4_TEXT_WIDTH, "height": 1100})
+    paper = table.evaluate(widths)
+    assert paper["table"] <= A4_TEXT_WIDTH and paper["page"] <= A4_TEXT_WIDTH, paper
+    for selector in (".sr-tiles", ".sr-note", "figure.chart svg"):
+        assert page.locator(selector).first.bounding_box()["width"] <= A4_TEXT_WIDTH, selector
+    assert page.locator("details.sr-trace p").first.is_visible()  # ticket ids print expanded
+    assert page.locator("h1 + .subtitle").is_visible()  # whose report and which month, on paper too
     page.close()

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 
 import polars as pl
 import pytest
@@ -11,8 +11,6 @@ from pipelines.clean import clean_folder
 from pipelines.cli import app
 from pipelines.io import InputError
 from tests.conftest import write_contract, write_csv
-
-UTC = UTC
 
 
 @pytest.fixture
@@ -179,6 +177,36 @@ def test_missing_required_column_names_file_and_column(raw, tmp_path):
     (raw / "tickets.csv").write_text("ticket_id,client_id,created_at\nT1,acme,2026-03-02T09:00:00\n")
     with pytest.raises(InputError, match=r"tickets.csv: missing required column 'priority'"):
         clean_folder(raw, tmp_path / "out")
+
+
+def test_empty_file_names_file_and_expected_header(raw, tmp_path):
+    (raw / "outages.csv").write_text("")
+    with pytest.raises(InputError, match=r"outages.csv: the file is empty \(the outages table needs a header row "
+                                         r"with client_id, service, started_at, ended_at\)"):
+        clean_folder(raw, tmp_path / "out")
+
+
+def test_header_only_tables_clean_to_empty_tables(raw, tmp_path):
+    for name in ("tickets", "ticket_events", "surveys", "outages"):
+        header = (raw / f"{name}.csv").read_text().splitlines()[0]
+        (raw / f"{name}.csv").write_text(header + "\n")
+    result, rejects, out = _clean(raw, tmp_path)
+    assert rejects.height == 0
+    assert {name: t["rows_in"] for name, t in result.summary["tables"].items()} == dict.fromkeys(
+        ["tickets", "ticket_events", "surveys", "outages"], 0)
+    assert pl.read_parquet(out / "tickets.parquet").schema["created_at"] == pl.Datetime("us", "UTC")
+    assert result.summary["by_client"]["acme"]["tickets"] == {"rows_in": 0, "clean": 0, "rejected": 0}
+
+
+def test_count_too_large_for_its_type_is_rejected_not_a_crash(raw, tmp_path):
+    (raw / "tickets.csv").write_text(
+        "ticket_id,client_id,created_at,priority,reopen_count\n"
+        "T1,acme,2026-03-02T09:00:00,High,99999999999\n"
+        "T2,acme,2026-03-02T09:00:00,High,2\n"
+    )
+    result, rejects, _ = _clean(raw, tmp_path)
+    assert _reason(rejects, "tickets", 1)["detail"] == "reopen_count: '99999999999' is not a whole number"
+    assert result.tables["tickets"]["reopen_count"].to_list() == [2]
 
 
 def test_missing_tickets_file_is_an_error(raw, tmp_path):

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import time
 
 import pytest
+import yaml
 
 from pipelines.contracts import (
     ContractError,
@@ -43,6 +44,18 @@ def test_durations(text, minutes):
     assert parse_duration(text) == minutes
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("4 hours", "'4 hours' is not a duration like 90m or 4h"),
+     (float("inf"), "inf is not a positive duration like 90m or 4h"),
+     (0, "0 is not a positive duration like 90m or 4h")],
+)
+def test_bad_durations_are_refused(value, expected):
+    with pytest.raises(ValueError) as info:
+        parse_duration(value)
+    assert str(info.value) == expected
+
+
 def test_bad_duration_names_file_field_and_expectation(tmp_path, contract_data):
     contract_data["sla"]["P2"]["response"] = "4 hours"
     message = _error(tmp_path, contract_data)
@@ -68,6 +81,17 @@ def test_split_day_and_end_of_day_windows(tmp_path, contract_data):
     contract_data["business_hours"]["sat"] = [["13:00", "24:00"], ["08:00", "12:00"]]
     contract = load_contract(write_contract(tmp_path, contract_data))
     assert contract.business_hours["sat"] == [(time(8), time(12)), (time(13), time.max)]
+
+
+def test_unquoted_yaml_times_read_as_times(tmp_path, contract_data):
+    # YAML 1.1 turns an unquoted 18:00 into the number 1080; 08:00 stays text.
+    path = write_contract(tmp_path, contract_data)
+    text = path.read_text()
+    path.write_text(text.replace("thu:\n  - 08:00\n  - '18:00'", "thu: [08:00, 18:00]"))
+    assert "thu: [08:00, 18:00]" in path.read_text()
+    assert load_contract(path).business_hours["thu"] == [(time(8), time(18))]
+    contract_data["business_hours"]["mon"] = [8, 18]
+    assert "business_hours.mon: 8 is not a time of day like 08:00" in _error(tmp_path, contract_data)
 
 
 def test_priority_without_target(tmp_path, contract_data):
@@ -135,6 +159,15 @@ def test_load_contracts_reports_every_bad_file(tmp_path, contract_data):
     assert "beta.yml: timezone" in message and "gamma.yml: monthly_fee" in message
 
 
+def test_one_client_in_two_files_is_an_error(tmp_path, contract_data):
+    path = write_contract(tmp_path, contract_data)
+    path.with_suffix(".yaml").write_text(path.read_text())
+    with pytest.raises(ContractError) as info:
+        load_contracts(tmp_path / "contracts")
+    assert "acme.yml: client_id: 'acme' is also defined in" in str(info.value)
+    assert "acme.yaml" in str(info.value)
+
+
 def test_empty_contract_folder(tmp_path):
     (tmp_path / "contracts").mkdir()
     with pytest.raises(ContractError, match="no contract files"):
@@ -147,3 +180,11 @@ def test_yaml_round_trip(tmp_path, contract_data):
     again.parent.mkdir()
     again.write_text(contract_to_yaml(contract))
     assert load_contract(again) == contract
+
+
+def test_yaml_round_trip_of_odd_durations(contract_data):
+    contract_data["sla"]["P4"] = {"response": 1_000_001, "resolution": 90.25}
+    contract = parse_contract(contract_data)
+    text = contract_to_yaml(contract)
+    assert "response: 1000001m" in text and "resolution: 90.25m" in text
+    assert parse_contract(yaml.safe_load(text)) == contract

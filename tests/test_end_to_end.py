@@ -29,7 +29,7 @@ def test_each_bundle_holds_only_its_own_clients_data(sample_run):
     tickets = pl.read_csv(sample_run.data / "tickets.csv", infer_schema=False).select("ticket_id", "client_id")
     owner = dict(tickets.iter_rows())
     names = _clients(sample_run)
-    for client, name in names.items():
+    for client in names:
         bundle = sample_run.home / "_site_clients" / client
         texts = {p: p.read_bytes().decode("utf-8", "replace") for p in bundle.rglob("*") if p.is_file()
                  and p.suffix != ".pdf"}

@@ -356,3 +356,54 @@ def test_contracts_option_copies_the_contract(tmp_path, contract_data):
     assert result.exit_code == 0, result.output
     assert (out / "contracts" / "acme.yml").exists()
     assert "unmapped status values (reject): '-100' x1" in " ".join(result.output.split())
+
+
+def test_two_exports_with_the_same_file_name_stay_apart(tmp_path):
+    frame = pl.read_csv(FIXTURES / "zendesk_tickets.csv", infer_schema=False)
+    march, april = tmp_path / "march" / "export.csv", tmp_path / "april" / "export.csv"
+    march.parent.mkdir()
+    april.parent.mkdir()
+    frame.write_csv(march)
+    frame.with_columns((pl.col("ID") + "0").alias("ID"),
+                       pl.when(pl.col("ID") == "101").then(pl.lit("soon")).otherwise(pl.col("Created at"))
+                       .alias("Created at")).write_csv(april)
+    result = import_files([march, april], "zendesk", "harbor-dental", tmp_path / "out")
+    assert (result.report["rows_read"], result.report["rows_used"], result.report["rows_rejected"]) == (8, 7, 1)
+    reject = result.rejects.row(0, named=True)
+    assert (reject["source"], reject["row"], reject["reason"]) == (str(april), 1, "unparseable_timestamp")
+    assert json.loads(reject["raw"])["Created at"] == "soon"
+
+
+def test_a_folder_named_like_the_client_or_preset_is_not_read_as_a_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "zendesk").mkdir()
+    (tmp_path / "harbor-dental").mkdir()
+    result = import_files([FIXTURES / "zendesk_tickets.csv"], "zendesk", "harbor-dental", tmp_path / "out")
+    assert set(result.tables.tickets["client_id"]) == {"harbor-dental"}
+
+
+def test_client_map_entry_without_a_client_id_fails(tmp_path):
+    empty = tmp_path / "map.yml"
+    empty.write_text("map:\n  Harbor Dental Group:\n")
+    with pytest.raises(MappingError, match=r"map\.yml: map\.Harbor Dental Group: empty; expected a client id"):
+        import_files([FIXTURES / "zendesk_tickets.csv"], "zendesk", str(empty), tmp_path / "out")
+
+
+def test_infinite_or_fractional_numbers_are_rejected_not_a_crash(tmp_path):
+    frame = pl.read_csv(FIXTURES / "zendesk_tickets.csv", infer_schema=False)
+    export = tmp_path / "export.csv"
+    frame.with_columns(
+        pl.when(pl.col("ID") == "101").then(pl.lit("inf")).otherwise(pl.col("Assignee stations"))
+        .alias("Assignee stations"),
+        pl.when(pl.col("ID") == "102").then(pl.lit("NaN")).otherwise(pl.col("First reply time in minutes"))
+        .alias("First reply time in minutes"),
+    ).with_columns(
+        pl.when(pl.col("ID") == "103").then(pl.lit("1.7")).otherwise(pl.col("Assignee stations"))
+        .alias("Assignee stations"),
+    ).write_csv(export)
+    result = import_files([export], "zendesk", "harbor-dental", tmp_path / "out")
+    assert result.rejects.select("row", "reason", "detail").rows() == [
+        (1, "invalid_number", "'Assignee stations': 'inf' is not a whole number"),
+        (2, "invalid_number", "'First reply time in minutes': 'NaN' is not a number of minutes"),
+        (3, "invalid_number", "'Assignee stations': '1.7' is not a whole number"),
+    ]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from pipelines.contracts import parse_contract
 from pipelines.kpis import wilson
-from pipelines.metrics import compute_metrics
+from pipelines.metrics import CLIENT_KPI_COLUMNS, compute_metrics
 from tests import metrics_fixtures as fx
+from tests.conftest import ACME
 
 
 @pytest.fixture(scope="module")
@@ -90,11 +92,13 @@ def test_uptime_effort_patching_cost_and_credit(result):
     assert email.select("unplanned_minutes", "planned_minutes").row(0) == (60.0, 0.0)
 
 
-def test_missing_optional_tables_give_null_not_zero():
+def test_missing_optional_tables_give_null_not_zero(result):
     tables = fx.tables()
     for name in ("surveys", "outages", "time_entries", "devices", "ticket_events"):
         tables[name] = None
-    oct_ = month(compute_metrics(tables, fx.contracts(), "2026-10"), "2026-10")
+    without = compute_metrics(tables, fx.contracts(), "2026-10")
+    assert without.client_kpis.schema == result.client_kpis.schema  # same column types either way
+    oct_ = month(without, "2026-10")
     for column in ("survey_responses", "survey_response_rate_pct", "csat_pct", "nps", "uptime_pct",
                    "planned_maintenance_minutes", "hours_logged", "onsite_visits",
                    "patch_compliance_pct", "waiting_on_customer_at_end", "avg_in_progress_minutes",
@@ -111,3 +115,32 @@ def test_by_priority_sums_to_the_client_counts(result):
                                        "resolution_met", "resolution_breached")
     assert summed.rows() == totals.rows()
     assert set(result.client_kpis_by_priority["priority"]) == {"P1", "P2", "P3", "P4"}
+
+
+@pytest.mark.parametrize("scale, scores, csat, nps", [
+    # October's responses are E's and B's. 0-10: CSAT counts 9-10; NPS = % 9-10 - % 0-6.
+    ("0-10", {"E": 9, "B": 7}, 50.0, 50.0),  # a promoter and a passive
+    ("0-10", {"E": 10, "B": 6}, 50.0, 0.0),  # a promoter and a detractor
+    ("3-point", {"E": 3, "B": 2}, 50.0, None),  # positive and neutral; NPS only on 0-10
+])
+def test_csat_and_nps_follow_the_contract_scale(scale, scores, csat, nps):
+    tables = fx.tables()
+    tables["surveys"] = tables["surveys"].with_columns(
+        score=pl.col("ticket_id").replace_strict(scores | {"A": 1}, return_dtype=pl.Float64),
+        scale=pl.lit(scale))
+    contracts = {"acme": parse_contract(ACME | {"survey_scale": scale})}
+    oct_ = month(compute_metrics(tables, contracts, "2026-10"), "2026-10")
+    assert (oct_["csat_pct"], oct_["csat_n"]) == (csat, 2)
+    assert (oct_["nps"], oct_["nps_n"]) == (nps, 2 if scale == "0-10" else 0)
+
+
+@pytest.mark.parametrize("period, tickets", [("2026-08", None), ("2026-10", 0)],
+                         ids=["period-before-every-ticket", "no-tickets-at-all"])
+def test_no_tickets_in_scope_gives_empty_tables_not_a_crash(period, tickets):
+    tables = fx.tables()
+    if tickets == 0:  # e.g. a report run filtered to a client that has no tickets
+        tables["tickets"] = tables["tickets"].clear()
+    got = compute_metrics(tables, fx.contracts(), period)
+    assert got.ticket_sla.is_empty() and got.client_kpis.is_empty()
+    assert got.client_kpis.columns == CLIENT_KPI_COLUMNS
+    assert got.summary["tickets_after_period"] == tables["tickets"].height

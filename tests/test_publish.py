@@ -332,8 +332,9 @@ def test_cells_tagged_remove_are_left_out():
 
 def test_front_matter_is_read_from_the_raw_cell():
     nb = executed_notebook("harbor-dental", "Harbor Dental Group", "2026-10", "sla_trends", [])
-    assert front_matter(nb) == {"title": "Harbor Dental Group — 2026-10", "client_id": "harbor-dental",
-                                "client_name": "Harbor Dental Group", "period": "2026-10",
+    assert front_matter(nb) == {"title": "SLA trends", "description": "How IT support performed this month.",
+                                "client_id": "harbor-dental", "client_name": "Harbor Dental Group",
+                                "period": "2026-10", "subtitle": "Harbor Dental Group — October 2026",
                                 "notebook": "sla_trends"}
     assert front_matter({"cells": [{"cell_type": "markdown", "source": "---\ntitle: x\n---"}]}) == {}
 

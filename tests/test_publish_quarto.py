@@ -84,6 +84,7 @@ def test_staged_notebooks_escape_names_and_carry_the_stale_notice(paths, fake_qu
     staged = paths["build"] / "publish" / "quarto" / "evil-co" / "2026-10" / "sla_trends.ipynb"
     meta = front(staged)
     assert meta["client_name"] == plain(XSS_NAME) and "<script" not in staged.read_text()
+    assert meta["subtitle"] == plain(f"{XSS_NAME} — October 2026")  # whose report, in the page header
     cells = json.loads(staged.read_text())["cells"]
     assert cells[1]["cell_type"] == "markdown" and ".callout-warning" in cells[1]["source"]
     assert "gate failed" in cells[1]["source"]

@@ -65,6 +65,7 @@ def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path):
         "dirty/README.md",
     }
     assert first == second
+    assert "see `dirty/README.md`" in first["README.md"].decode()
     assert first["tickets.csv"] != other["tickets.csv"]
     assert first["ticket_events.csv"] != other["ticket_events.csv"]
 
@@ -437,6 +438,7 @@ def test_cli_writes_the_sample_and_rejects_bad_arguments(tmp_path):
         tmp_path / "contracts" / "lakeside-accounting.yml"
     ).exists()
     assert not (tmp_path / "dirty").exists()
+    assert "dirty/" not in (tmp_path / "README.md").read_text()  # no pointer to a set not written
     bad = runner.invoke(app, ["sample", "--out", str(tmp_path / "x"), "--end", "2026-13"])
     assert bad.exit_code == 2
     assert "--end '2026-13' is not a month like 2026-10" in bad.output

@@ -88,8 +88,9 @@ def test_sections_run_for_every_client(load, sample_run):
         ctx = load(client)
         for section in (sections.credits, sections.uptime_table, sections.sla_sentences, sections.priority_table,
                         sections.survey_sentences, sections.themes, sections.intake, sections.rejected_reasons,
-                        sections.rejected_rows, sections.gate_findings, sections.data_health_note):
-            assert section(ctx).html
+                        sections.gate_findings, sections.data_health_note):
+            assert section(ctx).html, section.__name__
+        sections.rejected_rows(ctx)  # empty when nothing was set aside (rejected_reasons says so)
 
 
 ALL_SECTIONS = (
@@ -118,3 +119,35 @@ def test_sections_say_so_when_optional_tables_are_not_provided(tmp_path):
     assert "No monitoring outage data was provided" in shown["uptime_table"]
     assert "Not measured: its data was not provided." in shown["tickets_behind"]
     assert "Devices patched: n/a" in str(sections.kpi_tiles(ctx))
+
+
+def test_a_client_without_tickets_gets_a_report_that_says_so(tmp_path):
+    import yaml
+
+    from tests.conftest import copy_sample
+
+    data = copy_sample(tmp_path / "data")
+    contract = yaml.safe_load((data / "contracts" / "bondi-physio.yml").read_text())
+    contract.update(client_id="new-client", name="New Client Ltd")
+    (data / "contracts" / "new-client.yml").write_text(yaml.safe_dump(contract))
+    ctx = report.load("new-client", PERIOD, build_dir=tmp_path / "build", data_dir=data)
+    assert ctx.ticket_sla.is_empty()
+    for section in ALL_SECTIONS:
+        section(ctx)
+    assert "No tickets were recorded for New Client Ltd" in str(sections.headline(ctx))
+    assert str(sections.recurring(ctx)) == sections.NO_TICKETS
+
+
+def test_data_quality_sections_show_the_clients_own_rejects_and_failed_checks(tmp_path):
+    from pipelines import config
+    from pipelines.io import read_table
+
+    ctx = report.load("pacific-crest", build_dir=tmp_path / "build", data_dir=config.SAMPLE_DATA / "dirty")
+    rejects = read_table(tmp_path / "build" / "clean", "rejects")
+    mine = rejects.filter(pl.col("client_id") == "pacific-crest")
+    html = sections.rejected_rows(ctx).html
+    assert mine.height > 0 and html.count("<tr>") == mine.height + 1
+    others = rejects.filter(pl.col("client_id") != "pacific-crest")["detail"].to_list()
+    assert not any(detail in html for detail in others)
+    findings = sections.gate_findings(ctx).html
+    assert "first_response_after_created" in findings or "first response before the ticket was opened" in findings

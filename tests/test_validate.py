@@ -496,6 +496,7 @@ def test_a_suite_that_cannot_run_fails_its_checks_and_the_rest_still_run(monkeyp
     assert surveys and all(r["observed_value"] == "could not be checked: RuntimeError: disk on fire"
                            for r in surveys)
     assert all(r["status"] == ("failed" if r["severity"] == "error" else "warned") for r in surveys)
+    assert {r["expectation"] for r in surveys} >= {"expect_column_values_to_be_unique"}  # GX's names
     assert by_check(result)["outages.ended_after_started"]["status"] == "passed"
     assert not result.publishable
 
@@ -506,3 +507,35 @@ def test_shares_are_of_the_rows_a_check_judged(broken):
                               if t.get("closed_at") and t.get("resolved_at"))
     assert r["rows_checked"] == closed_and_resolved < r["element_count"]
     assert r["unexpected_percent"] == round(100 / closed_and_resolved, 4)
+
+
+def test_expectation_names_are_the_gx_types(good):
+    from pipelines import validate
+
+    suites = validate._gate().context.suites
+    types = {e.meta["check"]: e.expectation_type
+             for table in CHECKS for e in suites.get(f"servicereview.{table}").expectations}
+    assert {r["check"]: r["expectation"] for r in good.results} == types
+
+
+def test_an_ordering_finding_names_both_sides(broken):
+    sides = {r["check"]: (r["column"], r["compared_to"]) for r in broken.results}
+    assert sides["tickets.closed_after_resolved"] == ("closed_at", "resolved_at")
+    assert sides["ticket_history.starts_after_created"] == ("at", "ticket_created_at")
+    assert sides["ticket_history.ends_before_closed"] == ("at", "ticket_closed_at")
+    assert sides["devices.patched_before_snapshot"] == ("last_patched_at", "as_of")
+
+
+def test_the_gx_import_is_counted_once_and_not_in_a_clients_time(monkeypatch, tmp_path):
+    """A worker's first client pays for setting up GX; that goes to gx_seconds, not seconds."""
+    from pipelines import validate
+
+    monkeypatch.setattr(validate, "_GATE", None)  # a fresh worker process
+    first = validate_client(tables_of(good_rows()), contract(), now=NOW)
+    second = validate_client(tables_of(good_rows()), contract(), now=NOW)
+    assert first.gx_seconds > 0 and second.gx_seconds == 0
+    again = validate.GateResult.from_json(json.loads(json.dumps(first.to_json())))
+    assert (again.gx_seconds, again.seconds) == (round(first.gx_seconds, 3), round(first.seconds, 3))
+    validate.write_summary(tmp_path, {"a": first, "b": second}, NOW, not_provided=[], clean_dir=tmp_path)
+    timings = json.loads((tmp_path / "summary.json").read_text())["timings"]
+    assert timings["gx_import_seconds"] == round(first.gx_seconds, 3)

@@ -198,3 +198,66 @@ def test_the_dirty_sample_fails_only_the_dirty_client_naming_its_faults(sample_d
     assert found["ticket_history.ends_before_closed"]["unexpected_count"] == len(after)
     assert set(found["ticket_history.ends_before_closed"]["example_ids"]) <= after
     assert found["ticket_history.in_time_order"]["unexpected_count"] == len(after)
+
+
+# ---------------------------------------------------------------- the runner's path: one client per call
+
+
+def test_one_client_at_a_time_gives_the_same_verdicts_and_summary(clean_dir, run, tmp_path):
+    """The runner's workers call validate_one; the parent rebuilds summary.json from the files."""
+    from pipelines.validate import GateResult, validate_one, write_summary
+
+    _, whole = run
+    ones = {}
+    for client in ("acme", "bravo"):
+        ones[client] = one = validate_one(clean_dir, tmp_path, client)
+        folder = json.loads((whole / f"{client}.json").read_text())
+        written = json.loads((tmp_path / f"{client}.json").read_text())
+        assert written == one.to_json()
+
+        def outcome(results):
+            return [(r["check"], r["status"], r["unexpected_count"], r["example_ids"]) for r in results]
+
+        assert outcome(written["results"]) == outcome(folder["results"])
+        assert written["tables"] == folder["tables"]
+    results = {c: GateResult.from_json(json.loads((tmp_path / f"{c}.json").read_text()))
+               for c in ("acme", "bravo")}
+    assert results["bravo"].failures == ones["bravo"].failures and not results["bravo"].publishable
+    write_summary(tmp_path, results, one_time(), not_provided=["devices"], clean_dir=clean_dir)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+
+    def verdicts(s):
+        return {c: {k: v for k, v in x.items() if k != "seconds"} for c, x in s["clients"].items()}
+
+    assert verdicts(summary) == verdicts(json.loads((whole / "summary.json").read_text()))
+    assert summary["publishable"] is False
+    assert set(summary["timings"]) == {"gx_import_seconds", "per_client_seconds"}
+
+
+def one_time():
+    from datetime import UTC, datetime
+
+    return datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
+
+
+def test_a_result_file_without_its_fields_is_named(tmp_path):
+    from pipelines.validate import GateResult
+
+    with pytest.raises(ValueError, match=r"validation result of 'acme': no generated_at, results"):
+        GateResult.from_json({"client_id": "acme"})
+
+
+def test_a_clean_table_without_client_column_is_named(clean_dir, tmp_path):
+    import shutil
+
+    import polars as pl
+
+    from pipelines.io import InputError
+    from pipelines.validate import validate_one
+
+    copy = tmp_path / "clean"
+    shutil.copytree(clean_dir, copy)
+    events = copy / "ticket_events.parquet"
+    pl.read_parquet(events).drop("client_id").write_parquet(events)
+    with pytest.raises(InputError, match=r"ticket_events.parquet: no client_id column"):
+        validate_one(copy, tmp_path / "v", "acme")

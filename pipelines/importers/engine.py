@@ -26,7 +26,7 @@ from pipelines.importers.mapping import (
     Preset,
     header_key,
 )
-from pipelines.clean import reject_rows
+from pipelines.clean import quoted, reject_rows, with_reasons
 from pipelines.io import ROW, SOURCE
 
 UPDATE_LOG = "update_log"
@@ -232,7 +232,7 @@ def map_rows(raw: pl.DataFrame, preset: Preset, client_map: ClientMap, mode: str
 
     frame, checks = _parse_and_check(frame, preset, client_map, sources, log)
     unmapped = _unmapped_counts(frame, preset)
-    frame = _with_reason(frame, checks)
+    frame = with_reasons(frame, checks)  # the first failing check is the row's reason
     bad = frame.filter(pl.col("__reason").is_not_null())
     good = frame.filter(pl.col("__reason").is_null()).drop("__reason", "__detail")
     good = _finish_values(good, preset)
@@ -283,36 +283,34 @@ def _parse_and_check(frame, preset, client_map, sources, log):
         checks.append((
             "unknown_client", pl.col("client_id").is_null(),
             pl.format("{}: {} is not in --client-map and it has no default",
-                      pl.lit(client_map.column), _quoted(_CLIENT)),
+                      pl.lit(client_map.column), quoted(_CLIENT)),
         ))
     shown = ", ".join(formats)
     for name in stamps:
         checks.append((
             "unparseable_timestamp", pl.col(name).is_not_null() & pl.col(f"__ts_{name}").is_null(),
             pl.format("{}: {} matches none of the preset's date formats ({})",
-                      pl.lit(where(name)), _quoted(name), pl.lit(shown)),
+                      pl.lit(where(name)), quoted(name), pl.lit(shown)),
         ))
     for column, label in extra_stamps.items():
         checks.append((
             "unparseable_timestamp", pl.col(column).is_not_null() & pl.col(f"__ts_{column}").is_null(),
             pl.format("{}: {} matches none of the preset's date formats ({})",
-                      pl.lit(repr(label)), _quoted(column), pl.lit(shown)),
+                      pl.lit(repr(label)), quoted(column), pl.lit(shown)),
         ))
     for name, rule in preset.add_minutes.items():
         column = f"__minutes_{name}"
         if column in frame.columns:
             checks.append((
-                "invalid_number",
-                pl.col(column).is_not_null() & pl.col(column).cast(pl.Float64, strict=False).is_null(),
-                pl.format("{}: {} is not a number of minutes", pl.lit(repr(rule.minutes)), _quoted(column)),
+                "invalid_number", _bad_number(column),
+                pl.format("{}: {} is not a number of minutes", pl.lit(repr(rule.minutes)), quoted(column)),
             ))
     for name, rule in preset.subtract.items():
         column = f"__number_{name}"
         if column in frame.columns:
             checks.append((
-                "invalid_number",
-                pl.col(column).is_not_null() & pl.col(column).cast(pl.Float64, strict=False).is_null(),
-                pl.format("{}: {} is not a whole number", pl.lit(repr(rule.column)), _quoted(column)),
+                "invalid_number", _bad_number(column, whole=True),
+                pl.format("{}: {} is not a whole number", pl.lit(repr(rule.column)), quoted(column)),
             ))
     for name, vm in preset.values.items():
         if vm.unmapped == "reject" and name in frame.columns:
@@ -320,23 +318,17 @@ def _parse_and_check(frame, preset, client_map, sources, log):
             checks.append((
                 "unmapped_value", pl.col(name).is_not_null() & ~pl.col(f"__hit_{name}"),
                 pl.format("{}: {} is not in the {} preset's {} values ({})", pl.lit(where(name)),
-                          _quoted(name), pl.lit(preset.name), pl.lit(name), pl.lit(known)),
+                          quoted(name), pl.lit(preset.name), pl.lit(name), pl.lit(known)),
             ))
     return frame, checks
 
 
-def _quoted(column: str) -> pl.Expr:
-    return pl.format("'{}'", pl.col(column).fill_null(""))
-
-
-def _with_reason(frame: pl.DataFrame, checks) -> pl.DataFrame:
-    """The first failing check is the row's reason (checks are in priority order)."""
-    reason = pl.lit(None, dtype=pl.String)
-    detail = pl.lit(None, dtype=pl.String)
-    for code, failed, text in reversed(checks):
-        reason = pl.when(failed.fill_null(False)).then(pl.lit(code)).otherwise(reason)
-        detail = pl.when(failed.fill_null(False)).then(text).otherwise(detail)
-    return frame.with_columns(reason.alias("__reason"), detail.alias("__detail"))
+def _bad_number(column: str, whole: bool = False) -> pl.Expr:
+    # inf / NaN read as floats but would crash the later casts to a duration or an integer;
+    # "2.0" is a whole number, "1.7" is not (it would be truncated silently).
+    number = pl.col(column).cast(pl.Float64, strict=False)
+    ok = number.is_finite() & (number == number.floor()) if whole else number.is_finite()
+    return pl.col(column).is_not_null() & ~ok.fill_null(False)
 
 
 def _unmapped_counts(frame: pl.DataFrame, preset: Preset) -> dict[str, dict[str, int]]:
@@ -450,23 +442,20 @@ def _from_update_log(rows: pl.DataFrame, preset: Preset):
     actor = pl.col(_ACTOR) if _ACTOR in ordered.columns else pl.lit(None, dtype=pl.String)
     steps = ordered.filter(pl.col("status").is_not_null()).select(
         pl.col(_KEY), pl.col("ticket_id"), at_iso.alias("at"), pl.col("status"), actor.alias("actor"),
-        pl.col(f"__ts_{_AT}").alias("__ts"), pl.col(f"__utc_{_AT}").alias("__utc"),
+        pl.col(f"__ts_{_AT}").alias("__ts"),
     )
     changed = pl.col("status") != pl.col("status").shift(1).over(_KEY)
     events = steps.filter(changed.fill_null(True))
     backwards = events.filter(pl.col("__ts") < pl.col("__ts").shift(1).over(_KEY))[_KEY].n_unique()
 
-    helper = [c for c in ordered.columns if c.startswith(("__ts_", "__utc_", "__x_"))
-              and not c.endswith((_AT, _CUR))]
+    # Timestamps are final ISO text by now (`_finish_values`), so only the canonical fields and
+    # the extras are collapsed; the parsed helper columns are not needed past this point.
     values = [c for c in ordered.columns if c in TICKET_FIELDS or c in ("responded_at", "rating", "comment",
                                                                         "client_id")]
-    aggs = []
-    for column in values + helper:
-        base = column.removeprefix("__ts_").removeprefix("__utc_")
-        rule = log.collapse.get(base, "last")
-        value = pl.col(column)
-        if rule.endswith("_non_null"):
-            value = value.filter(pl.col(base).is_not_null()) if base in ordered.columns else value.drop_nulls()
+    aggs = [pl.col(c).last() for c in ordered.columns if c.startswith("__x_")]
+    for column in values:
+        rule = log.collapse.get(column, "last")
+        value = pl.col(column).drop_nulls() if rule.endswith("_non_null") else pl.col(column)
         aggs.append((value.first() if rule.startswith("first") else value.last()).alias(column))
     tickets = ordered.group_by(_KEY, maintain_order=True).agg(aggs)
 
@@ -496,25 +485,19 @@ def _derive_from_history(tickets: pl.DataFrame, events: pl.DataFrame, rows_per_k
         return tickets, {}
     aggs = []
     for name, (condition, pick) in rules.items():
-        for column, alias in (("at", f"__d_{name}"), ("__ts", f"__dts_{name}"), ("__utc", f"__dutc_{name}")):
-            picked = pl.col(column).filter(condition)
-            aggs.append((picked.first() if pick == "first" else picked.last()).alias(alias))
+        picked = pl.col("at").filter(condition)  # ISO text that already carries its UTC offset
+        aggs.append((picked.first() if pick == "first" else picked.last()).alias(f"__d_{name}"))
     derived = events.group_by(_KEY).agg(aggs)
     # One row holds no history (an incident-table export, say): nothing is derived from it.
     derived = derived.join(rows_per_key, on=_KEY, how="inner").filter(pl.col("__rows") > 1).drop("__rows")
     tickets = tickets.join(derived, on=_KEY, how="left", maintain_order="left")
     filled, exprs = {}, []
     for name in rules:
-        present = name in tickets.columns
-        empty = pl.col(name).is_null() if present else pl.lit(True)
-        filled[name] = int(tickets.select((empty & pl.col(f"__d_{name}").is_not_null()).sum()).item())
-        exprs += [
-            (pl.coalesce(pl.col(name), pl.col(f"__d_{name}")) if present else pl.col(f"__d_{name}")).alias(name),
-            pl.when(empty).then(pl.col(f"__dts_{name}")).otherwise(pl.col(f"__ts_{name}") if present else None)
-            .alias(f"__ts_{name}"),
-        ]
+        current = pl.col(name) if name in tickets.columns else pl.lit(None, dtype=pl.String)
+        filled[name] = int(tickets.select((current.is_null() & pl.col(f"__d_{name}").is_not_null()).sum()).item())
+        exprs.append(pl.coalesce(current, pl.col(f"__d_{name}")).alias(name))
     tickets = tickets.with_columns(exprs)
-    return tickets.drop([c for c in tickets.columns if c.startswith(("__d_", "__dts_", "__dutc_"))]), filled
+    return tickets.drop([f"__d_{name}" for name in rules]), filled
 
 
 def _milestone_events(rows: pl.DataFrame, preset: Preset) -> pl.DataFrame:

@@ -101,11 +101,15 @@ class Milestones(_Model):
 
 
 class AddMinutes(_Model):
+    """A timestamp computed as another timestamp plus a column of minutes (when it is empty)."""
+
     base: str  # canonical timestamp field
     minutes: str  # source column holding a number of minutes
 
 
 class Subtract(_Model):
+    """A count computed as a source column's whole number minus `value`, floored at 0."""
+
     column: str  # source column holding a whole number
     value: int = 1  # subtracted, floored at 0 (e.g. Zendesk stations count the first assignment)
 
@@ -219,6 +223,7 @@ class ClientMap:
     default: str | None = None
 
     def describe(self) -> dict:
+        """How rows get their client, for the import report."""
         if self.client_id:
             return {"mode": "one client for the whole file", "client_id": self.client_id}
         return {"mode": "by column", "column": self.column, "clients": sorted(set(self.map.values())),
@@ -234,7 +239,7 @@ def load_preset(spec: str | Path) -> Preset:
     """A shipped preset by name, or a user's mapping YAML by path."""
     text = str(spec)
     path = Path(text)
-    if not (path.suffix in {".yml", ".yaml"} or path.exists()):
+    if not (path.suffix in {".yml", ".yaml"} or path.is_file()):  # a folder named zendesk is no preset
         path = PRESETS_DIR / f"{text}.yml"
         if not path.exists():
             raise MappingError(
@@ -276,7 +281,7 @@ def load_client_map(spec: str | None, preset: Preset) -> ClientMap:
                 if preset.client_column else "or a YAML map of a column's values to client ids")
         raise MappingError(f"--client-map is required: give one client id for the whole file {hint}")
     path = Path(spec)
-    if path.suffix not in {".yml", ".yaml"} and not path.exists():
+    if path.suffix not in {".yml", ".yaml"} and not path.is_file():  # a folder named like the client too
         return ClientMap(client_id=_client_id(spec, "--client-map"))
     data = _read_yaml(path)
     where = str(path)
@@ -297,6 +302,8 @@ def load_client_map(spec: str | None, preset: Preset) -> ClientMap:
 
 
 def _client_id(value: object, where: str) -> str:
+    if value is None:  # `Riverside Vets:` with nothing after it would otherwise be client "None"
+        raise MappingError(f"{where}: empty; expected a client id (leave the entry out to reject its rows)")
     text = str(value).strip()
     if not re.fullmatch(CLIENT_ID_PATTERN, text):
         raise MappingError(
@@ -310,5 +317,7 @@ def _read_yaml(path: Path) -> object:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise MappingError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise MappingError(f"{path}: cannot be read ({exc.strerror}); expected a YAML file") from None
     except yaml.YAMLError as exc:
         raise MappingError(f"{path}: not valid YAML ({exc})".replace("\n", " ")) from None

@@ -35,6 +35,8 @@ OUTPUTS = ("tickets.csv", "ticket_events.csv", "surveys.csv", "extras.csv", "imp
 
 @dataclass
 class ImportResult:
+    """The canonical tables, the rejected export rows (with raw values) and the import report."""
+
     tables: engine.Tables
     rejects: pl.DataFrame
     report: dict
@@ -71,6 +73,10 @@ def import_frames(
     if len(modes) > 1:
         raise MappingError(f"{', '.join(names)}: mixes update-log and one-row-per-ticket exports; import them separately")
     mode = modes.pop()
+    labels = [frame[SOURCE][0] if frame.height else name for frame, name in zip(frames, names)]
+    if len(set(labels)) < len(labels):
+        # Two folders' export.csv: the rows of each must stay apart (rejects, raw values).
+        frames = [frame.with_columns(pl.lit(name).alias(SOURCE)) for frame, name in zip(frames, names)]
     raw = pl.concat(frames, how="diagonal") if len(frames) > 1 else frames[0]
     mapped = engine.map_rows(raw, preset, client_map, mode)
     tables = engine.build_tables(mapped.rows, preset, mode)

@@ -1,0 +1,37 @@
+"""io: folder swaps never leave a reader without the folder."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from pipelines.io import swap_in
+
+
+def _folder(path, text):
+    path.mkdir()
+    (path / "index.html").write_text(text)
+    return path
+
+
+def test_swap_in_replaces_the_folder_and_leaves_no_backup(tmp_path):
+    target = _folder(tmp_path / "site", "old")
+    swap_in(_folder(tmp_path / "staging", "new"), target)
+    assert (target / "index.html").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_swap_in_puts_the_old_folder_back_when_the_new_one_cannot_move(tmp_path):
+    target = _folder(tmp_path / "site", "old")
+    with pytest.raises(FileNotFoundError):
+        swap_in(tmp_path / "missing-staging", target)
+    assert (target / "index.html").read_text() == "old"
+
+
+def test_swap_in_survives_a_backup_left_by_an_interrupted_swap(tmp_path):
+    target = _folder(tmp_path / "site", "old")
+    _folder(tmp_path / f".site.old-{os.getpid()}", "stale")
+    swap_in(_folder(tmp_path / "staging", "new"), target)
+    assert (target / "index.html").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
