@@ -19,8 +19,6 @@ import polars as pl
 
 VEGALITE_MIME = "application/vnd.vegalite.v5+json"
 VEGALITE_SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
-PALETTE = {"met": "#2e7d32", "breached": "#c62828", "pending": "#9e9e9e", "target": "#555555"}
-PRIORITY_COLORS = alt.Scale(domain=["P1", "P2", "P3", "P4"], range=["#c62828", "#ef6c00", "#1565c0", "#78909c"])
 WIDTH = 560
 
 _MARK = re.compile(

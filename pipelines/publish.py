@@ -29,7 +29,6 @@ from pipelines.contracts import CLIENT_ID_PATTERN
 
 log = logging.getLogger(__name__)
 
-SITE_TITLE = "servicereview"
 PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 SAFE_SEGMENT = re.compile(CLIENT_ID_PATTERN)
 # Client pages in navigation order, with their sidebar labels.

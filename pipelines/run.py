@@ -63,7 +63,6 @@ class BatchResult:
     period: str | None
     outcomes: list[ClientOutcome]
     timings: dict[str, float]
-    skipped_all: bool = False
 
     @property
     def exit_code(self) -> int:
@@ -260,7 +259,7 @@ def _run_locked(options: RunOptions, console) -> BatchResult:
         log.info("unchanged inputs, templates and code: nothing re-executed")
         outcomes = [ClientOutcome(c, "unchanged", output=options.reports / last["period"] / c)
                     for c in last["clients"]]
-        result = BatchResult(last["period"], outcomes, timings, skipped_all=True)
+        result = BatchResult(last["period"], outcomes, timings)
         write_json(_summary(result), options.build / "run_summary.json")
         return result
 

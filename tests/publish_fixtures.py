@@ -135,6 +135,25 @@ def write_notebook(path: Path, nb: dict) -> Path:
     return path
 
 
+def publish_synthetic(root: Path, periods=("2026-09", "2026-10")) -> Path:
+    """Synthetic reports + build folder under `root`, published with the built-in renderer and no
+    PDFs (see test_publish_pdf for those); returns `root`."""
+    import pytest
+
+    from pipelines.publish import publish
+
+    write_reports(root / "reports", periods=periods)
+    write_build(root / "build")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SERVICEREVIEW_CHROMIUM", str(root / "no-chromium"))
+    try:
+        publish(reports=root / "reports", build=root / "build", site=root / "_site",
+                site_clients=root / "_site_clients", engine="builtin")
+    finally:
+        mp.undo()
+    return root
+
+
 def write_build(build: Path, clients=tuple(CLIENTS)) -> Path:
     """build/clean (contracts, clean summary, rejects) and build/validation for the clients."""
     contracts = build / "clean" / "contracts"

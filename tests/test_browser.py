@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from pipelines import config
-from pipelines.publish import publish
-from tests.publish_fixtures import XSS_COMMENT, XSS_NAME, write_build, write_reports
+from tests.publish_fixtures import XSS_COMMENT, XSS_NAME, publish_synthetic
 
 CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium")) if p and Path(p).exists()), None)
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -30,17 +29,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("browser")
-    write_reports(root / "reports")
-    write_build(root / "build")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("SERVICEREVIEW_CHROMIUM", str(root / "no-chromium"))  # no PDFs needed here
-    try:
-        publish(reports=root / "reports", build=root / "build", site=root / "_site",
-                site_clients=root / "_site_clients", engine="builtin")
-    finally:
-        mp.undo()
-    return root / "_site"
+    return publish_synthetic(tmp_path_factory.mktemp("browser")) / "_site"
 
 
 @pytest.fixture(scope="module")

@@ -6,25 +6,14 @@ import html
 
 import pytest
 
-from pipelines.publish import publish
-from tests.publish_fixtures import CLIENTS, tickets_of, write_build, write_reports
+from tests.publish_fixtures import CLIENTS, publish_synthetic, tickets_of
 
 PERIODS = ("2026-09", "2026-10")
 
 
 @pytest.fixture(scope="module")
 def bundles(tmp_path_factory):
-    root = tmp_path_factory.mktemp("isolation")
-    write_reports(root / "reports", periods=PERIODS)
-    write_build(root / "build")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("SERVICEREVIEW_CHROMIUM", str(root / "no-chromium"))  # PDFs: see test_publish_pdf
-    try:
-        publish(reports=root / "reports", build=root / "build", site=root / "_site",
-                site_clients=root / "_site_clients", engine="builtin")
-    finally:
-        mp.undo()
-    return root / "_site_clients"
+    return publish_synthetic(tmp_path_factory.mktemp("isolation"), periods=PERIODS) / "_site_clients"
 
 
 def markers_of(client_id: str) -> set[str]:
