@@ -25,7 +25,7 @@ DEFAULT_LOG = ROOT.parent / "shared/data/servicenow-incident-log/incident_event_
 CHILD = """
 import json, resource, sys, time
 from pathlib import Path
-from pipelines.importers import import_files
+from pipelines.ingest.importers import import_files
 baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 if sys.argv[1] != "--baseline":
     started = time.perf_counter()

@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/bench_metrics.py [--sizes 100000,300000,1000000] [--clients 200]
 
-For each size it builds a clean folder (untimed: with `pipelines.sample.write_sample`
-+ `pipelines.clean.clean_folder` when the generator exists and --synthetic is not
+For each size it builds a clean folder (untimed: with `pipelines.ingest.sample.generator.write_sample`
++ `pipelines.clean.stage.clean_folder` when the generator exists and --synthetic is not
 given, else with the synthetic clean-table generator below), then runs
 `metrics_folder` end to end (read clean Parquet -> write outputs) in a fresh
 subprocess and prints wall time, tickets/s and that process's peak RSS. Then it
@@ -33,9 +33,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipelines import io
-from pipelines.business_time import MINUTE, Clock, business_windows
-from pipelines.contracts import load_contracts
+from pipelines.core import io
+from pipelines.core.business_time import MINUTE, Clock, business_windows
+from pipelines.core.contracts import load_contracts
 
 END = "2026-10"
 ZONES = [("America/New_York", "US", "NY"), ("Europe/London", "GB", None),
@@ -121,7 +121,7 @@ def synthetic_clean(out: Path, tickets: int, clients: int, months: int = 13, see
         "reassignment_count": rng.choice(np.array([0, 0, 1, 2], np.int32), n),
         "provider_touches": rng.integers(1, 4, n).astype(np.int32), "fcr": None,
     })
-    from pipelines.schemas import TABLES
+    from pipelines.core.schemas import TABLES
     frame = frame.select([pl.col(c).cast(d) for c, d in TABLES["tickets"].columns.items()])
     io.write_table(frame, out / "tickets.parquet")
 
@@ -190,15 +190,15 @@ def synthetic_clean(out: Path, tickets: int, clients: int, months: int = 13, see
 def build_clean(out: Path, tickets: int, clients: int, synthetic: bool) -> str:
     """A clean folder for the run; returns how it was made."""
     if not synthetic and (ROOT / "pipelines" / "sample.py").exists():
-        from pipelines.clean import clean_folder
-        from pipelines.sample import write_sample
+        from pipelines.clean.stage import clean_folder
+        from pipelines.ingest.sample.generator import write_sample
 
         raw = out.parent / f"{out.name}-raw"
         write_sample(raw, clients=clients, months=13, seed=7, end=END, tickets=tickets,
                      fmt="parquet", dirty=False)
         clean_folder(raw, out)
         shutil.rmtree(raw, ignore_errors=True)
-        return "pipelines.sample + clean_folder"
+        return "pipelines.ingest.sample.generator + clean_folder"
     synthetic_clean(out, tickets, clients)
     return "synthetic clean tables"
 
@@ -210,7 +210,7 @@ import json, sys, time
 from datetime import date
 sys.path.insert(0, {root!r})
 t = time.perf_counter()
-from pipelines.metrics import metrics_folder
+from pipelines.metrics.stage import metrics_folder
 r = metrics_folder({clean!r}, {out!r}, {period!r}, today=date(2026, 11, 15))
 wall = time.perf_counter() - t
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the (large) forking parent.
@@ -332,7 +332,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,300000,1000000")
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--pandas-subset", type=int, default=2000)
-    parser.add_argument("--synthetic", action="store_true", help="Skip pipelines.sample even if present.")
+    parser.add_argument("--synthetic", action="store_true", help="Skip pipelines.ingest.sample.generator even if present.")
     parser.add_argument("--keep", type=Path, help="Keep the generated folders here.")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]

@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipelines.pdf import find_chromium
-from pipelines.publish import publish
+from pipelines.site.pdf import find_chromium
+from pipelines.site.publish import publish
 from tests.publish_fixtures import (
     NOTEBOOKS,
     executed_notebook,

@@ -26,7 +26,7 @@ CHILD = """
 import json, sys, time
 from pathlib import Path
 started = time.perf_counter()
-from pipelines.validate import validate_folder
+from pipelines.validate.gate import validate_folder
 results = validate_folder(Path(sys.argv[1]), Path(sys.argv[2]))
 summary = json.loads((Path(sys.argv[2]) / "summary.json").read_text())
 summary["timings"]["process_seconds"] = time.perf_counter() - started
@@ -42,14 +42,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
 
-    from pipelines.clean import clean_folder
-    from pipelines.config import SAMPLE_DATA
+    from pipelines.clean.stage import clean_folder
+    from pipelines.core.config import SAMPLE_DATA
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         raw = SAMPLE_DATA
         if args.tickets or not (SAMPLE_DATA / "tickets.csv").exists():
-            from pipelines.sample import write_sample
+            from pipelines.ingest.sample.generator import write_sample
 
             raw = tmp / "raw"
             write_sample(raw, clients=args.clients, tickets=args.tickets, dirty=False)

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.clean import clean_folder
-from pipelines.importers import import_files, load_preset, read_export
-from pipelines.metrics import metrics_folder
+from pipelines.clean.stage import clean_folder
+from pipelines.ingest.importers import import_files, load_preset, read_export
+from pipelines.metrics.stage import metrics_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_LOG = ROOT.parent / "shared/data/servicenow-incident-log/incident_event_log.csv.gz"

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from pipelines import config
+from pipelines.core import config
 
 app = typer.Typer(
     help="servicereview: SLA compliance and support KPIs per client, published as a website.",
@@ -36,9 +36,9 @@ def _fail(message: str, code: int = config.EXIT_USAGE) -> None:
 
 def _guard(func, *args, **kwargs):
     """Run a stage; turn input errors into a clear message and exit code 2."""
-    from pipelines.contracts import ContractError
-    from pipelines.execute import TemplateError
-    from pipelines.io import InputError
+    from pipelines.core.contracts import ContractError
+    from pipelines.run.execute import TemplateError
+    from pipelines.core.io import InputError
 
     try:
         return func(*args, **kwargs)
@@ -74,7 +74,7 @@ def sample(
     dirty: Annotated[bool, typer.Option(help="Also write the deliberately dirty set to OUT/dirty.")] = True,
 ) -> None:
     """Generate a deterministic, realistic sample data set (tables + contracts)."""
-    from pipelines.sample import SampleError, write_sample
+    from pipelines.ingest.sample.generator import SampleError, write_sample
 
     try:
         written = write_sample(out, clients=clients, months=months, seed=seed, end=end,
@@ -88,7 +88,7 @@ def sample(
 @app.command()
 def clean(data: DataOpt = config.SAMPLE_DATA, out: OutOpt = config.BUILD / "clean") -> None:
     """Ingest raw exports: clean tables + rejects (every row accounted for)."""
-    from pipelines.clean import clean_folder
+    from pipelines.clean.stage import clean_folder
 
     result = _guard(clean_folder, data, out)
     console.print(_clean_table(result.summary))
@@ -112,9 +112,9 @@ def validate(
     """
     from rich.table import Table
 
-    from pipelines.health import write_health_pages
-    from pipelines.suites import TABLE_NOUNS
-    from pipelines.validate import validate_folder
+    from pipelines.validate.health import write_health_pages
+    from pipelines.validate.suites import TABLE_NOUNS
+    from pipelines.validate.gate import validate_folder
 
     results = _guard(validate_folder, data, out, clients=client, data_docs=data_docs)
     write_health_pages(data, out, list(results), out / "health")
@@ -134,7 +134,7 @@ def validate(
                      if r["unexpected_count"] is not None else "")
             console.print(f"[red]{client_id}[/red] failed {r['check']}{count}: {r['explain']}{examples}",
                           highlight=False, soft_wrap=True)
-    from pipelines.io import read_json
+    from pipelines.core.io import read_json
 
     summary = read_json(out / "summary.json")
     timings = summary["timings"]
@@ -155,8 +155,8 @@ def metrics(
     period: PeriodOpt = None,
 ) -> None:
     """Compute the per-ticket SLA table and the client x month KPI table."""
-    from pipelines.business_time import month_index
-    from pipelines.metrics import metrics_folder
+    from pipelines.core.business_time import month_index
+    from pipelines.metrics.stage import metrics_folder
 
     if period is not None:
         try:
@@ -193,7 +193,7 @@ def import_(
 ) -> None:
     """Turn a PSA / help-desk export into the canonical tables (presets: servicenow, zendesk,
     jira-service-management, freshdesk, connectwise, autotask, halopsa, or a mapping YAML)."""
-    from pipelines.importers import import_files
+    from pipelines.ingest.importers import import_files
 
     result = _guard(import_files, files, preset, client_map, out, contracts)
     r = result.report
@@ -229,7 +229,7 @@ def run(
     Exit codes: 0 all clients published; 1 a client failed (its notebook or its data-quality
     gate; the others completed); 2 bad arguments or unusable input; 3 another run holds the lock.
     """
-    from pipelines.run import LockedError, RunOptions, run_batch
+    from pipelines.run.batch import LockedError, RunOptions, run_batch
 
     _check_period(period)
     options = RunOptions(period=period, clients=client, jobs=jobs, data=data, force=force)
@@ -290,8 +290,8 @@ def publish(
     Uses Quarto when a quarto executable is on PATH or in QUARTO_PATH, else the built-in
     renderer. PDFs of the monthly reports need Chromium (SERVICEREVIEW_CHROMIUM or PATH).
     """
-    from pipelines.publish import PublishError
-    from pipelines.publish import publish as build_site
+    from pipelines.site.publish import PublishError
+    from pipelines.site.publish import publish as build_site
 
     try:
         result = build_site(reports=reports, build=build, site=site, site_clients=site_clients)
@@ -316,7 +316,7 @@ def preview(
     site: Annotated[Path, typer.Option("--site", help="Website folder to serve.")] = config.SITE,
 ) -> None:
     """Serve _site/ on localhost for a quick look."""
-    from pipelines.publish import PublishError, serve
+    from pipelines.site.publish import PublishError, serve
 
     try:
         serve(site, port, announce=lambda text: console.print(text, highlight=False))

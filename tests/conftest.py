@@ -71,7 +71,7 @@ def copy_sample(target: Path, hostile: bool = False) -> Path:
 
     import polars as pl
 
-    from pipelines import config
+    from pipelines.core import config
 
     shutil.copytree(config.SAMPLE_DATA, target, ignore=shutil.ignore_patterns("dirty", "README.md"))
     if hostile:

@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import yaml
 
-from pipelines import io
-from pipelines.contracts import parse_contract
-from pipelines.schemas import TABLES
+from pipelines.core import io
+from pipelines.core.contracts import parse_contract
+from pipelines.core.schemas import TABLES
 from tests.conftest import ACME
 
 NY = ZoneInfo("America/New_York")

@@ -17,9 +17,10 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from pipelines import fragments, io
-from pipelines.publish import period_title
-from pipelines.schemas import REJECTS_SCHEMA
+from pipelines.report import fragments
+from pipelines.core import io
+from pipelines.site.publish import period_title
+from pipelines.core.schemas import REJECTS_SCHEMA
 from tests.conftest import ACME
 
 XSS_COMMENT = '<img src=x onerror="window.__pwned=1">'
@@ -140,7 +141,7 @@ def publish_synthetic(root: Path, periods=("2026-09", "2026-10")) -> Path:
     PDFs (see test_publish_pdf for those); returns `root`."""
     import pytest
 
-    from pipelines.publish import publish
+    from pipelines.site.publish import publish
 
     write_reports(root / "reports", periods=periods)
     write_build(root / "build")

@@ -1,6 +1,6 @@
 """An independent, slow reference for the SLA clock: plain Python, day by day, zoneinfo.
 
-It shares no code with pipelines.business_time / pipelines.sla: business time is
+It shares no code with pipelines.core.business_time / pipelines.metrics.sla: business time is
 the sum, over each local day, of the overlap of [a, b) with that day's windows,
 each boundary turned into an instant by zoneinfo (a wall time skipped by a DST
 change moves forward minute by minute to the first one that exists; a repeated

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import config
+from pipelines.core import config
 from tests.publish_fixtures import XSS_COMMENT, XSS_NAME, publish_synthetic
 
 CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium")) if p and Path(p).exists()), None)

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pytest
 
-from pipelines.business_time import (
+from pipelines.core.business_time import (
     SECOND,
     CalendarRangeError,
     Clock,
@@ -17,7 +17,7 @@ from pipelines.business_time import (
     local_to_utc,
     month_index,
 )
-from pipelines.contracts import parse_contract
+from pipelines.core.contracts import parse_contract
 from tests import sla_reference as ref
 
 START = datetime(2025, 12, 1, tzinfo=UTC)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from pipelines import charts
+from pipelines.report import charts
 
 MONTHS = ["2026-08", "2026-09", "2026-10"]
 

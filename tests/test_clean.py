@@ -7,9 +7,9 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.clean import clean_folder
+from pipelines.clean.stage import clean_folder
 from pipelines.cli import app
-from pipelines.io import InputError
+from pipelines.core.io import InputError
 from tests.conftest import write_contract, write_csv
 
 

@@ -5,7 +5,7 @@ from datetime import time
 import pytest
 import yaml
 
-from pipelines.contracts import (
+from pipelines.core.contracts import (
     ContractError,
     contract_to_yaml,
     load_contract,

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 import yaml
 
-from pipelines import config
+from pipelines.core import config
 from tests.conftest import XSS_CLIENT, XSS_TICKET
 
 pytestmark = pytest.mark.slow

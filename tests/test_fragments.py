@@ -4,7 +4,7 @@ from datetime import datetime
 
 import polars as pl
 
-from pipelines.fragments import Tile, bullets, esc, note, paragraph, table, tiles
+from pipelines.report.fragments import Tile, bullets, esc, note, paragraph, table, tiles
 
 HOSTILE = '<img src=x onerror=alert(1)>'
 

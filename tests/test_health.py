@@ -7,15 +7,15 @@ import re
 import polars as pl
 import pytest
 
-from pipelines import io
-from pipelines.health import (
+from pipelines.core import io
+from pipelines.validate.health import (
     health_frames,
     health_note,
     health_summary,
     load_health,
     render_health_html,
 )
-from pipelines.schemas import REJECTS_SCHEMA
+from pipelines.core.schemas import REJECTS_SCHEMA
 
 OFFLINE_MARKERS = ("http://", "https://", "//cdn", "<script", "<link", "@import", "url(", "src=")
 

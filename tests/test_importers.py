@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.clean import clean_folder
+from pipelines.clean.stage import clean_folder
 from pipelines.cli import app
-from pipelines.importers import MappingError, import_files
+from pipelines.ingest.importers import MappingError, import_files
 from tests.conftest import write_contract
 
 FIXTURES = Path(__file__).parent / "fixtures" / "importers"

@@ -13,9 +13,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.clean import clean_folder
-from pipelines.importers import import_files
-from pipelines.importers.engine import IMPORT_REJECT_REASONS
+from pipelines.clean.stage import clean_folder
+from pipelines.ingest.importers import import_files
+from pipelines.ingest.importers.engine import IMPORT_REJECT_REASONS
 
 ROOT = Path(__file__).resolve().parents[1]
 LOG = Path(os.environ.get(

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from pipelines.io import swap_in
+from pipelines.core.io import swap_in
 
 
 def _folder(path, text):

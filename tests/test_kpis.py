@@ -5,9 +5,9 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from pipelines.contracts import parse_contract
-from pipelines.kpis import wilson
-from pipelines.metrics import CLIENT_KPI_COLUMNS, compute_metrics
+from pipelines.core.contracts import parse_contract
+from pipelines.metrics.kpis import wilson
+from pipelines.metrics.stage import CLIENT_KPI_COLUMNS, compute_metrics
 from tests import metrics_fixtures as fx
 from tests.conftest import ACME
 

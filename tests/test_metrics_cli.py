@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.config import SAMPLE_DATA
-from pipelines.metrics import BY_PRIORITY_COLUMNS, CLIENT_KPI_COLUMNS, default_period
-from pipelines.sla import TICKET_SLA_COLUMNS
+from pipelines.core.config import SAMPLE_DATA
+from pipelines.metrics.stage import BY_PRIORITY_COLUMNS, CLIENT_KPI_COLUMNS, default_period
+from pipelines.metrics.sla import TICKET_SLA_COLUMNS
 from tests import metrics_fixtures as fx
 
 ISSUE_KPI_COLUMNS = ["client_id", "month", "tickets_created", "tickets_resolved", "tickets_excluded", "open_at_end", "waiting_on_customer_at_end", "response_met", "response_breached", "response_sla_pct", "resolution_met", "resolution_breached", "resolution_sla_pct", "avg_response_minutes", "avg_in_progress_minutes", "avg_resolution_hours", "median_resolution_hours", "p90_resolution_hours", "fcr_pct", "reopen_pct", "escalation_pct", "reassignment_pct", "recurring_pct", "proactive_pct", "survey_responses", "survey_response_rate_pct", "csat_pct", "nps", "uptime_pct", "planned_maintenance_minutes", "hours_logged", "onsite_visits", "cost_per_ticket", "patch_compliance_pct", "service_credit_pct"]
@@ -100,12 +100,12 @@ def test_default_period_is_the_latest_complete_month():
 
 
 def test_metrics_on_the_sample_data(tmp_path):
-    from pipelines.clean import clean_folder
+    from pipelines.clean.stage import clean_folder
 
     if (SAMPLE_DATA / "contracts").exists():
         raw = SAMPLE_DATA
     else:
-        sample = pytest.importorskip("pipelines.sample")
+        sample = pytest.importorskip("pipelines.ingest.sample.generator")
         raw = tmp_path / "raw"
         sample.write_sample(raw, clients=3, months=4, seed=7, end="2026-10", fmt="parquet", dirty=False)
     clean_folder(raw, tmp_path / "clean")
@@ -116,7 +116,7 @@ def test_metrics_on_the_sample_data(tmp_path):
 
 
 def test_a_ticket_without_a_target_fails_naming_the_ticket_and_contract(tmp_path):
-    from pipelines import io
+    from pipelines.core import io
 
     clean = fx.write_clean(tmp_path / "clean")
     tickets = io.read_table(clean, "tickets")

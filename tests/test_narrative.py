@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines import narrative as say
+from pipelines.report import narrative as say
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines import portfolio
-from pipelines.contracts import parse_contract
-from pipelines.report import PortfolioContext
+from pipelines.report import portfolio
+from pipelines.core.contracts import parse_contract
+from pipelines.report.context import PortfolioContext
 
 
 def _context(contract_data) -> PortfolioContext:

@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.publish import MARKER, PublishError, discover, preview_server, publish
-from pipelines.site import PageWriter, front_matter, notebook_html, output_html
+from pipelines.site.publish import MARKER, PublishError, discover, preview_server, publish
+from pipelines.site.builtin import PageWriter, front_matter, notebook_html, output_html
 from tests.publish_fixtures import (
     CLIENTS,
     SVG,

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from pipelines.pdf import find_chromium
-from pipelines.publish import publish
+from pipelines.site.pdf import find_chromium
+from pipelines.site.publish import publish
 from tests.publish_fixtures import write_build, write_reports
 
 CHROMIUM, WHY_NOT = find_chromium()
@@ -68,7 +68,7 @@ def test_a_browser_that_writes_no_pdf_is_reported_and_unlinked(tmp_path):
 @needs_chromium
 def test_one_browser_prints_every_page_even_with_many_files_open(tmp_path, monkeypatch):
     """The DevTools pipe must work whatever fd numbers the pipes get (dash cannot redirect fd >= 10)."""
-    from pipelines import pdf
+    from pipelines.site import pdf
 
     def no_fallback(*args, **kwargs):
         raise AssertionError("fell back to a Chromium process per page")

@@ -13,8 +13,8 @@ import shutil
 import pytest
 import yaml
 
-from pipelines.publish import publish
-from pipelines.quarto import find_quarto, plain
+from pipelines.site.publish import publish
+from pipelines.site.quarto import find_quarto, plain
 from tests.publish_fixtures import CLIENTS, XSS_NAME, tickets_of, write_build, write_reports
 
 FAKE_QUARTO = """#!/bin/sh

@@ -11,8 +11,9 @@ import polars as pl
 import pytest
 import yaml
 
-from pipelines import config, execute
-from pipelines.run import LockedError, RunOptions, run_batch, run_lock
+from pipelines.core import config
+from pipelines.run import execute
+from pipelines.run.batch import LockedError, RunOptions, run_batch, run_lock
 from tests.conftest import copy_sample, servicereview
 
 pytestmark = pytest.mark.slow

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from pipelines import report, sections
+from pipelines.report import context as report, sections
 from tests.conftest import XSS_CLIENT, XSS_TICKET
 
 pytestmark = pytest.mark.slow
@@ -139,8 +139,8 @@ def test_a_client_without_tickets_gets_a_report_that_says_so(tmp_path):
 
 
 def test_data_quality_sections_show_the_clients_own_rejects_and_failed_checks(tmp_path):
-    from pipelines import config
-    from pipelines.io import read_table
+    from pipelines.core import config
+    from pipelines.core.io import read_table
 
     ctx = report.load("pacific-crest", build_dir=tmp_path / "build", data_dir=config.SAMPLE_DATA / "dirty")
     rejects = read_table(tmp_path / "build" / "clean", "rejects")

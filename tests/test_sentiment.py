@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.sentiment import compound_score, recurring_themes, score_comments, themes_of
+from pipelines.report.sentiment import compound_score, recurring_themes, score_comments, themes_of
 
 
 def _surveys(rows):

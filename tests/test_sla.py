@@ -1,4 +1,4 @@
-"""Per-ticket SLA (pipelines.sla) against the independent reference, plus crafted cases."""
+"""Per-ticket SLA (pipelines.metrics.sla) against the independent reference, plus crafted cases."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from pipelines import sla
-from pipelines.contracts import parse_contract
-from pipelines.schemas import TABLES
+from pipelines.metrics import sla
+from pipelines.core.contracts import parse_contract
+from pipelines.core.schemas import TABLES
 from tests import sla_reference as ref
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")

@@ -7,7 +7,8 @@ import shutil
 import nbformat
 import pytest
 
-from pipelines import config, execute
+from pipelines.core import config
+from pipelines.run import execute
 
 
 def test_every_template_declares_exactly_what_the_runner_passes():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines import kpis, trace
-from pipelines.metrics import compute_metrics
+from pipelines.metrics import kpis, trace
+from pipelines.metrics.stage import compute_metrics
 from tests import metrics_fixtures as fx
 
 

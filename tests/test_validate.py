@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from pipelines.contracts import parse_contract
-from pipelines.schemas import TABLES
-from pipelines.suites import CHECKS, VOLUME_TABLE, monthly_volume
-from pipelines.validate import validate_client
+from pipelines.core.contracts import parse_contract
+from pipelines.core.schemas import TABLES
+from pipelines.validate.suites import CHECKS, VOLUME_TABLE, monthly_volume
+from pipelines.validate.gate import validate_client
 from tests.conftest import ACME
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -480,7 +480,7 @@ def test_status_history_is_judged_per_ticket(broken):
 
 
 def test_a_suite_that_cannot_run_fails_its_checks_and_the_rest_still_run(monkeypatch):
-    from pipelines import validate
+    from pipelines.validate import gate as validate
 
     gate = validate._gate()
     real = gate.run
@@ -510,7 +510,7 @@ def test_shares_are_of_the_rows_a_check_judged(broken):
 
 
 def test_expectation_names_are_the_gx_types(good):
-    from pipelines import validate
+    from pipelines.validate import gate as validate
 
     suites = validate._gate().context.suites
     types = {e.meta["check"]: e.expectation_type
@@ -528,7 +528,7 @@ def test_an_ordering_finding_names_both_sides(broken):
 
 def test_the_gx_import_is_counted_once_and_not_in_a_clients_time(monkeypatch, tmp_path):
     """A worker's first client pays for setting up GX; that goes to gx_seconds, not seconds."""
-    from pipelines import validate
+    from pipelines.validate import gate as validate
 
     monkeypatch.setattr(validate, "_GATE", None)  # a fresh worker process
     first = validate_client(tables_of(good_rows()), contract(), now=NOW)

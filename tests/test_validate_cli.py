@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.clean import clean_folder
+from pipelines.clean.stage import clean_folder
 from pipelines.cli import app
 from tests.conftest import ACME, write_contract, write_csv
 
@@ -135,11 +135,11 @@ def test_a_folder_that_was_not_cleaned_is_a_usage_error(tmp_path):
 
 def sample_folder(tmp_path_factory) -> Path:
     """data/sample as committed; generated with the same defaults if the checkout lacks it."""
-    from pipelines import config
+    from pipelines.core import config
 
     if (config.SAMPLE_DATA / "tickets.csv").exists():
         return config.SAMPLE_DATA
-    from pipelines.sample import write_sample
+    from pipelines.ingest.sample.generator import write_sample
 
     out = tmp_path_factory.mktemp("sample")
     write_sample(out)
@@ -205,7 +205,7 @@ def test_the_dirty_sample_fails_only_the_dirty_client_naming_its_faults(sample_d
 
 def test_one_client_at_a_time_gives_the_same_verdicts_and_summary(clean_dir, run, tmp_path):
     """The runner's workers call validate_one; the parent rebuilds summary.json from the files."""
-    from pipelines.validate import GateResult, validate_one, write_summary
+    from pipelines.validate.gate import GateResult, validate_one, write_summary
 
     _, whole = run
     ones = {}
@@ -241,7 +241,7 @@ def one_time():
 
 
 def test_a_result_file_without_its_fields_is_named(tmp_path):
-    from pipelines.validate import GateResult
+    from pipelines.validate.gate import GateResult
 
     with pytest.raises(ValueError, match=r"validation result of 'acme': no generated_at, results"):
         GateResult.from_json({"client_id": "acme"})
@@ -252,8 +252,8 @@ def test_a_clean_table_without_client_column_is_named(clean_dir, tmp_path):
 
     import polars as pl
 
-    from pipelines.io import InputError
-    from pipelines.validate import validate_one
+    from pipelines.core.io import InputError
+    from pipelines.validate.gate import validate_one
 
     copy = tmp_path / "clean"
     shutil.copytree(clean_dir, copy)

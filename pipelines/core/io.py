@@ -1,0 +1,194 @@
+"""Reading and writing tables: the only module that touches data files.
+
+Raw exports are read with every column as text and a record number, so that
+cleaning can quarantine a bad value together with where it came from. Clean and
+derived tables are Parquet with the schemas in `pipelines.core.schemas`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import polars as pl
+
+from pipelines.core.schemas import COLUMN_ALIASES, REJECTS_SCHEMA, TABLES
+
+RAW_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+ROW = "__row"
+SOURCE = "__source"
+
+
+class InputError(ValueError):
+    """An input file that cannot be read as the table it claims to be."""
+
+
+def find_table(folder: Path, table: str) -> Path | None:
+    """The raw file for a table (`tickets.csv`, `.csv.gz` or `.parquet`), or None."""
+    found = [folder / f"{table}{suffix}" for suffix in RAW_SUFFIXES if (folder / f"{table}{suffix}").exists()]
+    if len(found) > 1:
+        names = ", ".join(p.name for p in found)
+        raise InputError(f"{folder}: {table} is given twice ({names}); keep one file per table")
+    return found[0] if found else None
+
+
+def read_raw(path: Path, table: str) -> pl.DataFrame:
+    """A raw export as text columns plus its record number (`__row`) and file (`__source`).
+
+    Column names are matched case-insensitively; known aliases are renamed; a
+    missing required column fails naming the file and the column.
+    """
+    spec = TABLES[table]
+    try:
+        if path.suffix == ".parquet":
+            frame = _parquet_as_text(pl.read_parquet(path))
+        else:
+            frame = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+    except pl.exceptions.NoDataError:
+        raise InputError(
+            f"{path}: the file is empty (the {table} table needs a header row with "
+            f"{', '.join(spec.required)})"
+        ) from None
+    except (pl.exceptions.ComputeError, OSError) as exc:
+        raise InputError(f"{path}: cannot be read as {table} ({exc})") from None
+    frame = _canonical_columns(frame, path, table)
+    missing = [c for c in spec.required if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"{path}: missing required column {', '.join(repr(c) for c in missing)} "
+            f"(the {table} table needs {', '.join(spec.required)})"
+        )
+    frame = frame.with_columns(pl.all().str.strip_chars().replace("", None))
+    return frame.with_row_index(ROW, offset=1).with_columns(
+        pl.col(ROW).cast(pl.Int64), pl.lit(path.name).alias(SOURCE)
+    )
+
+
+def unknown_columns(frame: pl.DataFrame, table: str) -> list[str]:
+    """Columns in a raw frame that the canonical table does not have (they are ignored)."""
+    known = set(TABLES[table].columns) | {ROW, SOURCE}
+    return [c for c in frame.columns if c not in known]
+
+
+def _canonical_columns(frame: pl.DataFrame, path: Path, table: str) -> pl.DataFrame:
+    known = set(TABLES[table].columns)
+    renames: dict[str, str] = {}
+    for column in frame.columns:
+        key = column.strip().lower().replace(" ", "_")
+        target = key if key in known else COLUMN_ALIASES.get(key, column)
+        if target in renames.values():
+            raise InputError(f"{path}: column {column!r} duplicates {target!r}")
+        renames[column] = target
+    return frame.rename(renames)
+
+
+def _parquet_as_text(frame: pl.DataFrame) -> pl.DataFrame:
+    exprs = []
+    for name, dtype in frame.schema.items():
+        if isinstance(dtype, pl.Datetime):
+            fmt = "%Y-%m-%dT%H:%M:%S%.f%:z" if dtype.time_zone else "%Y-%m-%dT%H:%M:%S%.f"
+            exprs.append(pl.col(name).dt.to_string(fmt))
+        else:
+            exprs.append(pl.col(name).cast(pl.String))
+    return frame.select(exprs)
+
+
+def _atomic(path: Path, write) -> Path:
+    """Write through a temporary file next to `path`, then rename: a reader never sees half a file.
+
+    The temporary file is created with open() (not mkstemp, whose 0600 mode would stick)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def write_table(frame: pl.DataFrame, path: Path) -> Path:
+    """Write Parquet atomically."""
+    return _atomic(path, frame.write_parquet)
+
+
+def write_csv(frame: pl.DataFrame, path: Path) -> Path:
+    """Write CSV atomically, LF line endings (stable bytes for committed files)."""
+    return _atomic(path, lambda tmp: frame.write_csv(tmp, line_terminator="\n"))
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write a text file atomically, UTF-8 with LF line endings."""
+    return _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8", newline="\n"))
+
+
+def write_json(data: object, path: Path) -> Path:
+    """Write JSON atomically, pretty and with stable key order."""
+    return write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def read_json(path: Path) -> dict:
+    """Read a JSON file written by `write_json` (a summary or a validation result)."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not valid JSON ({exc})") from None
+
+
+def digest(*parts: bytes | str) -> str:
+    """sha256 over the given parts (length-prefixed, so boundaries count): content hashes."""
+    h = hashlib.sha256()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        h.update(len(data).to_bytes(8, "big") + data)
+    return h.hexdigest()
+
+
+def swap_in(staging: Path, target: Path) -> None:
+    """Replace the folder `target` by `staging` with two renames: never half a folder."""
+    old = target.parent / f".{target.name}.old-{os.getpid()}"
+    shutil.rmtree(old, ignore_errors=True)  # left by an interrupted swap under a reused pid
+    if target.exists():
+        target.rename(old)
+    try:
+        staging.rename(target)
+    except OSError:
+        if old.exists():  # put the previous folder back rather than leave none
+            old.rename(target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def read_table(folder: Path, table: str, columns: list[str] | None = None,
+               client_id: str | None = None) -> pl.DataFrame:
+    """A table from `folder/<table>.parquet`; an empty frame of the right schema if absent.
+
+    `columns` reads only those columns and `client_id` only that client's rows (both pushed
+    down into the Parquet reader: large tables cost less memory and time)."""
+    path = Path(folder) / f"{table}.parquet"
+    schema = REJECTS_SCHEMA if table == "rejects" else TABLES[table].columns if table in TABLES else {}
+    if not path.exists():
+        return pl.DataFrame(schema={c: schema[c] for c in columns} if columns else schema)
+    scan = pl.scan_parquet(path)
+    if client_id is not None:
+        if "client_id" not in scan.collect_schema().names():
+            raise InputError(f"{path}: no client_id column (clean tables carry each row's client)")
+        scan = scan.filter(pl.col("client_id") == client_id)
+    return (scan.select(columns) if columns else scan).collect()
+
+
+def copy_contracts(source: Path, target: Path) -> None:
+    """Copy the contract files next to the clean tables, replacing any older set."""
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for path in sorted(source.glob("*.y*ml")):
+        shutil.copy2(path, target / path.name)

@@ -1,0 +1,287 @@
+"""Deterministic sample data: a year of help-desk life at an MSP's clients.
+
+`generate_sample` builds every canonical raw table (typed, UTC) and one contract per
+client from a seed; `write_sample` writes them as the exports `servicereview clean`
+reads (CSV with local times and offsets, or typed Parquet), a README telling the
+story, and on request the deliberately dirty set (`pipelines.ingest.sample.dirty`).
+
+The story: tickets arrive mostly in business hours with a Monday peak; response and
+resolution times are lognormal around each priority's targets (a few percent breach);
+status histories pause on the customer, sometimes reopen; surveys follow the ticket's
+fate; one client's service degrades for a few months after its engineer leaves, then
+partly recovers. Work is vectorised per client with numpy, so a million tickets take
+seconds, and one seed always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from pipelines.core import io
+from pipelines.ingest.sample import operations as ops
+from pipelines.ingest.sample import story
+from pipelines.core.contracts import Contract, contract_to_yaml
+from pipelines.ingest.sample.calendar import Period, SampleError, holiday_days, period, weekday
+from pipelines.ingest.sample.tickets import ClientPlan, client_tickets, degraded_months
+
+__all__ = [
+    "Sample",
+    "SampleError",
+    "degraded_months",
+    "generate_sample",
+    "raw_frames",
+    "write_sample",
+]
+
+TS_FORMAT = "%Y-%m-%dT%H:%M:%S%:z"
+DIRTY_NOTE = "\n`dirty/` holds a small, deliberately faulty set: see `dirty/README.md`.\n"
+TABLE_NAMES = ("tickets", "ticket_events", "surveys", "outages", "time_entries", "devices")
+
+# Tickets per seat per month, by origin: people, monitoring alerts, scheduled maintenance.
+RATES = {"user": 0.84, "monitoring": 0.22, "maintenance": 0.07}
+DAY_WEIGHTS = np.array([1.35, 1.08, 1.0, 0.98, 0.82, 0.05, 0.03])  # Mon..Sun for people
+SEASON = np.array([1.08, 1.0, 1.04, 0.98, 1.0, 0.95, 0.9, 0.88, 1.06, 1.02, 1.0, 0.86])  # Jan..Dec
+
+
+@dataclass
+class Sample:
+    """Generated raw tables (typed, timestamps in UTC), the contracts and the story's facts."""
+
+    tables: dict[str, pl.DataFrame]
+    contracts: dict[str, Contract]
+    story: dict = field(default_factory=dict)
+
+
+def generate_sample(
+    clients: int = 5,
+    months: int = 13,
+    seed: int = 7,
+    end: str = "2026-10",
+    tickets: int | None = None,
+    degrade: bool = True,
+) -> Sample:
+    """The whole sample in memory: same arguments, same frames."""
+    per = period(end, months)
+    if tickets is not None and tickets < 1:
+        raise SampleError(f"--tickets must be at least 1 (got {tickets})")
+    profiles = story.client_profiles(clients)
+    degraded = 1 if degrade and clients >= 2 and months >= 2 else None
+    planned = [_plan(i, p, per, seed, degraded) for i, p in enumerate(profiles)]
+    expected = sum(float(sum(lam.sum() for lam in c.lam.values())) for c in planned)
+    scale = tickets / expected if tickets else 1.0
+
+    parts: dict[str, list[pl.DataFrame]] = {name: [] for name in TABLE_NAMES}
+    for client in planned:
+        draw = client_tickets(client, per, scale)
+        frames = {
+            "tickets": draw["tickets"],
+            "ticket_events": draw["ticket_events"],
+            "surveys": ops.surveys(client, draw),
+        } | ops.operations(client, per, draw)
+        for name in TABLE_NAMES:
+            parts[name].append(frames[name])
+    # One table at a time, dropping its parts, so the peak holds one table twice, not all.
+    tables = {name: _sorted(name, pl.concat(parts.pop(name), how="vertical")) for name in TABLE_NAMES}
+    story_facts = {
+        "period": per.labels(),
+        "clients": [c.profile.client_id for c in planned],
+        "degraded_client": profiles[degraded].client_id if degraded is not None else None,
+        "degraded_months": [per.labels()[m] for m in range(*degraded_months(months))]
+        if degraded is not None
+        else [],
+        "departing_engineer": story.DEPARTING_ENGINEER if degraded is not None else None,
+        "seats": {p.client_id: p.seats for p in profiles},
+    }
+    return Sample(tables, {c.profile.client_id: c.contract for c in planned}, story_facts)
+
+
+# ---------------------------------------------------------------- planning
+
+
+def _plan(
+    index: int, profile: story.ClientProfile, per: Period, seed: int, degraded: int | None
+) -> ClientPlan:
+    rng = np.random.default_rng([seed, index])
+    contract = story.build_contract(profile, per.years)
+    months = len(per.month_starts)
+    severity = np.zeros(months)
+    if index == degraded:
+        first, stop = degraded_months(months)
+        severity[first:stop] = 1.0
+        severity[stop:] = 0.4  # partial recovery after a new engineer starts
+    days = per.day_numbers()
+    month = np.searchsorted(per.month_start_days(), days, side="right") - 1
+    calendar_month = np.array([d.month for d in per.month_starts])[month]
+    holiday = np.isin(days, holiday_days(contract, per.years))
+    weights = DAY_WEIGHTS.copy()
+    if "sat" in contract.business_hours:
+        weights[5] = 0.25
+    per_day = profile.seats * 12 / 365.25
+    trend = 1 + rng.uniform(-0.1, 0.25) * np.arange(months) / max(months - 1, 1)
+    noise = rng.lognormal(0, 0.08, size=(3, months))
+    people_day = weights[weekday(days)] * 7 / weights.sum() * SEASON[calendar_month - 1]
+    people = per_day * people_day * np.where(holiday, 0.12, 1.0)  # offices barely call on holidays
+    lam = {
+        "user": RATES["user"] * people * (trend * noise[0] * (1 + 0.12 * severity))[month],
+        "monitoring": RATES["monitoring"] * per_day * (trend * noise[1])[month],
+        "maintenance": RATES["maintenance"] * per_day * people_day * ~holiday * noise[2][month],
+    }
+    return ClientPlan(index, profile, contract, rng, lam, severity)
+
+
+# ---------------------------------------------------------------- output
+
+
+_SORT_KEYS = {
+    "tickets": ("created_at", "ticket_id"),
+    "ticket_events": ("at", "ticket_id"),
+    "surveys": ("responded_at", "ticket_id"),
+    "outages": ("started_at", "client_id", "service", "ended_at"),
+    "time_entries": ("started_at", "client_id", "ticket_id", "engineer", "work_type", "minutes"),
+    "devices": ("as_of", "client_id", "device_id"),
+}
+
+
+def _sorted(name: str, frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.sort(list(_SORT_KEYS[name]), nulls_last=False, maintain_order=True)
+
+
+def raw_frames(sample: Sample) -> dict[str, pl.DataFrame]:
+    """The tables as CSV text would carry them: every timestamp as the client's local time
+    with its offset (`2026-03-02T09:15:00-05:00`), other values unchanged."""
+    zones = {cid: k.timezone for cid, k in sample.contracts.items()}
+    owner = sample.tables["tickets"].select("ticket_id", "client_id")
+    out = {}
+    for name, frame in sample.tables.items():
+        columns = [c for c, dtype in frame.schema.items() if isinstance(dtype, pl.Datetime)]
+        out[name] = localise(frame, columns, zones, owner)
+    return out
+
+
+def localise(
+    frame: pl.DataFrame, columns: list[str], zones: dict[str, str], owner: pl.DataFrame
+) -> pl.DataFrame:
+    """Format UTC timestamp columns as each row's client-local ISO 8601 with offset."""
+    keyed = frame.with_row_index("__order")
+    if "client_id" not in frame.columns:
+        keyed = keyed.join(
+            owner.rename({"client_id": "__client"}),
+            on="ticket_id",
+            how="left",
+            maintain_order="left",
+        )
+    else:
+        keyed = keyed.with_columns(pl.col("client_id").alias("__client"))
+    parts = []
+    for (client,), part in keyed.partition_by(
+        "__client", as_dict=True, maintain_order=True
+    ).items():
+        zone = zones[client]
+        parts.append(
+            part.with_columns(
+                [pl.col(c).dt.convert_time_zone(zone).dt.to_string(TS_FORMAT) for c in columns]
+            )
+        )
+    if not parts:
+        return frame.with_columns([pl.col(c).cast(pl.String) for c in columns])
+    return pl.concat(parts).sort("__order").drop("__order", "__client")
+
+
+def write_sample(
+    out: Path,
+    clients: int = 5,
+    months: int = 13,
+    seed: int = 7,
+    end: str = "2026-10",
+    tickets: int | None = None,
+    fmt: str = "csv",
+    dirty: bool = True,
+) -> list[Path]:
+    """Generate the sample and write it to `out` (tables, contracts/, README.md) and, with
+    `dirty`, the dirty set to `out/dirty`. Returns the files written."""
+    if fmt not in ("csv", "parquet"):
+        raise SampleError(f"--format {fmt!r} is not csv or parquet")
+    out = Path(out)
+    sample = generate_sample(clients, months, seed, end, tickets)
+    frames = raw_frames(sample) if fmt == "csv" else sample.tables
+    written = write_frames(frames, out, fmt)
+    written += write_contracts(sample.contracts, out / "contracts")
+    written.append(io.write_text(out / "README.md", story_readme(sample, seed, dirty)))
+    if dirty:
+        from pipelines.ingest.sample.dirty import write_dirty
+
+        written += write_dirty(out / "dirty", seed=seed, end=end)
+    return written
+
+
+def write_frames(frames: dict[str, pl.DataFrame], out: Path, fmt: str = "csv") -> list[Path]:
+    """Write each raw table as `<name>.csv` (LF, header) or typed `<name>.parquet`,
+    removing the other format's file so a folder never holds a table twice."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, frame in frames.items():
+        for suffix in io.RAW_SUFFIXES:
+            stale = out / f"{name}{suffix}"
+            if suffix != f".{fmt}" and stale.exists():
+                stale.unlink()
+        path = out / f"{name}.{fmt}"
+        if fmt == "parquet":
+            io.write_table(frame, path)
+        else:
+            io.write_csv(frame, path)
+        written.append(path)
+    return written
+
+
+def write_contracts(contracts: dict[str, Contract], folder: Path) -> list[Path]:
+    """One `<client_id>.yml` per contract; older sample contracts in the folder are removed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in sorted(folder.glob("*.yml")):
+        if stale.stem not in contracts:
+            stale.unlink()
+    return [
+        io.write_text(folder / f"{cid}.yml", contract_to_yaml(k))
+        for cid, k in sorted(contracts.items())
+    ]
+
+
+def story_readme(sample: Sample, seed: int, dirty: bool = True) -> str:
+    """A README for the sample folder: who the clients are and what happens to them."""
+    counts = dict(sample.tables["tickets"].group_by("client_id").len().iter_rows())
+    facts = sample.story
+    rows = [
+        f"| {cid} | {k.name} | {k.timezone} | {facts['seats'][cid]} | {k.survey_scale} | "
+        f"{', '.join(k.priority_map)} | {counts.get(cid, 0)} |"
+        for cid, k in sample.contracts.items()
+    ]
+    degraded = ""
+    if facts["degraded_client"]:
+        degraded = (
+            f"- **{facts['degraded_client']}** loses its dedicated engineer "
+            f"({facts['departing_engineer']}) in {facts['degraded_months'][0]}: response and "
+            f"resolution SLAs, CSAT and reopens get worse through {facts['degraded_months'][-1]}, "
+            f"then partly recover when {story.REPLACEMENT_ENGINEER} joins.\n"
+        )
+    return f"""# Sample data (generated)
+
+Generated by `servicereview sample` (seed {seed}); regenerate rather than edit.
+Period: {facts["period"][0]} to {facts["period"][-1]} in each client's local time; every
+timestamp carries the client's UTC offset.
+
+| client_id | name | time zone | seats | survey scale | priorities | tickets |
+|---|---|---|---|---|---|---|
+{chr(10).join(rows)}
+
+## The story
+- Tickets arrive mostly Monday to Friday in business hours (Monday busiest); monitoring
+  alerts arrive around the clock; a few percent of targets are breached in a normal month.
+- Status history: New, (Assigned), In Progress, sometimes Waiting on Customer / Vendor,
+  Resolved, Closed (auto-close after about two days); some tickets are reopened; the last
+  days' tickets are still open at the data end.
+- About 3% are merged (with parent_ticket_id), duplicate or cancelled; recurring problems
+  repeat the same category and asset within two weeks.
+{degraded}{DIRTY_NOTE if dirty else ""}"""

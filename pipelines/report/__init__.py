@@ -1,0 +1,1 @@
+"""What a notebook calls: the report context, its sections, charts and words."""

@@ -1,0 +1,199 @@
+"""What a notebook works with: one client's (or the portfolio's) data for a period.
+
+Notebooks call `load()` once and hand the context to the section functions. In a
+batch run the runner has already written build/ (clean tables, validation,
+metrics) and the notebook only reads. Opened in JupyterLab with no parameters
+changed, the same call builds what is missing from data/sample first, so every
+template runs as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import polars as pl
+
+from pipelines.core import config, io
+from pipelines.core.contracts import Contract, load_contract, load_contracts
+from pipelines.core.schemas import TABLES
+
+
+@dataclass
+class ReportContext:
+    """One client's tables and metrics for a report month (all months up to it)."""
+
+    client_id: str
+    period: str
+    contract: Contract
+    tables: dict[str, pl.DataFrame | None]  # the client's clean tables (None: not provided)
+    ticket_sla: pl.DataFrame
+    kpis: pl.DataFrame  # one row per month, oldest first, up to the period
+    by_priority: pl.DataFrame
+    uptime: pl.DataFrame
+    gate: dict | None
+    health: dict | None
+    build_dir: Path
+
+    @property
+    def name(self) -> str:
+        return self.contract.name
+
+    @property
+    def zone(self) -> str:
+        return self.contract.timezone
+
+    def month(self, month: str | None = None) -> dict:
+        """The KPI row of a month (default: the period) as a dict; {} when there is none."""
+        month = month or self.period
+        rows = self.kpis.filter(pl.col("month") == month)
+        return rows.row(0, named=True) if rows.height else {}
+
+    def local(self, frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
+        """Timestamps converted from UTC to the client's time zone, for display."""
+        return frame.with_columns([pl.col(c).dt.convert_time_zone(self.zone) for c in columns])
+
+    @cached_property
+    def facts(self):
+        from pipelines.metrics import trace
+
+        return trace.client_facts(self.client_id, ticket_sla=self.ticket_sla, tables=self.tables,
+                                  contracts={self.client_id: self.contract}, period=self.period)
+
+    def ids(self, kpi: str, month: str | None = None) -> dict[str, list[str]]:
+        """The ticket ids behind a KPI of a month (default: the period)."""
+        from pipelines.metrics import trace
+
+        return trace.ticket_ids(self.client_id, month or self.period, kpi, ticket_sla=self.ticket_sla,
+                                tables=self.tables, contracts={self.client_id: self.contract},
+                                period=self.period, facts=self.facts)
+
+
+@dataclass
+class PortfolioContext:
+    """Every client's KPIs for the period and the months before it (MSP only)."""
+
+    period: str
+    contracts: dict[str, Contract]
+    kpis: pl.DataFrame
+    gates: dict[str, dict]
+    build_dir: Path
+
+
+def setup() -> None:
+    """Notebook set-up: offline chart rendering and readable table output."""
+    from pipelines.report import charts
+
+    charts.enable()
+    pl.Config.set_tbl_hide_dataframe_shape(True)
+
+
+def load(client_id: str, period: str | None = None, build_dir: str | Path | None = None,
+         data_dir: str | Path | None = None) -> ReportContext:
+    """Load a client's report data; builds build/ from data/ first if it is missing.
+
+    A worker's kernel runs several notebooks of one client in turn; the context is
+    kept (keyed by the files it was read from) so each is read only once.
+    """
+    build, data = _folders(build_dir, data_dir)
+    _ensure_built(build, data, [client_id])
+    key = ("client", client_id, period or None, build, _signature(build, client_id))
+    if key not in _CACHE:
+        _CACHE.clear()
+        _CACHE[key] = _load_client(client_id, period or None, build)
+    return _CACHE[key]
+
+
+def load_portfolio(period: str | None = None, build_dir: str | Path | None = None,
+                   data_dir: str | Path | None = None) -> PortfolioContext:
+    """Load every client's KPIs for the portfolio view."""
+    build, data = _folders(build_dir, data_dir)
+    _ensure_built(build, data, None)
+    contracts = load_contracts(build / "clean" / "contracts")
+    metrics = _metrics(build, contracts, period or None, None)
+    gates = {c: g for c in contracts if (g := _read_optional(build / "validation" / f"{c}.json"))}
+    return PortfolioContext(metrics.summary["period"], contracts, metrics.client_kpis, gates, build)
+
+
+_CACHE: dict[tuple, ReportContext] = {}
+
+
+def _folders(build_dir, data_dir) -> tuple[Path, Path]:
+    return (Path(build_dir) if build_dir else config.BUILD,
+            Path(data_dir) if data_dir else config.SAMPLE_DATA)
+
+
+def _ensure_built(build: Path, data: Path, clients: list[str] | None) -> list[str]:
+    """Clean and validate from the raw data when build/ lacks them (interactive use)."""
+    clean_dir = build / "clean"
+    if not (clean_dir / "tickets.parquet").exists():
+        from pipelines.clean.stage import clean_folder
+
+        clean_folder(data, clean_dir)
+    known = sorted(p.stem for p in (clean_dir / "contracts").glob("*.yml"))
+    if clients and clients[0] not in known:
+        raise KeyError(f"no client {clients[0]!r}; known: {', '.join(known)}")
+    wanted = clients or known
+    missing = [c for c in wanted if not (build / "validation" / f"{c}.json").exists()]
+    if missing:
+        from pipelines.validate.gate import validate_one
+
+        for client in missing:  # the run's summary.json is left alone
+            validate_one(clean_dir, build / "validation", client)
+    return wanted
+
+
+def _signature(build: Path, client_id: str) -> tuple:
+    files = [*sorted((build / "clean").glob("*.parquet")), *sorted((build / "metrics").glob("*")),
+             build / "validation" / f"{client_id}.json", build / "clean" / "contracts" / f"{client_id}.yml"]
+    return tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files if f.exists())
+
+
+def _load_client(client_id: str, period: str | None, build: Path) -> ReportContext:
+    clean_dir = build / "clean"
+    contract = load_contract(clean_dir / "contracts" / f"{client_id}.yml")
+    missing = set(_read_optional(clean_dir / "clean_summary.json", {}).get("missing_tables", []))
+    mine = {name: None if name in missing else io.read_table(clean_dir, name, client_id=client_id)
+            for name in TABLES}
+    metrics = _metrics(build, {client_id: contract}, period, client_id)
+    gate = _read_optional(build / "validation" / f"{client_id}.json")
+    health = None
+    if gate is not None:
+        from pipelines.validate.health import load_health
+
+        health = load_health(client_id, clean_dir, build / "validation")
+    return ReportContext(
+        client_id=client_id,
+        period=metrics.summary["period"],
+        contract=contract,
+        tables=mine,
+        ticket_sla=metrics.ticket_sla,
+        kpis=metrics.client_kpis.sort("month"),
+        by_priority=metrics.client_kpis_by_priority,
+        uptime=metrics.client_uptime,
+        gate=gate,
+        health=health,
+        build_dir=build,
+    )
+
+
+def _metrics(build: Path, contracts: dict[str, Contract], period: str | None, client_id: str | None):
+    """The run's metrics when they are for this period, else computed here in memory."""
+    from pipelines.metrics.stage import OUTPUTS, MetricsResult, compute_metrics
+
+
+    folder = build / "metrics"
+    summary = _read_optional(folder / "metrics_summary.json", {})
+    if summary and (period is None or summary.get("period") == period):
+        frames = {name: io.read_table(folder, name, client_id=client_id) for name in OUTPUTS}
+        return MetricsResult(**frames, summary=summary)
+    clean_dir = build / "clean"
+    missing = set(_read_optional(clean_dir / "clean_summary.json", {}).get("missing_tables", []))
+    tables = {name: None if name in missing else io.read_table(clean_dir, name, client_id=client_id)
+              for name in TABLES}
+    return compute_metrics(tables, contracts, period)
+
+
+def _read_optional(path: Path, default=None):
+    return io.read_json(path) if path.exists() else default

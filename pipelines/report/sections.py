@@ -1,0 +1,427 @@
+"""The sections of a client's notebooks: each takes the ReportContext, returns something to show.
+
+Prose is built from the numbers (never typed by hand); thin months say so; every
+list names its ticket ids and every KPI tile can be traced to the tickets behind it.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.report import charts
+from pipelines.report import narrative as say
+from pipelines.report.fragments import Fragment, Tile, bullets, esc, join, note, paragraph, table, tiles
+from pipelines.report.context import ReportContext
+from pipelines.report.sentiment import recurring_themes, score_comments
+
+NO_TICKETS = "No tickets have been logged for this client yet."
+CREDIT_METRICS = {"uptime_pct": "Uptime", "response_sla_pct": "Response SLA",
+                  "resolution_sla_pct": "Resolution SLA", "csat_pct": "CSAT", "fcr_pct": "First-contact resolution",
+                  "patch_compliance_pct": "Patch compliance"}
+STATUS_WORDS = {"met": "met", "breached": "missed", "pending": "not yet due", "excluded": "not counted"}
+
+
+# ---------------------------------------------------------------- monthly report
+
+
+def headline(ctx: ReportContext) -> Fragment:
+    """Two or three sentences: the month's volume and how the SLA went against the contract."""
+    k, prev = ctx.month(), ctx.month(say.previous_month(ctx.period))
+    if not k:
+        return note(f"No tickets were recorded for {ctx.name} up to {say.month_name(ctx.period)}.", "info")
+    t = ctx.contract.targets
+    lines = [
+        f"In {say.month_name(ctx.period)} {say.plural(k['tickets_created'], 'ticket')} "
+        f"{'was' if k['tickets_created'] == 1 else 'were'} logged for {ctx.name} and "
+        f"{k['tickets_resolved']} resolved; {k['open_at_end']} "
+        f"{'was' if k['open_at_end'] == 1 else 'were'} still open at the end of the month.",
+        say.change("Response SLA", k["response_sla_pct"], prev.get("response_sla_pct"),
+                   n=k["response_sla_n"], previous_n=prev.get("response_sla_n"), target=t.response_sla_pct),
+        say.change("Resolution SLA", k["resolution_sla_pct"], prev.get("resolution_sla_pct"),
+                   n=k["resolution_sla_n"], previous_n=prev.get("resolution_sla_n"),
+                   target=t.resolution_sla_pct),
+    ]
+    return paragraph(" ".join(lines))
+
+
+def kpi_tiles(ctx: ReportContext) -> Fragment:
+    """The month's KPIs against the contract's targets, each with the count behind it."""
+    k, c = ctx.month(), ctx.contract
+    t = c.targets
+    if not k:
+        return note("No figures for this month.", "info")
+
+    def share(label, column, target, kind, higher=True):
+        stem = column.removesuffix("_pct")
+        n = k.get(f"{stem}_n")
+        detail = f"target {target:g}% · n={n}" if target is not None else f"n={n}"
+        low, high = k.get(f"{stem}_ci_low"), k.get(f"{stem}_ci_high")
+        if not (say.is_missing(low) or say.is_missing(high) or say.thin(n, kind)):
+            detail += f" · likely {low:.0f}–{high:.0f}%"
+        return Tile(label, say.pct(k[column], n, kind), detail,
+                    say.status(k[column], target, n, kind, higher))
+
+    items = [
+        Tile("Open tickets at month end", say.number(k["open_at_end"]), "snapshot at month end", "info"),
+        Tile("Waiting on you", say.number(k["waiting_on_customer_at_end"]),
+             "tickets paused for your reply at month end", "info"),
+        Tile("Average first response", say.duration(k["avg_response_minutes"]),
+             f"working time · n={k['avg_response_n']}", "info"),
+        Tile("Average time to 'In Progress'", say.duration(k["avg_in_progress_minutes"]),
+             f"working time · n={k['avg_in_progress_n']}", "info"),
+        Tile("Average resolution", say.duration(None if k["avg_resolution_hours"] is None
+                                                else k["avg_resolution_hours"] * 60),
+             f"working time, pauses excluded · n={k['resolution_time_n']}", "info"),
+        share("Responses on time", "response_sla_pct", t.response_sla_pct, "sla"),
+        share("Resolutions on time", "resolution_sla_pct", t.resolution_sla_pct, "sla"),
+        share("Fixed at first contact", "fcr_pct", t.fcr_pct, "fcr"),
+        share("Satisfied customers (CSAT)", "csat_pct", t.csat_pct, "csat"),
+        share("Proactive tickets", "proactive_pct", t.proactive_pct, "share"),
+        Tile("Uptime (worst service)", say.pct(k["uptime_pct"]),
+             f"target {c.uptime.target_pct:g}%", say.status(k["uptime_pct"], c.uptime.target_pct)),
+        Tile("On-site visits", say.number(k["onsite_visits"]), f"contract: {t.onsite_visits}",
+             say.status(k["onsite_visits"], t.onsite_visits) if k["onsite_visits"] is not None else "na"),
+        share("Devices patched", "patch_compliance_pct", t.patch_compliance_pct, "patch"),
+    ]
+    if c.survey_scale == "0-10":
+        items.insert(9, Tile("Net Promoter Score", say.number(k["nps"]), f"n={k['nps_n']}",
+                             "na" if say.thin(k["nps_n"], "csat") or k["nps"] is None else "info"))
+    return tiles(items)
+
+
+def credits(ctx: ReportContext) -> Fragment:
+    """Service credits owed for the month under the contract's rules."""
+    k, c = ctx.month(), ctx.contract
+    if not c.credits:
+        return paragraph("Your contract has no service-credit rules.")
+    matched = [r for r in c.credits if not say.is_missing(k.get(r.metric)) and k[r.metric] < r.below]
+    credit = k.get("service_credit_pct")
+    if say.is_missing(credit):
+        return note("Service credits cannot be worked out this month: none of the measures they depend on "
+                    "could be measured.", "info")
+    if not matched:
+        return paragraph(f"No service credit is owed for {say.month_name(ctx.period)}: every measure met "
+                         "the levels in your contract's credit rules.")
+    amount = c.monthly_fee * credit / 100
+    rules = [f"{CREDIT_METRICS[r.metric]} was {say.pct(k[r.metric])}, below {r.below:g}% → "
+             f"{r.credit_pct:g}% credit" for r in matched]
+    return join(
+        note(f"A service credit of {credit:g}% of the monthly fee ({say.money(amount, c.currency)}) is owed "
+             f"for {say.month_name(ctx.period)} (the largest matching rule applies).", "warn"),
+        bullets(rules),
+    )
+
+
+def uptime_table(ctx: ReportContext) -> Fragment:
+    """Per-service uptime for the month against the target."""
+    rows = ctx.uptime.filter(pl.col("month") == ctx.period)
+    if ctx.tables.get("outages") is None:
+        return note("No monitoring outage data was provided, so uptime is not shown.", "info")
+    target = ctx.contract.uptime.target_pct
+    return table(
+        rows.with_columns(pl.col("uptime_pct").map_elements(lambda v: say.pct(v), return_dtype=pl.String)),
+        {"service": "Service", "uptime_pct": "Uptime", "unplanned_minutes": "Unplanned outage (min)",
+         "planned_minutes": "Planned maintenance (min)"},
+        caption=f"Uptime by service (target {target:g}%)", empty="No services to report.")
+
+
+def data_health_note(ctx: ReportContext) -> Fragment:
+    """One short note on the data behind the report (details on the data-quality page)."""
+    from pipelines.validate.health import health_note
+
+    if ctx.health is None:
+        return note("The data-quality checks have not been run for this report.", "warn")
+    kind = "good" if ctx.health["publishable"] and not ctx.health["counts"].get("warned") else (
+        "warn" if ctx.health["publishable"] else "bad")
+    return note(health_note(ctx.health), kind)
+
+
+TRACED = {
+    "tickets_created": "Tickets logged", "tickets_resolved": "Tickets resolved",
+    "open_at_end": "Open at month end", "waiting_on_customer_at_end": "Waiting on you at month end",
+    "response_sla_pct": "Responses on time", "resolution_sla_pct": "Resolutions on time",
+    "fcr_pct": "Fixed at first contact", "csat_pct": "Satisfied customers", "proactive_pct": "Proactive tickets",
+    "reopen_pct": "Reopened", "escalation_pct": "Escalated",
+}
+
+
+def tickets_behind(ctx: ReportContext) -> Fragment:
+    """For each headline figure, the ticket ids it is computed from (numerator / denominator)."""
+    if ctx.ticket_sla.is_empty():
+        return paragraph(NO_TICKETS)
+    blocks = []
+    for kpi, label in TRACED.items():
+        try:
+            ids = ctx.ids(kpi)
+        except KeyError:  # the KPI's table was not provided: nothing to trace
+            blocks.append(f'<details class="sr-trace"><summary>{esc(label)}</summary>'
+                          "<p>Not measured: its data was not provided.</p></details>")
+            continue
+        if "tickets" in ids:
+            body = f"<p><b>{len(ids['tickets'])} tickets:</b> {esc(', '.join(ids['tickets'])) or '—'}</p>"
+        else:
+            body = (f"<p><b>Counted ({len(ids['numerator'])}):</b> {esc(', '.join(ids['numerator'])) or '—'}</p>"
+                    f"<p><b>Out of ({len(ids['denominator'])}):</b> {esc(', '.join(ids['denominator'])) or '—'}</p>")
+        blocks.append(f'<details class="sr-trace"><summary>{esc(label)}</summary>{body}</details>')
+    return Fragment('<div class="sr-traces">' + "".join(blocks) + "</div>",
+                    "Ticket ids behind each figure (expand in the web page).")
+
+
+# ---------------------------------------------------------------- SLA trends
+
+
+def sla_sentences(ctx: ReportContext) -> Fragment:
+    """Month-over-month changes in words, for the SLA and the clock times."""
+    k, prev = ctx.month(), ctx.month(say.previous_month(ctx.period))
+    if not k:
+        return note("No figures for this month.", "info")
+    t = ctx.contract.targets
+
+    def hours(row, col):
+        return None if say.is_missing(row.get(col)) else row[col]
+
+    return bullets([
+        say.change("Response SLA", k["response_sla_pct"], prev.get("response_sla_pct"), n=k["response_sla_n"],
+                   previous_n=prev.get("response_sla_n"), target=t.response_sla_pct),
+        say.change("Resolution SLA", k["resolution_sla_pct"], prev.get("resolution_sla_pct"),
+                   n=k["resolution_sla_n"], previous_n=prev.get("resolution_sla_n"), target=t.resolution_sla_pct),
+        say.change("Average resolution time", hours(k, "avg_resolution_hours"), hours(prev, "avg_resolution_hours"),
+                   n=k["resolution_time_n"], previous_n=prev.get("resolution_time_n"), unit=" h"),
+        say.change("P90 resolution time", hours(k, "p90_resolution_hours"), hours(prev, "p90_resolution_hours"),
+                   n=k["resolution_time_n"], previous_n=prev.get("resolution_time_n"), unit=" h"),
+        say.change("Proactive share", k["proactive_pct"], prev.get("proactive_pct"), n=k["proactive_n"],
+                   previous_n=prev.get("proactive_n"), target=t.proactive_pct, kind="share"),
+        say.change("Escalated", k["escalation_pct"], prev.get("escalation_pct"), n=k["escalation_n"],
+                   previous_n=prev.get("escalation_n"), kind="share"),
+        say.change("Reopened", k["reopen_pct"], prev.get("reopen_pct"), n=k["reopen_n"],
+                   previous_n=prev.get("reopen_n"), kind="share"),
+    ])
+
+
+def sla_chart(ctx: ReportContext):
+    return charts.sla_trend(ctx.kpis, ctx.by_priority, ctx.contract.targets.model_dump())
+
+
+def volume_chart(ctx: ReportContext):
+    return charts.volume_trend(ctx.kpis)
+
+
+def resolution_chart(ctx: ReportContext):
+    return charts.resolution_time_trend(ctx.ticket_sla)
+
+
+def mix_chart(ctx: ReportContext):
+    return charts.mix_trend(ctx.kpis)
+
+
+def priority_table(ctx: ReportContext) -> Fragment:
+    """The month's SLA results per priority, with the contract's targets."""
+    rows = ctx.by_priority.filter(pl.col("month") == ctx.period).sort("priority")
+    sla = ctx.contract.sla
+    rows = rows.with_columns(
+        pl.col("priority").replace_strict({p: say.duration(s.response) for p, s in sla.items()},
+                                          default="—").alias("response_target"),
+        pl.col("priority").replace_strict({p: f"{say.duration(s.resolution)} ({s.calendar})"
+                                           for p, s in sla.items()}, default="—").alias("resolution_target"),
+        pl.struct("response_sla_pct", "response_sla_n").map_elements(
+            lambda r: say.pct(r["response_sla_pct"], r["response_sla_n"]), return_dtype=pl.String).alias("resp"),
+        pl.struct("resolution_sla_pct", "resolution_sla_n").map_elements(
+            lambda r: say.pct(r["resolution_sla_pct"], r["resolution_sla_n"]), return_dtype=pl.String).alias("res"),
+    )
+    return table(rows, {
+        "priority": "Priority", "response_target": "Response target", "response_met": "Met",
+        "response_breached": "Missed", "resp": "On time", "resolution_target": "Resolution target",
+        "resolution_met": "Met", "resolution_breached": "Missed", "res": "On time",
+    }, caption=f"By priority, {say.month_name(ctx.period)}", empty="No tickets this month.")
+
+
+def breaches(ctx: ReportContext) -> Fragment:
+    """Every target missed in the month, with its ticket id and due time (your local time)."""
+    sla = ctx.local(ctx.ticket_sla, "created_at", "response_due_at", "resolution_due_at", "resolved_at")
+    titles = ctx.tables["tickets"].select("ticket_id", "title")
+    parts = []
+    for target in ("response", "resolution"):
+        parts.append(sla.filter((pl.col(f"{target}_status") == "breached") & (pl.col(f"{target}_month") == ctx.period))
+                     .select("ticket_id", "priority", pl.lit(target).alias("target"),
+                             pl.col(f"{target}_due_at").alias("due_at"),
+                             pl.col(f"{target}_minutes").alias("clock_minutes"),
+                             pl.col(f"{target}_target_minutes").alias("target_minutes"), "resolved_at"))
+    rows = pl.concat(parts).join(titles, on="ticket_id", how="left").sort("due_at")
+    rows = rows.with_columns(
+        pl.col("clock_minutes").map_elements(say.duration, return_dtype=pl.String).alias("took"),
+        pl.col("target_minutes").map_elements(say.duration, return_dtype=pl.String).alias("allowed"),
+        pl.col("resolved_at").dt.strftime("%Y-%m-%d %H:%M").fill_null("still open").alias("resolved"),
+    )
+    summary = paragraph(f"{rows.height} target{'s' if rows.height != 1 else ''} missed in "
+                        f"{say.month_name(ctx.period)} (times in {ctx.zone}).")
+    return join(summary, table(rows, {
+        "ticket_id": "Ticket", "priority": "Priority", "title": "Title", "target": "Target missed",
+        "due_at": "Due", "allowed": "Allowed", "took": "Clock time so far / taken", "resolved": "Resolved",
+    }, empty="No targets were missed this month."))
+
+
+def recurring(ctx: ReportContext) -> Fragment:
+    """Recurring problems in the month: tickets repeating an earlier resolved one (same category and asset)."""
+    if ctx.ticket_sla.is_empty():
+        return paragraph(NO_TICKETS)
+    ids = ctx.ids("recurring_pct")["numerator"]
+    tickets = ctx.tables["tickets"].filter(pl.col("ticket_id").is_in(ids))
+    if tickets.is_empty():
+        return paragraph(f"No recurring problems in {say.month_name(ctx.period)}.")
+    top = (tickets.with_columns(pl.coalesce("asset", "requester").alias("on"))
+           .group_by("category", "on").agg(pl.len().alias("tickets"), pl.col("ticket_id").sort().alias("ids"))
+           .sort(["tickets", "category"], descending=[True, False]))
+    window = ctx.contract.recurrence_days
+    return join(
+        paragraph(f"{len(ids)} ticket{'s' if len(ids) != 1 else ''} repeated a problem resolved in the "
+                  f"{window} days before (same category and device, or same person when no device)."),
+        table(top, {"category": "Category", "on": "Device / person", "tickets": "Tickets", "ids": "Ticket ids"}),
+    )
+
+
+# ---------------------------------------------------------------- surveys
+
+
+def month_surveys(ctx: ReportContext, months: int = 1) -> pl.DataFrame:
+    """Surveys answered in the last `months` months up to the period, scored with VADER."""
+    surveys = ctx.tables.get("surveys")
+    if surveys is None:
+        from pipelines.core.schemas import SURVEYS
+
+        return score_comments(pl.DataFrame(schema=SURVEYS.columns | {"month": pl.String}))
+    wanted = [ctx.period]
+    while len(wanted) < months:
+        wanted.append(say.previous_month(wanted[-1]))
+    local = surveys.with_columns(
+        pl.col("responded_at").dt.convert_time_zone(ctx.zone).dt.strftime("%Y-%m").alias("month"))
+    return score_comments(local.filter(pl.col("month").is_in(wanted)))
+
+
+def survey_sentences(ctx: ReportContext) -> Fragment:
+    """CSAT (and NPS on a 0-10 scale) and the response rate, in words."""
+    if ctx.tables.get("surveys") is None:
+        return note(NO_SURVEYS, "info")
+    k, prev = ctx.month(), ctx.month(say.previous_month(ctx.period))
+    if not k:
+        return paragraph(NO_TICKETS)
+    t = ctx.contract.targets
+    scale = {"3-point": "positive ratings", "5-point": "ratings of 4 or 5", "0-10": "ratings of 9 or 10"}
+    lines = [
+        f"{k['survey_responses']} survey{'s' if k['survey_responses'] != 1 else ''} answered in "
+        f"{say.month_name(ctx.period)}; response rate "
+        f"{say.pct(k['survey_response_rate_pct'], k['survey_response_rate_n'], 'share')} of resolved tickets.",
+        say.change(f"CSAT ({scale[ctx.contract.survey_scale]})", k["csat_pct"], prev.get("csat_pct"),
+                   n=k["csat_n"], previous_n=prev.get("csat_n"), target=t.csat_pct, kind="csat"),
+    ]
+    if ctx.contract.survey_scale == "0-10":
+        lines.append(say.change("NPS", k["nps"], prev.get("nps"), n=k["nps_n"], previous_n=prev.get("nps_n"),
+                                kind="csat", unit=""))
+    if say.thin(k["csat_n"], "csat"):
+        lines.append(f"With fewer than {say.MIN_N['csat']} answers a percentage would mislead; "
+                     "read the comments below instead.")
+    return bullets(lines)
+
+
+NO_SURVEYS = "No survey data was provided, so satisfaction is not shown."
+
+
+def csat_chart(ctx: ReportContext):
+    if ctx.tables.get("surveys") is None:
+        return note(NO_SURVEYS, "info")
+    return charts.csat_trend(ctx.kpis, ctx.contract.targets.csat_pct, nps=ctx.contract.survey_scale == "0-10")
+
+
+def sentiment_chart(ctx: ReportContext, months: int = 3):
+    surveys = month_surveys(ctx, months)
+    if surveys.is_empty():
+        return note(NO_SURVEYS if ctx.tables.get("surveys") is None
+                    else f"No surveys were answered in the last {months} months.", "info")
+    return charts.sentiment_bars(surveys)
+
+
+def themes(ctx: ReportContext, months: int = 3) -> Fragment:
+    """Recurring themes in the negative and neutral comments of the last `months` months."""
+    found = recurring_themes(month_surveys(ctx, months))
+    return table(found, {"theme": "Theme", "comments": "Comments", "share_pct": "% of those comments",
+                         "ticket_ids": "Tickets"},
+                 caption=f"Themes in neutral and negative comments, last {months} months",
+                 empty="No neutral or negative comments in this window.")
+
+
+def survey_review(ctx: ReportContext) -> Fragment:
+    """Every neutral or negative survey of the month, with the comment and the ticket's SLA outcome."""
+    surveys = month_surveys(ctx)
+    if surveys.is_empty():
+        return note(NO_SURVEYS if ctx.tables.get("surveys") is None else "No surveys were answered this month.",
+                    "info")
+    review = (surveys.filter(pl.col("sentiment").is_in(["neutral", "negative"]))
+              .join(ctx.ticket_sla.select("ticket_id", "priority", "response_status", "resolution_status"),
+                    on="ticket_id", how="left")
+              .join(ctx.tables["tickets"].select("ticket_id", "title", "reopen_count"), on="ticket_id", how="left")
+              .with_columns(
+                  pl.col("response_status").replace_strict(STATUS_WORDS, default="—").alias("response"),
+                  pl.col("resolution_status").replace_strict(STATUS_WORDS, default="—").alias("resolution"),
+                  pl.col("comment").fill_null("(no comment)"))
+              .sort(["sentiment", "responded_at"]))
+    if review.is_empty():
+        return paragraph(f"None of the {say.plural(surveys.height, 'survey')} answered in "
+                         f"{say.month_name(ctx.period)} was neutral or negative.")
+    intro = paragraph(f"{review.height} of {say.plural(surveys.height, 'survey')} answered in "
+                      f"{say.month_name(ctx.period)} {'was' if review.height == 1 else 'were'} neutral or "
+                      "negative; each is listed for the review meeting.")
+    return join(intro, table(review, {
+        "ticket_id": "Ticket", "title": "Title", "priority": "Priority", "rating": "Rating",
+        "sentiment": "Rated", "comment": "Comment", "comment_sentiment": "Comment tone",
+        "response": "Response SLA", "resolution": "Resolution SLA", "reopen_count": "Reopens",
+    }, empty="No neutral or negative surveys this month."))
+
+
+# ---------------------------------------------------------------- data quality
+
+
+def intake(ctx: ReportContext) -> Fragment:
+    """Rows received, kept and set aside per table (this client's rows only)."""
+    from pipelines.validate.health import health_frames
+
+    if ctx.health is None:
+        return note("The data-quality checks have not been run.", "warn")
+    frames = health_frames(ctx.health)
+    return table(frames["tables"].with_columns(pl.col("without").fill_null("")), {
+        "label": "Data", "provided": "Provided", "rows_in": "Rows in", "clean": "Used",
+        "rejected": "Set aside", "without": "If missing"})
+
+
+def rejected_reasons(ctx: ReportContext) -> Fragment:
+    from pipelines.validate.health import health_frames
+
+    if ctx.health is None:
+        return note("The data-quality checks have not been run.", "warn")
+    return table(health_frames(ctx.health)["rejected"],
+                 {"label": "Data", "reason": "Reason", "count": "Rows", "meaning": "What it means"},
+                 empty="No rows were set aside.")
+
+
+def rejected_rows(ctx: ReportContext, limit: int = 200) -> Fragment:
+    """The client's rejected rows: file, row number, reason and detail (to correct at the source)."""
+    from pipelines.core.io import read_table
+
+    rejects = read_table(ctx.build_dir / "clean", "rejects", client_id=ctx.client_id)
+    if rejects.is_empty():
+        return Fragment("", "")  # rejected_reasons already says so
+    return table(rejects.sort("table", "row"), {"source": "File", "row": "Row", "reason": "Reason",
+                                                "detail": "Detail"}, max_rows=limit,
+                 caption="Each row set aside, to correct in the help-desk tool")
+
+
+def gate_findings(ctx: ReportContext) -> Fragment:
+    """What the data-quality checks found, in plain words, with example ticket ids."""
+    from pipelines.validate.health import health_frames
+
+    if ctx.health is None:
+        return note("The data-quality checks have not been run.", "warn")
+    verdict = note(ctx.health["verdict"], "good" if ctx.health["publishable"] else "bad")
+    found = health_frames(ctx.health)["findings"]
+    if found.is_empty():
+        return verdict
+    return join(verdict, table(found, {"status": "Result", "label": "Check", "count": "Rows",
+                                       "text": "What it means", "examples": "Examples"}))

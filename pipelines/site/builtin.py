@@ -1,0 +1,326 @@
+"""The built-in renderer: executed notebooks -> static HTML pages that work offline.
+
+Used when Quarto is absent. Pages come from jinja2 templates in `templates/`
+(autoescaped: client names and ids are untrusted) and one local stylesheet; there is
+no JavaScript and no external request at all (nbconvert's default template pulls
+require.js and MathJax from CDNs, so it is not used). Each page also carries a
+Content-Security-Policy that forbids scripts and remote loads, as a second line of
+defence behind escaping. A notebook is turned into HTML once (`notebook_html`) and
+wrapped twice: for the internal site and for the client's own bundle.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import posixpath
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+TEMPLATES = Path(__file__).with_name("templates")
+STYLESHEET = TEMPLATES / "site.css"
+# No scripts, nothing remote: styles and images only from the site itself (or data: URIs).
+CSP = ("default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+       "base-uri 'none'; form-action 'none'")
+# Output priority of the built-in renderer; Vega-Lite JSON is for JupyterLab only.
+PRIORITY = ("text/html", "image/svg+xml", "image/png", "image/jpeg", "text/plain")
+HIDDEN_TAGS = {"remove-cell", "remove_cell"}
+NO_OUTPUT_TAGS = {"remove-output", "remove_output"}
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_XML_PROLOGUE = re.compile(r"^\s*(<\?xml[^>]*\?>\s*)?(<!DOCTYPE[^>]*>\s*)?", re.IGNORECASE)
+_SVG_ID = re.compile(r'\bid="([^"]+)"')
+
+
+# ---------------------------------------------------------------- notebooks
+
+
+def read_notebook(path: Path) -> dict:
+    """An executed notebook as plain JSON (no schema validation: it costs ~50 ms a notebook)."""
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise ValueError(f"{path}: not a Jupyter notebook (no list of cells)")  # noqa: TRY004 - bad input file
+    return nb
+
+
+def _text(value) -> str:
+    return "".join(value) if isinstance(value, list) else str(value or "")
+
+
+def front_matter(nb: dict) -> dict:
+    """The YAML of the notebook's raw front-matter cell (`---` ... `---`), or {} when absent."""
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "raw":
+            continue
+        source = _text(cell.get("source")).strip()
+        if not source.startswith("---"):
+            continue
+        body = source[3:].rsplit("---", 1)[0] if source.endswith("---") else source[3:]
+        try:
+            meta = yaml.safe_load(body)
+        except yaml.YAMLError:
+            return {}
+        return meta if isinstance(meta, dict) else {}
+    return {}
+
+
+@lru_cache(maxsize=1)
+def _markdown():
+    import mistune
+
+    # Markdown cells are static text from the templates (trusted), so inline HTML is kept.
+    return mistune.create_markdown(escape=False, plugins=["table", "strikethrough"])
+
+
+def markdown_html(text: str) -> str:
+    """Markdown (trusted template text) to HTML."""
+    return _markdown()(text)
+
+
+def notebook_html(nb: dict) -> str:
+    """The body of a published page: markdown and outputs; code, prompts and stderr hidden."""
+    parts: list[str] = []
+    charts = 0
+    for cell in nb.get("cells", []):
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        if tags & HIDDEN_TAGS:
+            continue
+        kind = cell.get("cell_type")
+        if kind == "markdown":
+            parts.append(f'<section class="md">\n{markdown_html(_text(cell.get("source")))}</section>')
+        elif kind == "code" and not tags & NO_OUTPUT_TAGS:
+            for output in cell.get("outputs", []):
+                charts += 1
+                rendered = output_html(output, prefix=f"c{charts}-")
+                if rendered:
+                    parts.append(rendered)
+    return "\n".join(parts)
+
+
+def output_html(output: dict, prefix: str = "") -> str:
+    """One cell output as HTML, by priority text/html > SVG > PNG/JPEG > text/plain."""
+    kind = output.get("output_type")
+    if kind == "stream":
+        text = _text(output.get("text"))
+        if output.get("name") != "stdout" or not text.strip():
+            return ""
+        return f'<pre class="output stdout">{html.escape(text)}</pre>'
+    if kind == "error":
+        text = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
+        return f'<pre class="output error">{html.escape(_ANSI.sub("", text))}</pre>'
+    data = output.get("data") or {}
+    mime = next((m for m in PRIORITY if m in data), None)
+    if mime is None:
+        return ""
+    value = _text(data[mime])
+    if mime == "text/html":  # built by the package's own code, already escaped
+        return f'<div class="output html">\n{value}\n</div>'
+    if mime == "image/svg+xml":
+        return f'<figure class="output chart">\n{inline_svg(value, prefix)}\n</figure>'
+    if mime.startswith("image/"):
+        b64 = "".join(value.split())
+        return f'<figure class="output chart"><img alt="chart" src="data:{mime};base64,{b64}"></figure>'
+    return f'<pre class="output text">{html.escape(value)}</pre>'
+
+
+def inline_svg(svg: str, prefix: str) -> str:
+    """An SVG ready to inline: no XML prologue, ids prefixed so two charts never share one."""
+    svg = _XML_PROLOGUE.sub("", svg, count=1)
+    ids = set(_SVG_ID.findall(svg))
+    if not ids or not prefix:
+        return svg
+    svg = _SVG_ID.sub(lambda m: f'id="{prefix}{m.group(1)}"', svg)
+    for old in sorted(ids, key=len, reverse=True):
+        svg = svg.replace(f"url(#{old})", f"url(#{prefix}{old})")
+        svg = svg.replace(f'href="#{old}"', f'href="#{prefix}{old}"')
+    return svg
+
+
+# ---------------------------------------------------------------- pages
+
+
+@lru_cache(maxsize=1)
+def environment():
+    """The jinja2 environment of the site templates (autoescape on: names are untrusted)."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True,
+                       lstrip_blocks=True, undefined=StrictUndefined)
+
+
+@dataclass
+class Sidebar:
+    """Per-client navigation: that client's pages for one month, and its other months."""
+
+    name: str
+    period_title: str
+    pages: list[tuple[str, str]]
+    periods: list[tuple[str, str]] = field(default_factory=list)
+
+
+class PageWriter:
+    """Writes pages under one site folder; every link is made relative to the page."""
+
+    def __init__(self, root: Path, site_title: str, topnav: list[tuple[str, str]]):
+        self.root = Path(root)
+        self.site_title = site_title
+        self.topnav = topnav
+        self.written: list[Path] = []
+
+    def path_of(self, rel: str) -> Path:
+        """The file for a site-relative path; refuses anything that would leave the folder."""
+        parts = rel.split("/")
+        if rel.startswith("/") or any(p in ("", ".", "..") for p in parts):
+            raise ValueError(f"unsafe page path {rel!r}: expected plain folder/file names")
+        return self.root.joinpath(*parts)
+
+    def render(self, rel: str, template: str, *, title: str, sidebar: Sidebar | None = None,
+               **context) -> str:
+        """The HTML of one page at site-relative path `rel`."""
+        from markupsafe import Markup
+
+        here_dir = posixpath.dirname(rel) or "."
+
+        def link(target: str) -> str:
+            return posixpath.relpath(target, here_dir)
+
+        if "body" in context:
+            context["body"] = Markup(context["body"])
+        return environment().get_template(template).render(
+            link=link, here=rel, title=title, sidebar=sidebar, site_title=self.site_title,
+            topnav=self.topnav, csp=Markup(CSP), **context)
+
+    def write(self, rel: str, template: str, **context) -> Path:
+        """Render and write one page."""
+        path = self.path_of(rel)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.render(rel, template, **context), encoding="utf-8")
+        self.written.append(path)
+        return path
+
+    def copy_assets(self) -> None:
+        """The local stylesheet (the only asset: no fonts, no scripts)."""
+        target = self.path_of("assets/site.css")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(STYLESHEET.read_bytes())
+
+
+# ---------------------------------------------------------------- the two kinds of site
+
+
+def build(inventory, health: dict, health_note: str | None, methodology: str, site_dir: Path,
+          clients_dir: Path, pdf_links: dict[str, set[str]]) -> int:
+    """Write the internal site and every client bundle; returns the number of pages."""
+    bodies = {r.path: notebook_html(read_notebook(r.path))
+              for c in inventory.clients.values() for m in c.months.values() for r in m.reports.values()}
+    bodies |= {r.path: notebook_html(read_notebook(r.path)) for r in inventory.portfolio.values()}
+    pages = build_internal(inventory, health, health_note, methodology, site_dir, bodies)
+    for client_id, client in inventory.clients.items():
+        pages += build_bundle(client, health.get(client_id), methodology, clients_dir / client_id,
+                              pdf_links.get(client_id, set()), bodies, health_note)
+    return pages
+
+
+def _sidebar(client, period: str, page_of, health_href: str | None, pdf_href: str | None) -> Sidebar:
+    from pipelines.site.publish import period_title
+
+    month = client.months[period]
+    pages = [(r.label, page_of(period, r.notebook)) for r in month.reports.values()]
+    if pdf_href:
+        pages.append(("Monthly report (PDF)", pdf_href))
+    if health_href:
+        pages.append(("Data health", health_href))
+    periods = [(period_title(p), page_of(p, next(iter(m.reports)))) for p, m in client.months.items()]
+    return Sidebar(client.name, period_title(period), pages, periods)
+
+
+def _client_pages(writer: PageWriter, client, page_of, bodies: dict, health_href, pdf_href_of) -> None:
+    for period, month in client.months.items():
+        sidebar = _sidebar(client, period, page_of, health_href, pdf_href_of(period))
+        for report in month.reports.values():
+            body = bodies.get(report.path)
+            if body is None:
+                body = notebook_html(read_notebook(report.path))
+            writer.write(page_of(period, report.notebook), "notebook.html.j2",
+                         title=report.page_title(client.name), subtitle=report.subtitle,
+                         label=report.label, stale=month.stale, body=body, sidebar=sidebar)
+
+
+def build_internal(inventory, health: dict, health_note: str | None, methodology: str,
+                   out: Path, bodies: dict) -> int:
+    """The internal site: every client and period, the portfolio, methodology, data health."""
+    from pipelines.validate.health import render_health_html
+    from pipelines.site.publish import period_title
+
+    topnav = [("Home", "index.html")]
+    if inventory.portfolio:
+        topnav.append(("Portfolio", f"{next(iter(inventory.portfolio))}/portfolio.html"))
+    topnav += [("Methodology", "methodology.html"), ("Data health", "data-health.html")]
+    writer = PageWriter(out, "servicereview", topnav)
+    writer.copy_assets()
+    for client_id, client in inventory.clients.items():
+        health_href = f"data-health/{client_id}.html" if health.get(client_id) else None
+        _client_pages(writer, client, lambda p, nb, c=client_id: f"{p}/{c}/{nb}.html", bodies,
+                      health_href, lambda p: None)
+        if health_href:
+            fragment = render_health_html(health[client_id], title=client.name, standalone=False)
+            writer.write(health_href, "page.html.j2", title=f"Data health — {client.name}", body=fragment,
+                         sidebar=_sidebar(client, next(iter(client.months)),
+                                          lambda p, nb, c=client_id: f"{p}/{c}/{nb}.html", health_href, None))
+    for period, report in inventory.portfolio.items():
+        writer.write(f"{period}/portfolio.html", "notebook.html.j2", title=report.page_title(),
+                     subtitle=report.subtitle, label="Portfolio (internal)", stale=None,
+                     body=bodies[report.path])
+
+    periods = [{"period": p, "title": period_title(p)} for p in inventory.periods]
+    rows = [{"client_id": cid, "name": c.name,
+             "cells": {p: {"href": f"{p}/{cid}/{next(iter(m.reports))}.html", "stale": m.stale is not None}
+                       for p, m in c.months.items()}}
+            for cid, c in inventory.clients.items()]
+    writer.write("index.html", "home.html.j2", title="Service reports", clients=rows, periods=periods,
+                 portfolio={p: f"{p}/portfolio.html" for p in inventory.portfolio})
+    writer.write("methodology.html", "page.html.j2", title="Methodology", body=methodology)
+    health_rows = [{"client_id": cid, "name": c.name, "summary": health.get(cid),
+                    "href": f"data-health/{cid}.html" if health.get(cid) else None,
+                    "missing": "No validation result for this client."}
+                   for cid, c in inventory.clients.items()]
+    writer.write("data-health.html", "health_index.html.j2", title="Data health",
+                 rows=health_rows if not health_note else [], missing=health_note or "")
+    return len(writer.written)
+
+
+def build_bundle(client, health_summary: dict | None, methodology: str, out: Path,
+                 pdf_periods: set[str], bodies: dict | None = None, health_note: str | None = None) -> int:
+    """One client's standalone site: only its own pages, health, methodology and PDF links."""
+    from pipelines.validate.health import render_health_html
+    from pipelines.site.publish import period_title
+
+    writer = PageWriter(out, client.name, [("Home", "index.html"), ("Methodology", "methodology.html"),
+                                           ("Data health", "data-health.html")])
+    writer.copy_assets()
+
+    def page_of(period: str, notebook: str) -> str:
+        return f"{period}/{notebook}.html"
+
+    def pdf_of(period: str) -> str | None:
+        ok = period in pdf_periods and "monthly_report" in client.months[period].reports
+        return f"{period}/monthly_report.pdf" if ok else None
+
+    _client_pages(writer, client, page_of, bodies or {}, "data-health.html", pdf_of)
+    if health_summary:
+        body = render_health_html(health_summary, title=client.name, standalone=False)
+    else:
+        body = f"<h1>Data health</h1>\n<p>{html.escape(health_note or 'No data-health result yet.')}</p>"
+    latest = next(iter(client.months))
+    writer.write("data-health.html", "page.html.j2", title=f"Data health — {client.name}", body=body,
+                 sidebar=_sidebar(client, latest, page_of, "data-health.html", pdf_of(latest)))
+    writer.write("methodology.html", "page.html.j2", title="Methodology", body=methodology)
+    months = [{"title": period_title(p), "stale": m.stale is not None, "pdf": pdf_of(p),
+               "pages": [(r.label, page_of(p, r.notebook)) for r in m.reports.values()]}
+              for p, m in client.months.items()]
+    writer.write("index.html", "client_home.html.j2", title=client.name, name=client.name, periods=months)
+    return len(writer.written)
