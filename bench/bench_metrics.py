@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_metrics.py [--sizes 100000,300000,1000000] [--clients 200]
 
-For each size it builds a clean folder (untimed: with `pipelines.ingest.sample.generator.write_sample`
+For each size it builds a clean folder (untimed: with `pipelines.ingest.sample.write.write_sample`
 + `pipelines.clean.stage.clean_folder` when the generator exists and --synthetic is not
 given, else with the synthetic clean-table generator below), then runs
 `metrics_folder` end to end (read clean Parquet -> write outputs) in a fresh
@@ -191,7 +191,7 @@ def build_clean(out: Path, tickets: int, clients: int, synthetic: bool) -> str:
     """A clean folder for the run; returns how it was made."""
     if not synthetic and (ROOT / "pipelines" / "sample.py").exists():
         from pipelines.clean.stage import clean_folder
-        from pipelines.ingest.sample.generator import write_sample
+        from pipelines.ingest.sample.write import write_sample
 
         raw = out.parent / f"{out.name}-raw"
         write_sample(raw, clients=clients, months=13, seed=7, end=END, tickets=tickets,

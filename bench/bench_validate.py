@@ -49,7 +49,7 @@ def main() -> None:
         tmp = Path(tmp)
         raw = SAMPLE_DATA
         if args.tickets or not (SAMPLE_DATA / "tickets.csv").exists():
-            from pipelines.ingest.sample.generator import write_sample
+            from pipelines.ingest.sample.write import write_sample
 
             raw = tmp / "raw"
             write_sample(raw, clients=args.clients, tickets=args.tickets, dirty=False)

@@ -1,7 +1,7 @@
 """The `servicereview` command line: one verb per pipeline stage (mirrors the Makefile).
 
-Each command is a thin shell over a function in its domain module; heavy
-imports happen inside the command so `servicereview --help` stays fast.
+Each command is a thin shell over a function of its stage; the stages are imported
+inside the commands (deliberately lazy) so `servicereview --help` stays fast.
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from pipelines.core import config
+from pipelines.core.layout import Layout
 
 app = typer.Typer(
     help="servicereview: SLA compliance and support KPIs per client, published as a website.",
@@ -21,6 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True)
+BUILD = Layout(config.BUILD)
 
 DataOpt = Annotated[Path, typer.Option("--data", help="Folder with the raw exports and contracts/.")]
 OutOpt = Annotated[Path, typer.Option("--out", help="Folder to write to.")]
@@ -37,8 +40,8 @@ def _fail(message: str, code: int = config.EXIT_USAGE) -> None:
 def _guard(func, *args, **kwargs):
     """Run a stage; turn input errors into a clear message and exit code 2."""
     from pipelines.core.contracts import ContractError
-    from pipelines.run.execute import TemplateError
     from pipelines.core.io import InputError
+    from pipelines.run.execute import TemplateError
 
     try:
         return func(*args, **kwargs)
@@ -47,8 +50,6 @@ def _guard(func, *args, **kwargs):
 
 
 def _clean_table(summary: dict):
-    from rich.table import Table
-
     table = Table(title="clean: every input row is clean or rejected")
     for column in ("table", "source", "rows in", "clean", "rejected", "reasons"):
         table.add_column(column, justify="right" if column in {"rows in", "clean", "rejected"} else "left")
@@ -74,7 +75,7 @@ def sample(
     dirty: Annotated[bool, typer.Option(help="Also write the deliberately dirty set to OUT/dirty.")] = True,
 ) -> None:
     """Generate a deterministic, realistic sample data set (tables + contracts)."""
-    from pipelines.ingest.sample.generator import SampleError, write_sample
+    from pipelines.ingest.sample.write import SampleError, write_sample
 
     try:
         written = write_sample(out, clients=clients, months=months, seed=seed, end=end,
@@ -86,7 +87,7 @@ def sample(
 
 
 @app.command()
-def clean(data: DataOpt = config.SAMPLE_DATA, out: OutOpt = config.BUILD / "clean") -> None:
+def clean(data: DataOpt = config.SAMPLE_DATA, out: OutOpt = BUILD.clean) -> None:
     """Ingest raw exports: clean tables + rejects (every row accounted for)."""
     from pipelines.clean.stage import clean_folder
 
@@ -97,8 +98,8 @@ def clean(data: DataOpt = config.SAMPLE_DATA, out: OutOpt = config.BUILD / "clea
 
 @app.command()
 def validate(
-    data: Annotated[Path, typer.Option("--data", help="Folder with the clean tables.")] = config.BUILD / "clean",
-    out: OutOpt = config.BUILD / "validation",
+    data: Annotated[Path, typer.Option("--data", help="Folder with the clean tables.")] = BUILD.clean,
+    out: OutOpt = BUILD.validation,
     client: Annotated[list[str] | None, typer.Option("--client", help="Only these clients.")] = None,
     data_docs: Annotated[
         bool, typer.Option("--data-docs/--no-data-docs", help="Also build GX Data Docs (for analysts; online).")
@@ -110,11 +111,9 @@ def validate(
     (self-contained, works offline) and GX Data Docs in OUT/data_docs/ (for analysts: they load
     CSS/JS from CDNs). Exit code 1 when any client fails the gate; the others are still validated.
     """
-    from rich.table import Table
-
+    from pipelines.validate.gate import validate_folder
     from pipelines.validate.health import write_health_pages
     from pipelines.validate.suites import TABLE_NOUNS
-    from pipelines.validate.gate import validate_folder
 
     results = _guard(validate_folder, data, out, clients=client, data_docs=data_docs)
     write_health_pages(data, out, list(results), out / "health")
@@ -150,12 +149,12 @@ def validate(
 
 @app.command()
 def metrics(
-    data: Annotated[Path, typer.Option("--data", help="Folder with the clean tables.")] = config.BUILD / "clean",
-    out: OutOpt = config.BUILD / "metrics",
+    data: Annotated[Path, typer.Option("--data", help="Folder with the clean tables.")] = BUILD.clean,
+    out: OutOpt = BUILD.metrics,
     period: PeriodOpt = None,
 ) -> None:
     """Compute the per-ticket SLA table and the client x month KPI table."""
-    from pipelines.core.business_time import month_index
+    from pipelines.core.periods import month_index
     from pipelines.metrics.stage import metrics_folder
 
     if period is not None:
@@ -233,10 +232,11 @@ def run(
 
     _check_period(period)
     options = RunOptions(period=period, clients=client, jobs=jobs, data=data, force=force)
-    try:
-        result = _guard(run_batch, options, console)
-    except LockedError as exc:
-        _fail(str(exc), config.EXIT_LOCKED)
+    with _BatchProgress() as progress:
+        try:
+            result = _guard(run_batch, options, progress.on_event)
+        except LockedError as exc:
+            _fail(str(exc), config.EXIT_LOCKED)
     console.print(_run_table(result))
     for outcome in result.outcomes:
         if outcome.status in {"failed", "stale"}:
@@ -244,10 +244,56 @@ def run(
     raise typer.Exit(result.exit_code)
 
 
-def _check_period(period: str | None) -> None:
-    import re
+class _BatchProgress:
+    """Draws the batch's events: a line per stage and a progress bar per client."""
 
-    if period is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
+    _WORDS = {"executed": "done", "failed": "FAILED", "stale": "HELD BACK (data-quality gate)"}
+
+    def __enter__(self):
+        self.progress, self.tasks = None, {}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop()
+
+    def _stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress, self.tasks = None, {}
+
+    def on_event(self, event) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        if event.kind == "stage":
+            self._stop()
+            console.print(f"[bold]{event.text}[/bold] …", highlight=False)
+        elif event.kind == "message":
+            console.print(event.text, highlight=False, soft_wrap=True)
+        elif event.kind == "client":
+            if self.progress is None:
+                self.progress = Progress(TextColumn("{task.description:<32}"), BarColumn(),
+                                         MofNCompleteColumn(), TimeElapsedColumn(), console=console)
+                self.progress.start()
+            self.tasks[event.client] = self.progress.add_task(event.client, total=event.steps)
+        elif event.client in self.tasks:
+            task = self.tasks[event.client]
+            if event.kind == "step":
+                self.progress.update(task, advance=1 if event.ok else 0,
+                                     description=f"{event.client} {event.step}{'' if event.ok else ' FAILED'}")
+            elif event.kind == "done":
+                self.progress.update(task, description=f"{event.client} {self._WORDS.get(event.text, event.text)}")
+
+
+def _check_period(period: str | None) -> None:
+    from pipelines.core.periods import is_period
+
+    if period is not None and not is_period(period):
         _fail(f"--period {period!r} is not a month like 2026-10")
 
 
@@ -262,8 +308,6 @@ def _short(path) -> str:
 
 
 def _run_table(result):
-    from rich.table import Table
-
     table = Table(title=f"servicereview run — period {result.period}")
     for column in ("client", "status", "time", "output"):
         table.add_column(column, justify="right" if column == "time" else "left")
@@ -316,7 +360,8 @@ def preview(
     site: Annotated[Path, typer.Option("--site", help="Website folder to serve.")] = config.SITE,
 ) -> None:
     """Serve _site/ on localhost for a quick look."""
-    from pipelines.site.publish import PublishError, serve
+    from pipelines.site.preview import serve
+    from pipelines.site.publish import PublishError
 
     try:
         serve(site, port, announce=lambda text: console.print(text, highlight=False))

@@ -17,10 +17,11 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from pipelines.report import fragments
 from pipelines.core import io
-from pipelines.site.publish import period_title
+from pipelines.core.periods import period_title
+from pipelines.core.reports import CLIENT, declared
 from pipelines.core.schemas import REJECTS_SCHEMA
+from pipelines.report import fragments
 from tests.conftest import ACME
 
 XSS_COMMENT = '<img src=x onerror="window.__pwned=1">'
@@ -30,7 +31,7 @@ CLIENTS = {  # client id -> (name, ticket id prefix)
     "zenith-law": ("Zenith Law Partners", "ZLP"),
     "evil-co": (XSS_NAME, "EVL"),
 }
-NOTEBOOKS = ("data_quality", "sla_trends", "survey_sentiment", "monthly_report")
+NOTEBOOKS = tuple(r.name for r in declared(CLIENT, running=True))
 TITLES = {"monthly_report": "Monthly service report", "sla_trends": "SLA trends",
           "survey_sentiment": "Survey review", "data_quality": "Data quality"}
 SVG = ('<?xml version="1.0" encoding="utf-8"?>\n'

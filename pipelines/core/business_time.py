@@ -20,10 +20,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+import holidays
 import numpy as np
 import polars as pl
 
 from pipelines.core.contracts import WEEKDAYS, Contract
+from pipelines.core.periods import month_index, month_label
 
 SECOND = 1_000_000  # instants and durations are int64 microseconds since the Unix epoch
 MINUTE = 60 * SECOND
@@ -72,8 +74,6 @@ def _holiday_dates(country: str | None, subdivision: str | None, extra: tuple[da
                    years: tuple[int, ...]) -> frozenset[date]:
     days = set(extra)
     if country:
-        import holidays
-
         days |= set(holidays.country_holidays(country, subdiv=subdivision, years=list(years)))
     return frozenset(days)
 
@@ -256,22 +256,6 @@ def _iso(us: int) -> str:
 
 
 # ---------------------------------------------------------------- months
-
-
-def month_label(index: int) -> str:
-    """Absolute month index (year * 12 + month - 1) -> 'YYYY-MM'."""
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def month_index(label: str) -> int:
-    """'YYYY-MM' -> absolute month index; a clear error for anything else."""
-    try:
-        year, month = (int(p) for p in label.split("-"))
-        if len(label) != 7 or not 1 <= month <= 12:
-            raise ValueError
-    except ValueError:
-        raise ValueError(f"period {label!r} is not a month like 2026-09 (YYYY-MM)") from None
-    return year * 12 + month - 1
 
 
 def month_start(index: int, zone: str) -> int:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays
 import yaml
 from pydantic import (
     BaseModel,
@@ -122,8 +123,6 @@ class Holidays(_Model):
 
 @cache
 def _holiday_problem(country: str, subdivision: str | None) -> str | None:
-    import holidays
-
     try:
         holidays.country_holidays(country, subdiv=subdivision, years=2026)
     except NotImplementedError as exc:

@@ -192,3 +192,21 @@ def copy_contracts(source: Path, target: Path) -> None:
     target.mkdir(parents=True)
     for path in sorted(source.glob("*.y*ml")):
         shutil.copy2(path, target / path.name)
+
+
+def read_clean(clean_dir: Path, client_id: str | None = None,
+               columns: dict[str, list[str]] | None = None) -> dict[str, pl.DataFrame | None]:
+    """Every canonical table of a clean folder, None for a table the export did not provide.
+
+    `client_id` reads only that client's rows and `columns` only those columns of a table
+    (both pushed down into the Parquet reader). A folder without tickets is an error."""
+    clean_dir = Path(clean_dir)
+    if not (clean_dir / "tickets.parquet").exists():
+        raise InputError(f"{clean_dir}: no tickets.parquet (run `servicereview clean` first)")
+    summary = clean_dir / "clean_summary.json"
+    missing = set(read_json(summary).get("missing_tables", [])) if summary.exists() else set()
+    return {
+        name: None if name in missing or not (clean_dir / f"{name}.parquet").exists()
+        else read_table(clean_dir, name, (columns or {}).get(name), client_id)
+        for name in TABLES
+    }

@@ -20,10 +20,9 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.core import io
-from pipelines.metrics import kpis, service_kpis, sla
-from pipelines.core.business_time import month_index, month_label
 from pipelines.core.contracts import Contract, load_contracts
-from pipelines.core.schemas import TABLES
+from pipelines.core.periods import month_index, month_label
+from pipelines.metrics import kpis, service_kpis, sla
 
 OPTIONAL_TABLES = ("ticket_events", "surveys", "outages", "time_entries", "devices")
 OUTPUTS = ("ticket_sla", "client_kpis", "client_kpis_by_priority", "client_uptime")
@@ -157,16 +156,8 @@ def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
     """Read a clean folder (tables + contracts/), compute, write the outputs to out_dir."""
     started = time.perf_counter()
     clean_dir, out_dir = Path(clean_dir), Path(out_dir)
-    if not (clean_dir / "tickets.parquet").exists():
-        raise io.InputError(f"{clean_dir}: no tickets.parquet (run `servicereview clean` first)")
+    tables = io.read_clean(clean_dir, columns=READ_COLUMNS)
     contracts = load_contracts(clean_dir / "contracts")
-    missing = set(io.read_json(clean_dir / "clean_summary.json").get("missing_tables", [])) \
-        if (clean_dir / "clean_summary.json").exists() else set()
-    tables: dict[str, pl.DataFrame | None] = {}
-    for name in TABLES:
-        given = (clean_dir / f"{name}.parquet").exists() and name not in missing
-        tables[name] = io.read_table(clean_dir, name, READ_COLUMNS.get(name)) \
-            if given or name == "tickets" else None
     read_s = time.perf_counter() - started
     result = compute_metrics(tables, contracts, period, today=today)
     written = time.perf_counter()

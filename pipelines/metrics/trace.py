@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.metrics import kpis, sla
 from pipelines.core.contracts import Contract
+from pipelines.metrics import kpis, sla
 
 
 def traceable() -> list[str]:

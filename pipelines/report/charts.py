@@ -16,6 +16,7 @@ import re
 
 import altair as alt
 import polars as pl
+import vl_convert
 
 VEGALITE_MIME = "application/vnd.vegalite.v5+json"
 VEGALITE_SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
@@ -33,8 +34,6 @@ def _spec(chart: alt.TopLevelMixin | dict) -> dict:
 
 def to_svg(chart: alt.TopLevelMixin | dict) -> str:
     """Static SVG of a chart (offline, vl-convert) with a hover `<title>` on every mark."""
-    import vl_convert
-
     svg = vl_convert.vegalite_to_svg(_spec(chart))
 
     def titled(match: re.Match) -> str:
@@ -226,6 +225,7 @@ def sentiment_bars(surveys: pl.DataFrame) -> alt.Chart:
     data = _frame(
         surveys.with_columns(pl.col("comment_sentiment").fill_null("no comment"))
         .group_by("sentiment", "comment_sentiment").len("surveys")
+        .sort("sentiment", "comment_sentiment")  # group_by order varies between runs
         .with_columns(pl.format("Rated {}, comment {}: {} surveys", "sentiment", "comment_sentiment", "surveys")
                       .alias("label"))
     )

@@ -15,9 +15,15 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.clean.stage import clean_folder
 from pipelines.core import config, io
 from pipelines.core.contracts import Contract, load_contract, load_contracts
-from pipelines.core.schemas import TABLES
+from pipelines.core.layout import Layout
+from pipelines.metrics import trace
+from pipelines.metrics.stage import OUTPUTS, MetricsResult, compute_metrics
+from pipelines.report import charts
+from pipelines.validate.gate import validate_one
+from pipelines.validate.health import load_health
 
 
 @dataclass
@@ -56,15 +62,11 @@ class ReportContext:
 
     @cached_property
     def facts(self):
-        from pipelines.metrics import trace
-
         return trace.client_facts(self.client_id, ticket_sla=self.ticket_sla, tables=self.tables,
                                   contracts={self.client_id: self.contract}, period=self.period)
 
     def ids(self, kpi: str, month: str | None = None) -> dict[str, list[str]]:
         """The ticket ids behind a KPI of a month (default: the period)."""
-        from pipelines.metrics import trace
-
         return trace.ticket_ids(self.client_id, month or self.period, kpi, ticket_sla=self.ticket_sla,
                                 tables=self.tables, contracts={self.client_id: self.contract},
                                 period=self.period, facts=self.facts)
@@ -83,8 +85,6 @@ class PortfolioContext:
 
 def setup() -> None:
     """Notebook set-up: offline chart rendering and readable table output."""
-    from pipelines.report import charts
-
     charts.enable()
     pl.Config.set_tbl_hide_dataframe_shape(True)
 
@@ -96,73 +96,59 @@ def load(client_id: str, period: str | None = None, build_dir: str | Path | None
     A worker's kernel runs several notebooks of one client in turn; the context is
     kept (keyed by the files it was read from) so each is read only once.
     """
-    build, data = _folders(build_dir, data_dir)
-    _ensure_built(build, data, [client_id])
-    key = ("client", client_id, period or None, build, _signature(build, client_id))
+    layout, data = _folders(build_dir, data_dir)
+    _ensure_built(layout, data, [client_id])
+    key = ("client", client_id, period or None, layout.build, _signature(layout, client_id))
     if key not in _CACHE:
         _CACHE.clear()
-        _CACHE[key] = _load_client(client_id, period or None, build)
+        _CACHE[key] = _load_client(client_id, period or None, layout)
     return _CACHE[key]
 
 
 def load_portfolio(period: str | None = None, build_dir: str | Path | None = None,
                    data_dir: str | Path | None = None) -> PortfolioContext:
     """Load every client's KPIs for the portfolio view."""
-    build, data = _folders(build_dir, data_dir)
-    _ensure_built(build, data, None)
-    contracts = load_contracts(build / "clean" / "contracts")
-    metrics = _metrics(build, contracts, period or None, None)
-    gates = {c: g for c in contracts if (g := _read_optional(build / "validation" / f"{c}.json"))}
-    return PortfolioContext(metrics.summary["period"], contracts, metrics.client_kpis, gates, build)
+    layout, data = _folders(build_dir, data_dir)
+    _ensure_built(layout, data, None)
+    contracts = load_contracts(layout.contracts)
+    metrics = _metrics(layout, contracts, period or None, None)
+    gates = {c: g for c in contracts if (g := _read_optional(layout.gate(c)))}
+    return PortfolioContext(metrics.summary["period"], contracts, metrics.client_kpis, gates, layout.build)
 
 
 _CACHE: dict[tuple, ReportContext] = {}
 
 
-def _folders(build_dir, data_dir) -> tuple[Path, Path]:
-    return (Path(build_dir) if build_dir else config.BUILD,
+def _folders(build_dir, data_dir) -> tuple[Layout, Path]:
+    return (Layout(Path(build_dir) if build_dir else config.BUILD),
             Path(data_dir) if data_dir else config.SAMPLE_DATA)
 
 
-def _ensure_built(build: Path, data: Path, clients: list[str] | None) -> list[str]:
+def _ensure_built(layout: Layout, data: Path, clients: list[str] | None) -> list[str]:
     """Clean and validate from the raw data when build/ lacks them (interactive use)."""
-    clean_dir = build / "clean"
-    if not (clean_dir / "tickets.parquet").exists():
-        from pipelines.clean.stage import clean_folder
-
-        clean_folder(data, clean_dir)
-    known = sorted(p.stem for p in (clean_dir / "contracts").glob("*.yml"))
+    if not (layout.clean / "tickets.parquet").exists():
+        clean_folder(data, layout.clean)
+    known = sorted(p.stem for p in layout.contracts.glob("*.yml"))
     if clients and clients[0] not in known:
         raise KeyError(f"no client {clients[0]!r}; known: {', '.join(known)}")
     wanted = clients or known
-    missing = [c for c in wanted if not (build / "validation" / f"{c}.json").exists()]
-    if missing:
-        from pipelines.validate.gate import validate_one
-
-        for client in missing:  # the run's summary.json is left alone
-            validate_one(clean_dir, build / "validation", client)
+    for client in [c for c in wanted if not layout.gate(c).exists()]:  # the run's summary.json is left alone
+        validate_one(layout.clean, layout.validation, client)
     return wanted
 
 
-def _signature(build: Path, client_id: str) -> tuple:
-    files = [*sorted((build / "clean").glob("*.parquet")), *sorted((build / "metrics").glob("*")),
-             build / "validation" / f"{client_id}.json", build / "clean" / "contracts" / f"{client_id}.yml"]
+def _signature(layout: Layout, client_id: str) -> tuple:
+    files = [*sorted(layout.clean.glob("*.parquet")), *sorted(layout.metrics.glob("*")),
+             layout.gate(client_id), layout.contract(client_id)]
     return tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files if f.exists())
 
 
-def _load_client(client_id: str, period: str | None, build: Path) -> ReportContext:
-    clean_dir = build / "clean"
-    contract = load_contract(clean_dir / "contracts" / f"{client_id}.yml")
-    missing = set(_read_optional(clean_dir / "clean_summary.json", {}).get("missing_tables", []))
-    mine = {name: None if name in missing else io.read_table(clean_dir, name, client_id=client_id)
-            for name in TABLES}
-    metrics = _metrics(build, {client_id: contract}, period, client_id)
-    gate = _read_optional(build / "validation" / f"{client_id}.json")
-    health = None
-    if gate is not None:
-        from pipelines.validate.health import load_health
-
-        health = load_health(client_id, clean_dir, build / "validation")
+def _load_client(client_id: str, period: str | None, layout: Layout) -> ReportContext:
+    contract = load_contract(layout.contract(client_id))
+    mine = io.read_clean(layout.clean, client_id)
+    metrics = _metrics(layout, {client_id: contract}, period, client_id, mine)
+    gate = _read_optional(layout.gate(client_id))
+    health = load_health(client_id, layout.clean, layout.validation) if gate is not None else None
     return ReportContext(
         client_id=client_id,
         period=metrics.summary["period"],
@@ -174,25 +160,18 @@ def _load_client(client_id: str, period: str | None, build: Path) -> ReportConte
         uptime=metrics.client_uptime,
         gate=gate,
         health=health,
-        build_dir=build,
+        build_dir=layout.build,
     )
 
 
-def _metrics(build: Path, contracts: dict[str, Contract], period: str | None, client_id: str | None):
+def _metrics(layout: Layout, contracts: dict[str, Contract], period: str | None, client_id: str | None,
+             tables: dict[str, pl.DataFrame | None] | None = None) -> MetricsResult:
     """The run's metrics when they are for this period, else computed here in memory."""
-    from pipelines.metrics.stage import OUTPUTS, MetricsResult, compute_metrics
-
-
-    folder = build / "metrics"
-    summary = _read_optional(folder / "metrics_summary.json", {})
+    summary = _read_optional(layout.metrics / "metrics_summary.json", {})
     if summary and (period is None or summary.get("period") == period):
-        frames = {name: io.read_table(folder, name, client_id=client_id) for name in OUTPUTS}
+        frames = {name: io.read_table(layout.metrics, name, client_id=client_id) for name in OUTPUTS}
         return MetricsResult(**frames, summary=summary)
-    clean_dir = build / "clean"
-    missing = set(_read_optional(clean_dir / "clean_summary.json", {}).get("missing_tables", []))
-    tables = {name: None if name in missing else io.read_table(clean_dir, name, client_id=client_id)
-              for name in TABLES}
-    return compute_metrics(tables, contracts, period)
+    return compute_metrics(tables or io.read_clean(layout.clean, client_id), contracts, period)
 
 
 def _read_optional(path: Path, default=None):

@@ -10,6 +10,7 @@ styles so a fragment also reads well in JupyterLab.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,8 +40,6 @@ class Fragment:
 
 
 def _strip(markup: str) -> str:
-    import re
-
     return html.unescape(re.sub(r"<[^>]+>", " ", markup)).strip()
 
 

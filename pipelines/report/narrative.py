@@ -7,7 +7,6 @@ surveys says so instead of printing a misleading figure.
 from __future__ import annotations
 
 import math
-from datetime import datetime
 
 # Below these counts a percentage is shown as "too few to judge" (and never coloured).
 MIN_N = {"sla": 10, "fcr": 10, "csat": 5, "share": 10, "patch": 5}
@@ -61,16 +60,6 @@ def duration(minutes: float | None) -> str:
         return f"{hours} h {mins:02d} min" if mins else f"{hours} h"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h" if hours else f"{days} d"
-
-
-def month_name(month: str) -> str:
-    """'2026-10' -> 'October 2026'."""
-    return datetime.strptime(month, "%Y-%m").strftime("%B %Y")
-
-
-def previous_month(month: str) -> str:
-    year, mon = map(int, month.split("-"))
-    return f"{year - 1}-12" if mon == 1 else f"{year}-{mon - 1:02d}"
 
 
 def status(value: float | None, target: float | None, n: int | None = None, kind: str = "sla",

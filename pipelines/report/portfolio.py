@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipelines.core.periods import period_title, previous_month
 from pipelines.report import charts
 from pipelines.report import narrative as say
+from pipelines.report.context import PortfolioContext
 from pipelines.report.fragments import Fragment, bullets
 from pipelines.report.fragments import table as html_table
-from pipelines.report.context import PortfolioContext
 
 RISK_PARTS = ("sla_risk", "csat_risk", "credit_risk")
 
@@ -29,7 +30,7 @@ def ranking(pctx: PortfolioContext) -> pl.DataFrame:
     history = pctx.kpis.filter(pl.col("month") <= pctx.period)
     previous = [pctx.period]
     for _ in range(3):
-        previous.append(say.previous_month(previous[-1]))
+        previous.append(previous_month(previous[-1]))
     csat_before = (history.filter(pl.col("month").is_in(previous[1:]))
                    .group_by("client_id").agg((pl.col("csat_pct") * pl.col("csat_n")).sum().alias("_hits"),
                                               pl.col("csat_n").sum().alias("_n"))
@@ -65,7 +66,7 @@ def summary(pctx: PortfolioContext) -> Fragment:
     owed = ranked["credit_owed"].sum()
     top = ranked.row(0, named=True) if ranked.height else None
     lines = [
-        f"{ranked.height} clients in {say.month_name(pctx.period)}; "
+        f"{ranked.height} clients in {period_title(pctx.period)}; "
         f"{missed.height} missed an SLA target (judged on months with at least {say.MIN_N['sla']} tickets).",
         f"Service credits owed this month: {say.money(owed)} in total.",
     ]
@@ -96,7 +97,7 @@ def table(pctx: PortfolioContext) -> Fragment:
         "response_sla_n": "n", "resolution_sla_pct": "Resolution SLA", "resolution_sla_n": "n",
         "csat_pct": "CSAT", "csat_n": "n", "csat_before": "CSAT prev. 3 mo.", "fcr_pct": "FCR",
         "uptime_pct": "Uptime", "credit_owed": "Credit owed", "risk": "Risk",
-    }, formats=fmt, caption=f"All clients, {say.month_name(pctx.period)}")
+    }, formats=fmt, caption=f"All clients, {period_title(pctx.period)}")
 
 
 def gates(pctx: PortfolioContext) -> Fragment:

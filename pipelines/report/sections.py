@@ -8,11 +8,26 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipelines.core.io import read_table
+from pipelines.core.layout import Layout
+from pipelines.core.periods import period_title, previous_month
+from pipelines.core.schemas import SURVEYS
 from pipelines.report import charts
 from pipelines.report import narrative as say
-from pipelines.report.fragments import Fragment, Tile, bullets, esc, join, note, paragraph, table, tiles
 from pipelines.report.context import ReportContext
+from pipelines.report.fragments import (
+    Fragment,
+    Tile,
+    bullets,
+    esc,
+    join,
+    note,
+    paragraph,
+    table,
+    tiles,
+)
 from pipelines.report.sentiment import recurring_themes, score_comments
+from pipelines.validate.health import health_frames, health_note
 
 NO_TICKETS = "No tickets have been logged for this client yet."
 CREDIT_METRICS = {"uptime_pct": "Uptime", "response_sla_pct": "Response SLA",
@@ -26,12 +41,12 @@ STATUS_WORDS = {"met": "met", "breached": "missed", "pending": "not yet due", "e
 
 def headline(ctx: ReportContext) -> Fragment:
     """Two or three sentences: the month's volume and how the SLA went against the contract."""
-    k, prev = ctx.month(), ctx.month(say.previous_month(ctx.period))
+    k, prev = ctx.month(), ctx.month(previous_month(ctx.period))
     if not k:
-        return note(f"No tickets were recorded for {ctx.name} up to {say.month_name(ctx.period)}.", "info")
+        return note(f"No tickets were recorded for {ctx.name} up to {period_title(ctx.period)}.", "info")
     t = ctx.contract.targets
     lines = [
-        f"In {say.month_name(ctx.period)} {say.plural(k['tickets_created'], 'ticket')} "
+        f"In {period_title(ctx.period)} {say.plural(k['tickets_created'], 'ticket')} "
         f"{'was' if k['tickets_created'] == 1 else 'were'} logged for {ctx.name} and "
         f"{k['tickets_resolved']} resolved; {k['open_at_end']} "
         f"{'was' if k['open_at_end'] == 1 else 'were'} still open at the end of the month.",
@@ -100,14 +115,14 @@ def credits(ctx: ReportContext) -> Fragment:
         return note("Service credits cannot be worked out this month: none of the measures they depend on "
                     "could be measured.", "info")
     if not matched:
-        return paragraph(f"No service credit is owed for {say.month_name(ctx.period)}: every measure met "
+        return paragraph(f"No service credit is owed for {period_title(ctx.period)}: every measure met "
                          "the levels in your contract's credit rules.")
     amount = c.monthly_fee * credit / 100
     rules = [f"{CREDIT_METRICS[r.metric]} was {say.pct(k[r.metric])}, below {r.below:g}% → "
              f"{r.credit_pct:g}% credit" for r in matched]
     return join(
         note(f"A service credit of {credit:g}% of the monthly fee ({say.money(amount, c.currency)}) is owed "
-             f"for {say.month_name(ctx.period)} (the largest matching rule applies).", "warn"),
+             f"for {period_title(ctx.period)} (the largest matching rule applies).", "warn"),
         bullets(rules),
     )
 
@@ -127,8 +142,6 @@ def uptime_table(ctx: ReportContext) -> Fragment:
 
 def data_health_note(ctx: ReportContext) -> Fragment:
     """One short note on the data behind the report (details on the data-quality page)."""
-    from pipelines.validate.health import health_note
-
     if ctx.health is None:
         return note("The data-quality checks have not been run for this report.", "warn")
     kind = "good" if ctx.health["publishable"] and not ctx.health["counts"].get("warned") else (
@@ -172,7 +185,7 @@ def tickets_behind(ctx: ReportContext) -> Fragment:
 
 def sla_sentences(ctx: ReportContext) -> Fragment:
     """Month-over-month changes in words, for the SLA and the clock times."""
-    k, prev = ctx.month(), ctx.month(say.previous_month(ctx.period))
+    k, prev = ctx.month(), ctx.month(previous_month(ctx.period))
     if not k:
         return note("No figures for this month.", "info")
     t = ctx.contract.targets
@@ -232,7 +245,7 @@ def priority_table(ctx: ReportContext) -> Fragment:
         "priority": "Priority", "response_target": "Response target", "response_met": "Met",
         "response_breached": "Missed", "resp": "On time", "resolution_target": "Resolution target",
         "resolution_met": "Met", "resolution_breached": "Missed", "res": "On time",
-    }, caption=f"By priority, {say.month_name(ctx.period)}", empty="No tickets this month.")
+    }, caption=f"By priority, {period_title(ctx.period)}", empty="No tickets this month.")
 
 
 def breaches(ctx: ReportContext) -> Fragment:
@@ -253,7 +266,7 @@ def breaches(ctx: ReportContext) -> Fragment:
         pl.col("resolved_at").dt.strftime("%Y-%m-%d %H:%M").fill_null("still open").alias("resolved"),
     )
     summary = paragraph(f"{rows.height} target{'s' if rows.height != 1 else ''} missed in "
-                        f"{say.month_name(ctx.period)} (times in {ctx.zone}).")
+                        f"{period_title(ctx.period)} (times in {ctx.zone}).")
     return join(summary, table(rows, {
         "ticket_id": "Ticket", "priority": "Priority", "title": "Title", "target": "Target missed",
         "due_at": "Due", "allowed": "Allowed", "took": "Clock time so far / taken", "resolved": "Resolved",
@@ -267,10 +280,10 @@ def recurring(ctx: ReportContext) -> Fragment:
     ids = ctx.ids("recurring_pct")["numerator"]
     tickets = ctx.tables["tickets"].filter(pl.col("ticket_id").is_in(ids))
     if tickets.is_empty():
-        return paragraph(f"No recurring problems in {say.month_name(ctx.period)}.")
+        return paragraph(f"No recurring problems in {period_title(ctx.period)}.")
     top = (tickets.with_columns(pl.coalesce("asset", "requester").alias("on"))
            .group_by("category", "on").agg(pl.len().alias("tickets"), pl.col("ticket_id").sort().alias("ids"))
-           .sort(["tickets", "category"], descending=[True, False]))
+           .sort(["tickets", "category", "on"], descending=[True, False, False]))
     window = ctx.contract.recurrence_days
     return join(
         paragraph(f"{len(ids)} ticket{'s' if len(ids) != 1 else ''} repeated a problem resolved in the "
@@ -286,12 +299,10 @@ def month_surveys(ctx: ReportContext, months: int = 1) -> pl.DataFrame:
     """Surveys answered in the last `months` months up to the period, scored with VADER."""
     surveys = ctx.tables.get("surveys")
     if surveys is None:
-        from pipelines.core.schemas import SURVEYS
-
         return score_comments(pl.DataFrame(schema=SURVEYS.columns | {"month": pl.String}))
     wanted = [ctx.period]
     while len(wanted) < months:
-        wanted.append(say.previous_month(wanted[-1]))
+        wanted.append(previous_month(wanted[-1]))
     local = surveys.with_columns(
         pl.col("responded_at").dt.convert_time_zone(ctx.zone).dt.strftime("%Y-%m").alias("month"))
     return score_comments(local.filter(pl.col("month").is_in(wanted)))
@@ -301,14 +312,14 @@ def survey_sentences(ctx: ReportContext) -> Fragment:
     """CSAT (and NPS on a 0-10 scale) and the response rate, in words."""
     if ctx.tables.get("surveys") is None:
         return note(NO_SURVEYS, "info")
-    k, prev = ctx.month(), ctx.month(say.previous_month(ctx.period))
+    k, prev = ctx.month(), ctx.month(previous_month(ctx.period))
     if not k:
         return paragraph(NO_TICKETS)
     t = ctx.contract.targets
     scale = {"3-point": "positive ratings", "5-point": "ratings of 4 or 5", "0-10": "ratings of 9 or 10"}
     lines = [
         f"{k['survey_responses']} survey{'s' if k['survey_responses'] != 1 else ''} answered in "
-        f"{say.month_name(ctx.period)}; response rate "
+        f"{period_title(ctx.period)}; response rate "
         f"{say.pct(k['survey_response_rate_pct'], k['survey_response_rate_n'], 'share')} of resolved tickets.",
         say.change(f"CSAT ({scale[ctx.contract.survey_scale]})", k["csat_pct"], prev.get("csat_pct"),
                    n=k["csat_n"], previous_n=prev.get("csat_n"), target=t.csat_pct, kind="csat"),
@@ -365,9 +376,9 @@ def survey_review(ctx: ReportContext) -> Fragment:
               .sort(["sentiment", "responded_at"]))
     if review.is_empty():
         return paragraph(f"None of the {say.plural(surveys.height, 'survey')} answered in "
-                         f"{say.month_name(ctx.period)} was neutral or negative.")
+                         f"{period_title(ctx.period)} was neutral or negative.")
     intro = paragraph(f"{review.height} of {say.plural(surveys.height, 'survey')} answered in "
-                      f"{say.month_name(ctx.period)} {'was' if review.height == 1 else 'were'} neutral or "
+                      f"{period_title(ctx.period)} {'was' if review.height == 1 else 'were'} neutral or "
                       "negative; each is listed for the review meeting.")
     return join(intro, table(review, {
         "ticket_id": "Ticket", "title": "Title", "priority": "Priority", "rating": "Rating",
@@ -381,8 +392,6 @@ def survey_review(ctx: ReportContext) -> Fragment:
 
 def intake(ctx: ReportContext) -> Fragment:
     """Rows received, kept and set aside per table (this client's rows only)."""
-    from pipelines.validate.health import health_frames
-
     if ctx.health is None:
         return note("The data-quality checks have not been run.", "warn")
     frames = health_frames(ctx.health)
@@ -392,8 +401,6 @@ def intake(ctx: ReportContext) -> Fragment:
 
 
 def rejected_reasons(ctx: ReportContext) -> Fragment:
-    from pipelines.validate.health import health_frames
-
     if ctx.health is None:
         return note("The data-quality checks have not been run.", "warn")
     return table(health_frames(ctx.health)["rejected"],
@@ -403,9 +410,7 @@ def rejected_reasons(ctx: ReportContext) -> Fragment:
 
 def rejected_rows(ctx: ReportContext, limit: int = 200) -> Fragment:
     """The client's rejected rows: file, row number, reason and detail (to correct at the source)."""
-    from pipelines.core.io import read_table
-
-    rejects = read_table(ctx.build_dir / "clean", "rejects", client_id=ctx.client_id)
+    rejects = read_table(Layout(ctx.build_dir).clean, "rejects", client_id=ctx.client_id)
     if rejects.is_empty():
         return Fragment("", "")  # rejected_reasons already says so
     return table(rejects.sort("table", "row"), {"source": "File", "row": "Row", "reason": "Reason",
@@ -415,8 +420,6 @@ def rejected_rows(ctx: ReportContext, limit: int = 200) -> Fragment:
 
 def gate_findings(ctx: ReportContext) -> Fragment:
     """What the data-quality checks found, in plain words, with example ticket ids."""
-    from pipelines.validate.health import health_frames
-
     if ctx.health is None:
         return note("The data-quality checks have not been run.", "warn")
     verdict = note(ctx.health["verdict"], "good" if ctx.health["publishable"] else "bad")

@@ -11,6 +11,7 @@ import re
 from functools import lru_cache
 
 import polars as pl
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 # A comment's compound score at or beyond these is positive / negative (VADER's own convention).
 POSITIVE_AT = 0.05
@@ -38,8 +39,6 @@ THEMES: dict[str, tuple[str, ...]] = {
 
 @lru_cache(maxsize=1)
 def _analyzer():
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
     return SentimentIntensityAnalyzer()
 
 

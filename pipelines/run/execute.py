@@ -17,16 +17,13 @@ from pathlib import Path
 
 import nbformat
 import yaml
+from jupyter_client.manager import KernelManager
+
+from pipelines.core.reports import CLIENT, PORTFOLIO, declared
 
 log = logging.getLogger(__name__)
 
 KERNEL = "python3"
-# Client notebooks run once per client, in this order; the portfolio once per period.
-CLIENT_TEMPLATES = ("data_quality", "sla_trends", "survey_sentiment", "monthly_report")
-PORTFOLIO_TEMPLATES = ("portfolio",)
-# What the runner passes; a template must declare exactly these parameters.
-CLIENT_PARAMETERS = ("client_id", "period", "data_dir", "build_dir")
-PORTFOLIO_PARAMETERS = ("period", "data_dir", "build_dir")
 
 
 class TemplateError(ValueError):
@@ -57,30 +54,29 @@ def parameters_of(path: Path) -> dict[str, dict]:
         raise TemplateError(f"{path}: no cell tagged 'parameters' (papermill would only warn)")
     if len(tagged) > 1:
         raise TemplateError(f"{path}: {len(tagged)} cells tagged 'parameters'; expected one")
-    import papermill
+    import papermill  # lazy: 0.7 s of import, and every CLI command loads this module
 
     return papermill.inspect_notebook(str(path))
 
 
 def load_templates(folder: Path) -> list[Template]:
-    """Every template the runner needs, each checked for exactly the parameters it is given."""
+    """Every declared report's template (`pipelines.core.reports`, in batch order), each checked
+    for exactly the parameters the runner gives it."""
     templates, problems = [], []
-    for scope, names, expected in (
-        ("client", CLIENT_TEMPLATES, CLIENT_PARAMETERS),
-        ("portfolio", PORTFOLIO_TEMPLATES, PORTFOLIO_PARAMETERS),
-    ):
-        for name in names:
+    for scope in (CLIENT, PORTFOLIO):
+        for spec in declared(scope, running=True):
+            name, expected = spec.name, spec.parameters
             path = folder / f"{name}.ipynb"
             if not path.exists():
                 problems.append(f"{path}: template is missing")
                 continue
             try:
-                declared = set(parameters_of(path))
+                given = set(parameters_of(path))
             except TemplateError as exc:
                 problems.append(str(exc))
                 continue
-            unknown = sorted(declared - set(expected))
-            missing = sorted(set(expected) - declared)
+            unknown = sorted(given - set(expected))
+            missing = sorted(set(expected) - given)
             if unknown:
                 problems.append(f"{path}: declares parameter(s) {', '.join(unknown)} that the runner "
                                 f"does not pass (it passes {', '.join(expected)})")
@@ -101,8 +97,6 @@ class Kernel:
 
     def manager(self):
         if self._km is None or not self._km.is_alive():
-            from jupyter_client.manager import KernelManager
-
             self.shutdown()
             self._km = KernelManager(kernel_name=KERNEL)
             # the kernel's "running over TCP without encryption" warning would fill every log
@@ -130,7 +124,7 @@ class Kernel:
 def execute(template: Path, output: Path, parameters: dict, kernel: Kernel | None = None,
             front_matter: dict | None = None) -> NotebookOutcome:
     """Execute one template into `output` with papermill; the output is kept even on failure."""
-    import papermill
+    import papermill  # lazy: see parameters_of
     from papermill.exceptions import PapermillExecutionError
 
     output.parent.mkdir(parents=True, exist_ok=True)

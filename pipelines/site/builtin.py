@@ -12,17 +12,19 @@ wrapped twice: for the internal site and for the client's own bundle.
 from __future__ import annotations
 
 import html
-import json
 import posixpath
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
-import yaml
+from markupsafe import Markup
 
-TEMPLATES = Path(__file__).with_name("templates")
-STYLESHEET = TEMPLATES / "site.css"
+from pipelines.core.periods import period_title
+from pipelines.site.inventory import read_notebook, source_text
+from pipelines.site.pages import STYLESHEET, PublishJob, environment, markdown_html
+from pipelines.validate.health import render_health_html
+
+NAME = "built-in"
 # No scripts, nothing remote: styles and images only from the site itself (or data: URIs).
 CSP = ("default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
        "base-uri 'none'; form-action 'none'")
@@ -39,48 +41,6 @@ _SVG_ID = re.compile(r'\bid="([^"]+)"')
 # ---------------------------------------------------------------- notebooks
 
 
-def read_notebook(path: Path) -> dict:
-    """An executed notebook as plain JSON (no schema validation: it costs ~50 ms a notebook)."""
-    nb = json.loads(Path(path).read_text(encoding="utf-8"))
-    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        raise ValueError(f"{path}: not a Jupyter notebook (no list of cells)")  # noqa: TRY004 - bad input file
-    return nb
-
-
-def _text(value) -> str:
-    return "".join(value) if isinstance(value, list) else str(value or "")
-
-
-def front_matter(nb: dict) -> dict:
-    """The YAML of the notebook's raw front-matter cell (`---` ... `---`), or {} when absent."""
-    for cell in nb.get("cells", []):
-        if cell.get("cell_type") != "raw":
-            continue
-        source = _text(cell.get("source")).strip()
-        if not source.startswith("---"):
-            continue
-        body = source[3:].rsplit("---", 1)[0] if source.endswith("---") else source[3:]
-        try:
-            meta = yaml.safe_load(body)
-        except yaml.YAMLError:
-            return {}
-        return meta if isinstance(meta, dict) else {}
-    return {}
-
-
-@lru_cache(maxsize=1)
-def _markdown():
-    import mistune
-
-    # Markdown cells are static text from the templates (trusted), so inline HTML is kept.
-    return mistune.create_markdown(escape=False, plugins=["table", "strikethrough"])
-
-
-def markdown_html(text: str) -> str:
-    """Markdown (trusted template text) to HTML."""
-    return _markdown()(text)
-
-
 def notebook_html(nb: dict) -> str:
     """The body of a published page: markdown and outputs; code, prompts and stderr hidden."""
     parts: list[str] = []
@@ -91,7 +51,7 @@ def notebook_html(nb: dict) -> str:
             continue
         kind = cell.get("cell_type")
         if kind == "markdown":
-            parts.append(f'<section class="md">\n{markdown_html(_text(cell.get("source")))}</section>')
+            parts.append(f'<section class="md">\n{markdown_html(source_text(cell.get("source")))}</section>')
         elif kind == "code" and not tags & NO_OUTPUT_TAGS:
             for output in cell.get("outputs", []):
                 charts += 1
@@ -105,7 +65,7 @@ def output_html(output: dict, prefix: str = "") -> str:
     """One cell output as HTML, by priority text/html > SVG > PNG/JPEG > text/plain."""
     kind = output.get("output_type")
     if kind == "stream":
-        text = _text(output.get("text"))
+        text = source_text(output.get("text"))
         if output.get("name") != "stdout" or not text.strip():
             return ""
         return f'<pre class="output stdout">{html.escape(text)}</pre>'
@@ -116,7 +76,7 @@ def output_html(output: dict, prefix: str = "") -> str:
     mime = next((m for m in PRIORITY if m in data), None)
     if mime is None:
         return ""
-    value = _text(data[mime])
+    value = source_text(data[mime])
     if mime == "text/html":  # built by the package's own code, already escaped
         return f'<div class="output html">\n{value}\n</div>'
     if mime == "image/svg+xml":
@@ -141,15 +101,6 @@ def inline_svg(svg: str, prefix: str) -> str:
 
 
 # ---------------------------------------------------------------- pages
-
-
-@lru_cache(maxsize=1)
-def environment():
-    """The jinja2 environment of the site templates (autoescape on: names are untrusted)."""
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
-    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True,
-                       lstrip_blocks=True, undefined=StrictUndefined)
 
 
 @dataclass
@@ -181,8 +132,6 @@ class PageWriter:
     def render(self, rel: str, template: str, *, title: str, sidebar: Sidebar | None = None,
                **context) -> str:
         """The HTML of one page at site-relative path `rel`."""
-        from markupsafe import Markup
-
         here_dir = posixpath.dirname(rel) or "."
 
         def link(target: str) -> str:
@@ -212,22 +161,31 @@ class PageWriter:
 # ---------------------------------------------------------------- the two kinds of site
 
 
-def build(inventory, health: dict, health_note: str | None, methodology: str, site_dir: Path,
-          clients_dir: Path, pdf_links: dict[str, set[str]]) -> int:
+def available() -> bool:
+    """The built-in renderer needs nothing outside this package."""
+    return True
+
+
+def build(job: PublishJob) -> int:
     """Write the internal site and every client bundle; returns the number of pages."""
+    inventory = job.inventory
     bodies = {r.path: notebook_html(read_notebook(r.path))
               for c in inventory.clients.values() for m in c.months.values() for r in m.reports.values()}
     bodies |= {r.path: notebook_html(read_notebook(r.path)) for r in inventory.portfolio.values()}
-    pages = build_internal(inventory, health, health_note, methodology, site_dir, bodies)
-    for client_id, client in inventory.clients.items():
-        pages += build_bundle(client, health.get(client_id), methodology, clients_dir / client_id,
-                              pdf_links.get(client_id, set()), bodies, health_note)
+    pages = build_internal(inventory, job.health, job.health_note, job.methodology, job.site_dir, bodies)
+    for client_id in inventory.clients:
+        pages += bundle(job, client_id, bodies)
     return pages
 
 
-def _sidebar(client, period: str, page_of, health_href: str | None, pdf_href: str | None) -> Sidebar:
-    from pipelines.site.publish import period_title
+def bundle(job: PublishJob, client_id: str, bodies: dict | None = None) -> int:
+    """(Re)build one client's bundle, e.g. after a PDF could not be made (its link is dropped)."""
+    return build_bundle(job.inventory.clients[client_id], job.health.get(client_id), job.methodology,
+                        job.clients_dir / client_id, job.pdf_links.get(client_id, set()), bodies,
+                        job.health_note)
 
+
+def _sidebar(client, period: str, page_of, health_href: str | None, pdf_href: str | None) -> Sidebar:
     month = client.months[period]
     pages = [(r.label, page_of(period, r.notebook)) for r in month.reports.values()]
     if pdf_href:
@@ -253,9 +211,6 @@ def _client_pages(writer: PageWriter, client, page_of, bodies: dict, health_href
 def build_internal(inventory, health: dict, health_note: str | None, methodology: str,
                    out: Path, bodies: dict) -> int:
     """The internal site: every client and period, the portfolio, methodology, data health."""
-    from pipelines.validate.health import render_health_html
-    from pipelines.site.publish import period_title
-
     topnav = [("Home", "index.html")]
     if inventory.portfolio:
         topnav.append(("Portfolio", f"{next(iter(inventory.portfolio))}/portfolio.html"))
@@ -296,9 +251,6 @@ def build_internal(inventory, health: dict, health_note: str | None, methodology
 def build_bundle(client, health_summary: dict | None, methodology: str, out: Path,
                  pdf_periods: set[str], bodies: dict | None = None, health_note: str | None = None) -> int:
     """One client's standalone site: only its own pages, health, methodology and PDF links."""
-    from pipelines.validate.health import render_health_html
-    from pipelines.site.publish import period_title
-
     writer = PageWriter(out, client.name, [("Home", "index.html"), ("Methodology", "methodology.html"),
                                            ("Data health", "data-health.html")])
     writer.copy_assets()

@@ -12,6 +12,7 @@ Where no Chromium is found the PDF is skipped with a message saying so.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import select
@@ -25,11 +26,17 @@ from pathlib import Path
 from typing import Self
 
 from pipelines.core import config
+from pipelines.core.io import digest, read_json, write_json
+from pipelines.core.layout import STALE_FILE, Layout
+from pipelines.site.inventory import Inventory
+from pipelines.site.pages import template_files
+
+BASE_QUARTO = config.ROOT / "_quarto.yml"
 
 CHROMIUM_ENV = "SERVICEREVIEW_CHROMIUM"
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 PDF_NAME = "monthly_report.pdf"
-DIGESTS = Path("publish") / "pdf_digests.json"  # under the build folder
+DIGESTS = "pdf_digests.json"  # in the build's publish folder
 
 
 class PdfError(RuntimeError):
@@ -190,8 +197,6 @@ class Devtools:
 
 
 def _above_four(fd: int) -> int:
-    import fcntl
-
     if fd > 4:
         return fd
     moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
@@ -247,29 +252,22 @@ class PdfOutcome:
     digests: dict[str, str] = field(default_factory=dict)
 
 
-def _content_digest(month, client_name: str, engine: str) -> str:
-    from pipelines.site import builtin as site
-    from pipelines.core.io import digest
-    from pipelines.site.publish import STALE_FILE
-
+def _content_digest(month, client_name: str, engine) -> str:
     report = month.reports["monthly_report"]
     stale = report.path.parent / STALE_FILE
-    # the page is the renderer's work too: a change in how outputs are turned into HTML reprints
-    templates = [p.read_bytes() for p in sorted(site.TEMPLATES.iterdir()) if p.is_file()]
-    templates.append(Path(site.__file__).read_bytes())
-    quarto_yml = config.ROOT / "_quarto.yml"
-    if engine == "quarto" and quarto_yml.exists():
-        templates.append(quarto_yml.read_bytes())
-    return digest(engine, client_name, report.path.read_bytes(),
-                     stale.read_bytes() if stale.exists() else b"", *templates)
+    # the page is the engine's work too: a change in how outputs become HTML reprints
+    made_with = [p.read_bytes() for p in template_files()] + [Path(engine.__file__).read_bytes()]
+    if engine.NAME == "quarto" and BASE_QUARTO.exists():
+        made_with.append(BASE_QUARTO.read_bytes())
+    return digest(engine.NAME, client_name, report.path.read_bytes(),
+                  stale.read_bytes() if stale.exists() else b"", *made_with)
 
 
-def plan(inventory, previous_bundles: Path, build: Path, engine: str, can_print: bool,
+def plan(inventory: Inventory, previous_bundles: Path, layout: Layout, engine, can_print: bool,
          ) -> dict[str, dict[str, PdfJob]]:
-    """Per client and month: print the latest month when it changed, keep earlier months' PDFs."""
-    from pipelines.core.io import read_json
-
-    digests_file = Path(build) / DIGESTS
+    """Per client and month: print the latest month when it changed, keep earlier months' PDFs.
+    `engine` is the publish engine module (its name and code are part of a page's digest)."""
+    digests_file = layout.publish / DIGESTS
     known = read_json(digests_file) if digests_file.exists() else {}
     jobs: dict[str, dict[str, PdfJob]] = {}
     for client_id, client in inventory.clients.items():
@@ -323,8 +321,6 @@ def produce(jobs: dict[str, dict[str, PdfJob]], bundles: Path, chromium: Path | 
     return outcome
 
 
-def save_digests(build: Path, digests: dict[str, str]) -> None:
+def save_digests(layout: Layout, digests: dict[str, str]) -> None:
     """Remember what each PDF was printed from (so an unchanged report is not printed again)."""
-    from pipelines.core.io import write_json
-
-    write_json(dict(sorted(digests.items())), Path(build) / DIGESTS)
+    write_json(dict(sorted(digests.items())), layout.publish / DIGESTS)

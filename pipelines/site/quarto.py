@@ -23,11 +23,21 @@ from pathlib import Path
 import yaml
 
 from pipelines.core import config
+from pipelines.core.periods import period_title
+from pipelines.metrics import methodology
+from pipelines.site.inventory import read_notebook, source_text
+from pipelines.site.pages import QUARTO_STYLESHEET, PublishError, PublishJob, environment
+from pipelines.validate.health import render_health_html
 
+NAME = "quarto"
 QUARTO_ENV = "QUARTO_PATH"
 BASE_CONFIG = config.ROOT / "_quarto.yml"
-STYLESHEET = Path(__file__).with_name("templates") / "quarto.css"
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|!])")
+
+
+def available() -> bool:
+    """True when a quarto executable is found."""
+    return find_quarto() is not None
 
 
 def find_quarto() -> Path | None:
@@ -73,12 +83,9 @@ def _page(path: Path, meta: dict, body: str) -> None:
 
 def stage_notebook(report, target: Path, client_name: str | None, stale: dict | None, label: str) -> None:
     """Copy an executed notebook with escaped front matter and, if stale, a warning callout."""
-    from pipelines.site.publish import period_title
-    from pipelines.site.builtin import read_notebook
-
     nb = read_notebook(report.path)
     cells = [c for c in nb["cells"]
-             if not (c.get("cell_type") == "raw" and "".join(c.get("source", "")).lstrip().startswith("---"))]
+             if not (c.get("cell_type") == "raw" and source_text(c.get("source")).lstrip().startswith("---"))]
     subtitle = report.subtitle or f"{label} · {period_title(report.period)}"
     meta = {"title": plain(report.page_title(client_name)), "subtitle": plain(subtitle),
             "period": report.period, "notebook": report.notebook}
@@ -98,8 +105,6 @@ def stage_notebook(report, target: Path, client_name: str | None, stale: dict | 
 
 
 def _methodology_md() -> tuple[str, str]:
-    from pipelines.metrics import methodology
-
     lines = methodology.render().splitlines()
     title = lines[0].lstrip("# ").strip() if lines and lines[0].startswith("# ") else "Methodology"
     return title, "\n".join(lines[1:] if lines and lines[0].startswith("# ") else lines)
@@ -113,7 +118,7 @@ def _project(folder: Path, title: str, render: list[str], sidebars: list[dict], 
     if sidebars:
         website["sidebar"] = sidebars
     (folder / "assets").mkdir(parents=True, exist_ok=True)
-    shutil.copy2(STYLESHEET, folder / "assets" / "servicereview.css")
+    shutil.copy2(QUARTO_STYLESHEET, folder / "assets" / "servicereview.css")
     (folder / "_quarto.yml").write_text(yaml.safe_dump(conf, sort_keys=False, allow_unicode=True),
                                         encoding="utf-8")
 
@@ -122,20 +127,15 @@ def _render(quarto: Path, project: Path, out: Path) -> int:
     proc = subprocess.run([str(quarto), "render", str(project)], check=False, cwd=project,
                           capture_output=True, text=True, timeout=1800)
     if proc.returncode != 0:
-        from pipelines.site.publish import PublishError
-
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
         raise PublishError(f"quarto render {project} failed (exit code {proc.returncode}):\n{tail}")
-    built = project / "_site"
-    out.mkdir(parents=True, exist_ok=True)
-    for item in built.iterdir():
-        shutil.move(str(item), out / item.name)
+    # merged into `out`: a re-rendered bundle keeps the PDFs already placed beside its pages
+    shutil.copytree(project / "_site", out, dirs_exist_ok=True)
+    shutil.rmtree(project / "_site")
     return sum(1 for _ in out.rglob("*.html"))
 
 
 def _client_sidebar(client, page_of, health_page: str | None, pdfs: set[str]) -> dict:
-    from pipelines.site.publish import period_title
-
     sections = []
     for period, month in client.months.items():
         contents = [{"text": plain(r.label), "href": page_of(period, r.notebook)}
@@ -149,19 +149,15 @@ def _client_sidebar(client, page_of, health_page: str | None, pdfs: set[str]) ->
 
 
 def _health_body(client, summary, note) -> str:
-    from pipelines.validate.health import render_health_html
-
     if summary:
         return _fence(render_health_html(summary, title=client.name, standalone=False))
     return plain(note or "No data-health result yet.") + "\n"
 
 
-def build(quarto: Path, inventory, health: dict, health_note: str | None, _methodology_html: str,
-          site_dir: Path, clients_dir: Path, build_dir: Path, pdf_links: dict[str, set[str]]) -> int:
+def build(job: PublishJob) -> int:
     """Render the internal site and every client bundle with Quarto; returns the number of pages."""
-    from pipelines.site.builtin import environment
-
-    staging = Path(build_dir) / "publish" / "quarto"
+    quarto, inventory, health, health_note = _exe(), job.inventory, job.health, job.health_note
+    staging = job.layout.publish / "quarto"
     shutil.rmtree(staging, ignore_errors=True)
     method_title, method_md = _methodology_md()
 
@@ -206,30 +202,39 @@ def build(quarto: Path, inventory, health: dict, health_note: str | None, _metho
     if inventory.portfolio:
         navbar.insert(1, {"text": "Portfolio", "href": f"{next(iter(inventory.portfolio))}/portfolio.ipynb"})
     _project(root, "servicereview", render, sidebars, navbar)
-    pages = _render(quarto, root, Path(site_dir))
-
-    # one project per client
-    def bundle(item) -> int:
-        cid, client = item
-        folder = staging / cid
-        render = ["index.qmd", "methodology.qmd", "data-health.qmd"]
-        for period, month in client.months.items():
-            for report in month.reports.values():
-                stage_notebook(report, folder / period / f"{report.notebook}.ipynb", client.name,
-                               month.stale, report.label)
-                render.append(f"{period}/{report.notebook}.ipynb")
-        listing = {"contents": "*/*.ipynb", "type": "table", "fields": ["title", "period"],
-                   "field-display-names": {"title": "Report", "period": "Month"}, "sort": "period desc"}
-        _page(folder / "index.qmd", {"title": plain(client.name), "sidebar": False, "listing": listing}, "")
-        _page(folder / "methodology.qmd", {"title": method_title, "sidebar": False}, method_md)
-        _page(folder / "data-health.qmd", {"title": plain(f"Data health — {client.name}")},
-              _health_body(client, health.get(cid), health_note))
-        sidebar = _client_sidebar(client, lambda p, nb: f"{p}/{nb}.ipynb", "data-health.qmd",
-                                  pdf_links.get(cid, set()))
-        navbar = [{"text": "Home", "href": "index.qmd"}, "methodology.qmd", "data-health.qmd"]
-        _project(folder, client.name, render, [sidebar], navbar)
-        return _render(quarto, folder, Path(clients_dir) / cid)
-
+    pages = _render(quarto, root, job.site_dir)
     with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
-        pages += sum(pool.map(bundle, inventory.clients.items()))
+        pages += sum(pool.map(lambda cid: bundle(job, cid), inventory.clients))
     return pages
+
+
+def bundle(job: PublishJob, cid: str) -> int:
+    """Render one client's bundle as its own Quarto project (its search index holds only it)."""
+    client, health = job.inventory.clients[cid], job.health.get(cid)
+    method_title, method_md = _methodology_md()
+    folder = job.layout.publish / "quarto" / cid
+    shutil.rmtree(folder, ignore_errors=True)
+    render = ["index.qmd", "methodology.qmd", "data-health.qmd"]
+    for period, month in client.months.items():
+        for report in month.reports.values():
+            stage_notebook(report, folder / period / f"{report.notebook}.ipynb", client.name,
+                           month.stale, report.label)
+            render.append(f"{period}/{report.notebook}.ipynb")
+    listing = {"contents": "*/*.ipynb", "type": "table", "fields": ["title", "period"],
+               "field-display-names": {"title": "Report", "period": "Month"}, "sort": "period desc"}
+    _page(folder / "index.qmd", {"title": plain(client.name), "sidebar": False, "listing": listing}, "")
+    _page(folder / "methodology.qmd", {"title": method_title, "sidebar": False}, method_md)
+    _page(folder / "data-health.qmd", {"title": plain(f"Data health — {client.name}")},
+          _health_body(client, health, job.health_note))
+    sidebar = _client_sidebar(client, lambda p, nb: f"{p}/{nb}.ipynb", "data-health.qmd",
+                              job.pdf_links.get(cid, set()))
+    navbar = [{"text": "Home", "href": "index.qmd"}, "methodology.qmd", "data-health.qmd"]
+    _project(folder, client.name, render, [sidebar], navbar)
+    return _render(_exe(), folder, job.clients_dir / cid)
+
+
+def _exe() -> Path:
+    quarto = find_quarto()
+    if quarto is None:
+        raise PublishError(f"no quarto executable on PATH or in {QUARTO_ENV}")
+    return quarto

@@ -12,6 +12,7 @@ The suites (what is checked) live in `pipelines.validate.suites`; this module ru
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import sys
@@ -20,19 +21,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from pipelines.core import io
 from pipelines.core.contracts import Contract, load_contract, load_contracts
-from pipelines.core.schemas import TABLES
-from pipelines.validate.suites import (
-    CHECKS,
-    RECORD_ID,
-    SUITE_TABLES,
-    build_suite,
-    parameters,
-    prepare,
-)
+from pipelines.validate.derived import prepare
+from pipelines.validate.suites import CHECKS, RECORD_ID, SUITE_TABLES, build_suite, parameters
 
 MAX_EXAMPLES = 5
 STATUSES = ("passed", "warned", "failed")
@@ -102,6 +97,7 @@ class _Gate:
     def __init__(self) -> None:
         start = time.perf_counter()
         already = "great_expectations" in sys.modules
+        # lazy: importing Great Expectations takes 3-4 s, paid only by processes that validate
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -120,7 +116,7 @@ class _Gate:
         self.setup_seconds = time.perf_counter() - start
 
     def run(self, table: str, frame: pl.DataFrame, params: dict, client_id: str):
-        from great_expectations.core.run_identifier import RunIdentifier
+        from great_expectations.core.run_identifier import RunIdentifier  # lazy: see __init__
 
         return self.definitions[table].run(
             batch_parameters={"dataframe": _to_pandas(frame)},
@@ -136,8 +132,6 @@ class _Gate:
 
     def build_data_docs(self, target: Path) -> Path:
         """GX's own Data Docs for analysts, as files under `target` (they load CSS/JS from CDNs)."""
-        import logging
-
         name = "servicereview"
         if name in self.context.get_site_names():
             self.context.delete_data_docs_site(name)
@@ -171,6 +165,7 @@ def _gate() -> _Gate:
 
 def _to_pandas(frame: pl.DataFrame):
     """The one conversion to pandas; whole numbers and booleans with gaps keep their type."""
+    # lazy: pandas is needed only at the GX boundary (report kernels never pay for it)
     import pandas as pd
     import pyarrow as pa
 
@@ -346,8 +341,7 @@ def _examples(res: dict) -> list[str]:
 
 def _plain(value):
     """A JSON-friendly form of a value GX reports (timestamps, numpy scalars, tuples)."""
-    import numpy as np
-    import pandas as pd
+    import pandas as pd  # lazy: only GX's results carry pandas values
 
     if value is None:
         return None
@@ -399,7 +393,7 @@ def validate_folder(clean_dir: Path, out_dir: Path, clients: list[str] | None = 
     now = _utc(now)
     contracts = load_contracts(clean_dir / "contracts")
     selected = _select(contracts, clients, clean_dir)
-    frames = _load(clean_dir)
+    frames = io.read_clean(clean_dir)
     load_seconds = time.perf_counter() - started
 
     gate = _gate()
@@ -432,7 +426,7 @@ def validate_one(clean_dir: Path, out_dir: Path, client_id: str, now: datetime |
     `gx_seconds` says which call paid it; `write_summary` adds them up)."""
     clean_dir = Path(clean_dir)
     contract = load_contract(clean_dir / "contracts" / f"{client_id}.yml")
-    tables = _load(clean_dir, client_id)
+    tables = io.read_clean(clean_dir, client_id)
     result = validate_client(tables, contract, now=now)
     io.write_json(result.to_json(), Path(out_dir) / f"{client_id}.json")
     return result
@@ -477,19 +471,3 @@ def _select(contracts: dict[str, Contract], clients: list[str] | None,
     return list(dict.fromkeys(clients))
 
 
-def _load(clean_dir: Path, client_id: str | None = None) -> dict[str, pl.DataFrame | None]:
-    """Every clean table (only `client_id`'s rows when given); None for a table not provided."""
-    if not (clean_dir / "tickets.parquet").exists():
-        raise io.InputError(f"{clean_dir}: no tickets.parquet (run `servicereview clean` first)")
-    missing = set(io.read_json(clean_dir / "clean_summary.json").get("missing_tables", [])) \
-        if (clean_dir / "clean_summary.json").exists() else set()
-    frames: dict[str, pl.DataFrame | None] = {}
-    for name in TABLES:
-        path = clean_dir / f"{name}.parquet"
-        if name in missing or not path.exists():
-            frames[name] = None
-            continue
-        frames[name] = io.read_table(clean_dir, name, client_id=client_id)
-        if "client_id" not in frames[name].columns:
-            raise io.InputError(f"{path}: no client_id column (clean tables carry each row's client)")
-    return frames

@@ -12,11 +12,14 @@ own business and are never shown; neither is another client's data.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
+from jinja2 import Environment
 
 from pipelines.core import io
+from pipelines.core.contracts import load_contracts
 from pipelines.core.schemas import REJECT_REASONS, TABLES
 from pipelines.validate.suites import TABLE_NOUNS
 
@@ -176,8 +179,6 @@ def health_note(summary: dict) -> str:
 def _when(stamp: str | None) -> str | None:
     if not stamp:
         return None
-    from datetime import UTC, datetime
-
     try:
         moment = datetime.fromisoformat(stamp).astimezone(UTC)
     except ValueError:
@@ -252,8 +253,6 @@ _TEMPLATE = """\
 
 def render_health_html(summary: dict, *, title: str | None = None, standalone: bool = True) -> str:
     """The data-health page (or, with standalone=False, a fragment to embed); works offline."""
-    from jinja2 import Environment
-
     env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
     return env.from_string(_TEMPLATE).render(s=summary, title=title or summary["client_id"],
                                              css=_CSS, standalone=standalone)
@@ -274,8 +273,6 @@ def load_health(client_id: str, clean_dir: Path, validation_dir: Path) -> dict:
 def write_health_pages(clean_dir: Path, validation_dir: Path, clients: list[str],
                        out_dir: Path) -> list[Path]:
     """Write `out_dir/<client_id>.html`, one self-contained data-health page per client."""
-    from pipelines.core.contracts import load_contracts
-
     names = {c: k.name for c, k in load_contracts(Path(clean_dir) / "contracts").items()}
     written = []
     for client in clients:

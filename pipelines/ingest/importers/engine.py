@@ -1,12 +1,9 @@
 """The generic importer: a preset applied to an export, as pure polars transforms.
 
 Frames in, frames out. `map_rows` turns every export row into canonical fields
-or a reject with its reason; `build_tables` turns the mapped rows into the raw
-canonical tables `clean` reads (tickets, ticket_events, surveys) plus the
-extras side table. An update log (several rows per ticket) is collapsed per
-ticket and its status changes become events; a one-row-per-ticket export gets
-events from its milestone timestamps. Every input row is used or rejected:
-rows read = rows used + rows rejected.
+or a reject with its reason; `pipelines.ingest.importers.tables.build_tables` then
+turns the mapped rows into the raw canonical tables. Every input row is used or
+rejected: rows read = rows used + rows rejected.
 """
 
 from __future__ import annotations
@@ -17,17 +14,16 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from pipelines.core.io import ROW, SOURCE
+from pipelines.core.rejects import quoted, reject_rows, with_reasons
 from pipelines.ingest.importers.mapping import (
     BOOLEAN_FIELDS,
-    TICKET_FIELDS,
     TIMESTAMP_FIELDS,
     ClientMap,
     MappingError,
     Preset,
     header_key,
 )
-from pipelines.clean.stage import quoted, reject_rows, with_reasons
-from pipelines.core.io import ROW, SOURCE
 
 UPDATE_LOG = "update_log"
 ONE_ROW = "one_row_per_ticket"
@@ -43,7 +39,8 @@ IMPORT_REJECT_REASONS = {
     "unmapped_value": "a value the preset must map (unmapped: reject) is not in its value map",
 }
 
-_KEY, _CLIENT, _AT, _ACTOR, _CUR = "__key", "__client", "__at", "__actor", "__current_at"
+# helper columns of the mapped rows: ticket key, client value, update time, actor, last-update time
+KEY, CLIENT, AT, ACTOR, CURRENT_AT = "__key", "__client", "__at", "__actor", "__current_at"
 _ISO = "%Y-%m-%dT%H:%M:%S"
 _DUPLICATE = re.compile(r"_duplicated_\d+$")
 
@@ -56,17 +53,6 @@ class Mapped:
     rejects: pl.DataFrame
     unmapped: dict[str, dict[str, int]] = field(default_factory=dict)
     defaults_applied: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class Tables:
-    """The canonical raw tables for `clean`, the extras side table and how they were derived."""
-
-    tickets: pl.DataFrame
-    events: pl.DataFrame
-    surveys: pl.DataFrame
-    extras: pl.DataFrame | None
-    notes: dict = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- columns
@@ -146,7 +132,7 @@ def _looks_like(columns: list[str], presets: dict[str, Preset], current: str) ->
         name, matched, _ = ranked[0]
         return f"Its columns look like the {name} preset ({matched} of {n} columns match): try --from {name}."
     return ("Its columns do not look like any shipped preset; write a mapping file for it "
-            "(see pipelines/importers/README.md) and pass its path to --from.")
+            "(see pipelines/ingest/importers/README.md) and pass its path to --from.")
 
 
 def unknown_columns(columns: list[str], preset: Preset) -> list[str]:
@@ -181,7 +167,8 @@ def _timestamp(expr: pl.Expr, formats: list[str], utc: bool) -> tuple[pl.Expr, p
     return value, is_utc
 
 
-def _iso(ts: str, is_utc: str) -> pl.Expr:
+def iso_text(ts: str, is_utc: str) -> pl.Expr:
+    """A parsed timestamp as ISO text, with +00:00 where the value is known to be UTC."""
     text = pl.col(ts).dt.to_string(_ISO)
     return pl.when(pl.col(is_utc)).then(text + "+00:00").otherwise(text)
 
@@ -206,23 +193,23 @@ def map_rows(raw: pl.DataFrame, preset: Preset, client_map: ClientMap, mode: str
         exprs.append(value.alias(name))
     log = preset.update_log if mode == UPDATE_LOG else None
     if log:
-        exprs += [_text(log.key, nulls).alias(_KEY), _text(log.at, nulls).alias(_AT)]
+        exprs += [_text(log.key, nulls).alias(KEY), _text(log.at, nulls).alias(AT)]
         exprs += [_text(c, nulls).alias(f"__order_{i}") for i, c in enumerate(log.order_by)]
         if log.actor and log.actor in present:
-            exprs.append(_text(log.actor, nulls).alias(_ACTOR))
+            exprs.append(_text(log.actor, nulls).alias(ACTOR))
     current = preset.milestones.current_status_at if preset.milestones and not log else None
     if current and current in present:
-        exprs.append(_text(current, nulls).alias(_CUR))
+        exprs.append(_text(current, nulls).alias(CURRENT_AT))
     if client_map.column:
-        exprs.append(_text(client_map.column, nulls).alias(_CLIENT))
+        exprs.append(_text(client_map.column, nulls).alias(CLIENT))
     exprs += [_text(c, nulls).alias(f"__x_{c}") for c in preset.extras if c in present]
     exprs += [_text(r.minutes, nulls).alias(f"__minutes_{f}") for f, r in preset.add_minutes.items()
               if r.minutes in present]
     exprs += [_text(r.column, nulls).alias(f"__number_{f}") for f, r in preset.subtract.items()
               if r.column in present]
     frame = raw.select(exprs)
-    if _KEY not in frame.columns and "ticket_id" in frame.columns:
-        frame = frame.with_columns(pl.col("ticket_id").alias(_KEY))
+    if KEY not in frame.columns and "ticket_id" in frame.columns:
+        frame = frame.with_columns(pl.col("ticket_id").alias(KEY))
 
     defaults = {}
     for name, value in preset.defaults.items():
@@ -249,8 +236,8 @@ def _parse_and_check(frame, preset, client_map, sources, log):
         parsed += [value.alias(f"__ts_{name}"), is_utc.alias(f"__utc_{name}")]
     # The update time of an update log and the last-update time of a one-row export.
     extra_stamps = {column: label for column, label in (
-        (_AT, log.at if log else None),
-        (_CUR, preset.milestones.current_status_at if preset.milestones else None),
+        (AT, log.at if log else None),
+        (CURRENT_AT, preset.milestones.current_status_at if preset.milestones else None),
     ) if column in frame.columns}
     for column, label in extra_stamps.items():
         value, is_utc = _timestamp(pl.col(column), formats, label in preset.utc_columns)
@@ -263,7 +250,7 @@ def _parse_and_check(frame, preset, client_map, sources, log):
         parsed.append(pl.lit(client_map.client_id).alias("client_id"))
     else:
         lookup = {k.strip().lower(): v for k, v in client_map.map.items()}
-        low = pl.col(_CLIENT).str.to_lowercase()
+        low = pl.col(CLIENT).str.to_lowercase()
         parsed.append(low.replace_strict(lookup, default=client_map.default, return_dtype=pl.String)
                       .alias("client_id"))
     frame = frame.with_columns(parsed)
@@ -273,17 +260,17 @@ def _parse_and_check(frame, preset, client_map, sources, log):
         return f"{name} (column {' / '.join(repr(c) for c in cols)})" if cols else name
 
     checks = [(
-        "missing_required_field", pl.col(_KEY).is_null() if _KEY in frame.columns else pl.lit(True),
+        "missing_required_field", pl.col(KEY).is_null() if KEY in frame.columns else pl.lit(True),
         pl.lit(f"{where('ticket_id')} is empty: the row cannot be given to a ticket"),
     )]
     if log:
-        checks.append(("missing_required_field", pl.col(_AT).is_null(),
+        checks.append(("missing_required_field", pl.col(AT).is_null(),
                        pl.lit(f"{log.at!r} is empty: the update cannot be dated")))
     if client_map.column:
         checks.append((
             "unknown_client", pl.col("client_id").is_null(),
             pl.format("{}: {} is not in --client-map and it has no default",
-                      pl.lit(client_map.column), quoted(_CLIENT)),
+                      pl.lit(client_map.column), quoted(CLIENT)),
         ))
     shown = ", ".join(formats)
     for name in stamps:
@@ -393,152 +380,4 @@ def _finish_values(frame: pl.DataFrame, preset: Preset) -> pl.DataFrame:
         )
 
     stamps = [f for f in TIMESTAMP_FIELDS if f"__ts_{f}" in frame.columns]
-    return frame.with_columns([_iso(f"__ts_{f}", f"__utc_{f}").alias(f) for f in stamps])
-
-
-# ---------------------------------------------------------------- tables
-
-
-def build_tables(rows: pl.DataFrame, preset: Preset, mode: str) -> Tables:
-    """Mapped rows -> tickets, ticket_events, surveys (and extras), per the preset."""
-    if mode == UPDATE_LOG:
-        tickets, events, notes = _from_update_log(rows, preset)
-    else:
-        tickets, events, notes = rows, _milestone_events(rows, preset), {}
-        repeated = rows.filter(pl.col(_KEY).is_duplicated())[_KEY].n_unique() if _KEY in rows.columns else 0
-        if repeated:
-            notes["repeated_ticket_ids"] = int(repeated)
-    surveys = _surveys(tickets)
-    extras_cols = [c for c in tickets.columns if c.startswith("__x_")]
-    extras = None
-    if preset.extras:
-        extras = tickets.select(
-            pl.col("ticket_id"), *[pl.col(f"__x_{c}").alias(c) if f"__x_{c}" in tickets.columns
-                                   else pl.lit(None, dtype=pl.String).alias(c) for c in preset.extras]
-        )
-        notes["extras_missing_in_export"] = [c for c in preset.extras if f"__x_{c}" not in extras_cols]
-    return Tables(tickets=_ticket_table(tickets), events=events, surveys=surveys, extras=extras, notes=notes)
-
-
-def _order_keys(rows: pl.DataFrame, log) -> list[pl.Expr]:
-    """Update order: numbers compare as numbers, the update time as a time, else text."""
-    keys = []
-    for i, column in enumerate(log.order_by):
-        if column == log.at:
-            keys.append(pl.col(f"__ts_{_AT}"))
-            continue
-        text = rows[f"__order_{i}"]
-        number = text.cast(pl.Float64, strict=False)
-        keys.append(pl.col(f"__order_{i}").cast(pl.Float64, strict=False)
-                    if number.null_count() == text.null_count() else pl.col(f"__order_{i}"))
-    return keys
-
-
-def _from_update_log(rows: pl.DataFrame, preset: Preset):
-    log = preset.update_log
-    ordered = rows.sort([pl.col(_KEY), *_order_keys(rows, log), pl.col(SOURCE), pl.col(ROW)],
-                        nulls_last=True, maintain_order=True)
-    at_iso = _iso(f"__ts_{_AT}", f"__utc_{_AT}")
-    actor = pl.col(_ACTOR) if _ACTOR in ordered.columns else pl.lit(None, dtype=pl.String)
-    steps = ordered.filter(pl.col("status").is_not_null()).select(
-        pl.col(_KEY), pl.col("ticket_id"), at_iso.alias("at"), pl.col("status"), actor.alias("actor"),
-        pl.col(f"__ts_{_AT}").alias("__ts"),
-    )
-    changed = pl.col("status") != pl.col("status").shift(1).over(_KEY)
-    events = steps.filter(changed.fill_null(True))
-    backwards = events.filter(pl.col("__ts") < pl.col("__ts").shift(1).over(_KEY))[_KEY].n_unique()
-
-    # Timestamps are final ISO text by now (`_finish_values`), so only the canonical fields and
-    # the extras are collapsed; the parsed helper columns are not needed past this point.
-    values = [c for c in ordered.columns if c in TICKET_FIELDS or c in ("responded_at", "rating", "comment",
-                                                                        "client_id")]
-    aggs = [pl.col(c).last() for c in ordered.columns if c.startswith("__x_")]
-    for column in values:
-        rule = log.collapse.get(column, "last")
-        value = pl.col(column).drop_nulls() if rule.endswith("_non_null") else pl.col(column)
-        aggs.append((value.first() if rule.startswith("first") else value.last()).alias(column))
-    tickets = ordered.group_by(_KEY, maintain_order=True).agg(aggs)
-
-    rows_per_key = ordered.group_by(_KEY).agg(pl.len().alias("__rows"))
-    tickets, filled = _derive_from_history(tickets, events, rows_per_key, log)
-    notes = {
-        "rows_per_ticket": "several rows per ticket (an update log) collapsed into one ticket each",
-        "status_changes": int(events.height),
-        "filled_from_history": filled,
-        "tickets_with_events_out_of_time_order": int(backwards),
-    }
-    return tickets, events.select(EVENT_COLUMNS), notes
-
-
-def _derive_from_history(tickets: pl.DataFrame, events: pl.DataFrame, rows_per_key: pl.DataFrame, log):
-    """Fill empty first_response_at / resolved_at / closed_at from the status history."""
-    low = pl.col("status").str.to_lowercase()
-    rules = {}
-    if log.first_response_leaves:
-        rules["first_response_at"] = (~low.is_in([s.lower() for s in log.first_response_leaves]), "first")
-    for name, statuses in (("resolved_at", log.resolved_enters), ("closed_at", log.closed_enters)):
-        if statuses:
-            inside = low.is_in([s.lower() for s in statuses])
-            entered = inside & ~inside.shift(1).over(_KEY).fill_null(False)
-            rules[name] = (entered, "last")
-    if not rules:
-        return tickets, {}
-    aggs = []
-    for name, (condition, pick) in rules.items():
-        picked = pl.col("at").filter(condition)  # ISO text that already carries its UTC offset
-        aggs.append((picked.first() if pick == "first" else picked.last()).alias(f"__d_{name}"))
-    derived = events.group_by(_KEY).agg(aggs)
-    # One row holds no history (an incident-table export, say): nothing is derived from it.
-    derived = derived.join(rows_per_key, on=_KEY, how="inner").filter(pl.col("__rows") > 1).drop("__rows")
-    tickets = tickets.join(derived, on=_KEY, how="left", maintain_order="left")
-    filled, exprs = {}, []
-    for name in rules:
-        current = pl.col(name) if name in tickets.columns else pl.lit(None, dtype=pl.String)
-        filled[name] = int(tickets.select((current.is_null() & pl.col(f"__d_{name}").is_not_null()).sum()).item())
-        exprs.append(pl.coalesce(current, pl.col(f"__d_{name}")).alias(name))
-    tickets = tickets.with_columns(exprs)
-    return tickets.drop([f"__d_{name}" for name in rules]), filled
-
-
-def _milestone_events(rows: pl.DataFrame, preset: Preset) -> pl.DataFrame:
-    """One row per ticket: events at its created / resolved / closed times (and, when the
-    preset names a last-update column, the current status at that time)."""
-    milestones = preset.milestones
-    parts = []
-    if milestones and "ticket_id" in rows.columns:
-        for rank, name in enumerate(("created_at", "resolved_at", "closed_at")):
-            status = getattr(milestones, name)
-            if status and name in rows.columns:
-                parts.append(rows.select(
-                    pl.col("ticket_id"), pl.col(name).alias("at"), pl.lit(status).alias("status"),
-                    pl.col(f"__ts_{name}").alias("__ts"), pl.lit(rank).alias("__rank"),
-                ))
-        if _CUR in rows.columns and "status" in rows.columns:
-            parts.append(rows.select(
-                pl.col("ticket_id"), _iso(f"__ts_{_CUR}", f"__utc_{_CUR}").alias("at"), pl.col("status"),
-                pl.col(f"__ts_{_CUR}").alias("__ts"), pl.lit(3).alias("__rank"),
-            ))
-    if not parts:
-        return pl.DataFrame(schema={c: pl.String for c in EVENT_COLUMNS})
-    events = (pl.concat(parts).filter(pl.col("at").is_not_null() & pl.col("status").is_not_null())
-              .sort("ticket_id", "__ts", "__rank"))
-    repeat = pl.col("status") == pl.col("status").shift(1).over("ticket_id")
-    return events.filter(~repeat.fill_null(False)).select(
-        "ticket_id", "at", "status", pl.lit(None, dtype=pl.String).alias("actor")
-    )
-
-
-def _surveys(tickets: pl.DataFrame) -> pl.DataFrame:
-    if "rating" not in tickets.columns:
-        return pl.DataFrame(schema={c: pl.String for c in SURVEY_COLUMNS})
-    return tickets.filter(pl.col("rating").is_not_null()).select(
-        [pl.col(c) if c in tickets.columns else pl.lit(None, dtype=pl.String).alias(c) for c in SURVEY_COLUMNS]
-    )
-
-
-def _ticket_table(tickets: pl.DataFrame) -> pl.DataFrame:
-    """The raw tickets table in schema order (priority as the source gave it, or P1..P4)."""
-    order = ["ticket_id", "client_id", *[c for c in TICKET_FIELDS if c != "ticket_id"]]
-    return tickets.select(
-        [pl.col(c) if c in tickets.columns else pl.lit(None, dtype=pl.String).alias(c) for c in order]
-    )
+    return frame.with_columns([iso_text(f"__ts_{f}", f"__utc_{f}").alias(f) for f in stamps])

@@ -261,7 +261,7 @@ def parse_preset(data: object, source: str = "<preset>") -> Preset:
             loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
-                msg = "unknown key (check the spelling; README.md in pipelines/importers lists the keys)"
+                msg = "unknown key (check the spelling; README.md in pipelines/ingest/importers lists the keys)"
             elif err["type"] == "missing":
                 msg = "required key is missing"
             lines.append(f"{source}: {loc}: {msg}")

@@ -17,6 +17,8 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.core import io
+from pipelines.core.io import ROW, SOURCE
+from pipelines.core.rejects import attach_raw
 from pipelines.ingest.importers import engine
 from pipelines.ingest.importers.mapping import (
     ClientMap,
@@ -26,8 +28,7 @@ from pipelines.ingest.importers.mapping import (
     load_preset,
     load_presets,
 )
-from pipelines.clean.stage import attach_raw
-from pipelines.core.io import ROW, SOURCE
+from pipelines.ingest.importers.tables import Tables, build_tables
 
 OUTPUTS = ("tickets.csv", "ticket_events.csv", "surveys.csv", "extras.csv", "import_rejects.csv",
            "import_report.json")
@@ -37,7 +38,7 @@ OUTPUTS = ("tickets.csv", "ticket_events.csv", "surveys.csv", "extras.csv", "imp
 class ImportResult:
     """The canonical tables, the rejected export rows (with raw values) and the import report."""
 
-    tables: engine.Tables
+    tables: Tables
     rejects: pl.DataFrame
     report: dict
 
@@ -79,7 +80,7 @@ def import_frames(
         frames = [frame.with_columns(pl.lit(name).alias(SOURCE)) for frame, name in zip(frames, names)]
     raw = pl.concat(frames, how="diagonal") if len(frames) > 1 else frames[0]
     mapped = engine.map_rows(raw, preset, client_map, mode)
-    tables = engine.build_tables(mapped.rows, preset, mode)
+    tables = build_tables(mapped.rows, preset, mode)
     rejects = attach_raw(mapped.rejects, raw)
     report = _report(raw, frames, names, preset, client_map, mode, mapped, tables, rejects)
     return ImportResult(tables=tables, rejects=rejects, report=report)

@@ -9,7 +9,6 @@ can place a first response "2 business hours after creation" exactly, with one
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 
@@ -18,6 +17,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.core.contracts import WEEKDAYS, Contract
+from pipelines.core.periods import is_period, month_index
 
 EPOCH = date(1970, 1, 1)
 
@@ -57,12 +57,11 @@ class Period:
 
 def period(end: str, months: int) -> Period:
     """`months` calendar months ending with `end` ("YYYY-MM")."""
-    match = re.fullmatch(r"(\d{4})-(\d{2})", str(end).strip())
-    if not match or not 1 <= int(match.group(2)) <= 12:
+    if not is_period(str(end).strip()):
         raise SampleError(f"--end {end!r} is not a month like 2026-10")
     if months < 1:
         raise SampleError(f"--months must be at least 1 (got {months})")
-    index = int(match.group(1)) * 12 + int(match.group(2)) - 1
+    index = month_index(str(end).strip())
     starts = tuple(date((i // 12), i % 12 + 1, 1) for i in range(index - months + 1, index + 1))
     after = index + 1
     last = date(after // 12, after % 12 + 1, 1) - timedelta(days=1)

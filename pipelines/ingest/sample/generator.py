@@ -1,7 +1,7 @@
 """Deterministic sample data: a year of help-desk life at an MSP's clients.
 
 `generate_sample` builds every canonical raw table (typed, UTC) and one contract per
-client from a seed; `write_sample` writes them as the exports `servicereview clean`
+client from a seed; `pipelines.ingest.sample.write.write_sample` writes them as the exports `servicereview clean`
 reads (CSV with local times and offsets, or typed Parquet), a README telling the
 story, and on request the deliberately dirty set (`pipelines.ingest.sample.dirty`).
 
@@ -16,29 +16,19 @@ seconds, and one seed always gives the same bytes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from pipelines.core import io
+from pipelines.core.contracts import Contract
 from pipelines.ingest.sample import operations as ops
 from pipelines.ingest.sample import story
-from pipelines.core.contracts import Contract, contract_to_yaml
 from pipelines.ingest.sample.calendar import Period, SampleError, holiday_days, period, weekday
 from pipelines.ingest.sample.tickets import ClientPlan, client_tickets, degraded_months
 
-__all__ = [
-    "Sample",
-    "SampleError",
-    "degraded_months",
-    "generate_sample",
-    "raw_frames",
-    "write_sample",
-]
+__all__ = ["Sample", "SampleError", "degraded_months", "generate_sample", "raw_frames"]
 
 TS_FORMAT = "%Y-%m-%dT%H:%M:%S%:z"
-DIRTY_NOTE = "\n`dirty/` holds a small, deliberately faulty set: see `dirty/README.md`.\n"
 TABLE_NAMES = ("tickets", "ticket_events", "surveys", "outages", "time_entries", "devices")
 
 # Tickets per seat per month, by origin: people, monitoring alerts, scheduled maintenance.
@@ -189,99 +179,3 @@ def localise(
     if not parts:
         return frame.with_columns([pl.col(c).cast(pl.String) for c in columns])
     return pl.concat(parts).sort("__order").drop("__order", "__client")
-
-
-def write_sample(
-    out: Path,
-    clients: int = 5,
-    months: int = 13,
-    seed: int = 7,
-    end: str = "2026-10",
-    tickets: int | None = None,
-    fmt: str = "csv",
-    dirty: bool = True,
-) -> list[Path]:
-    """Generate the sample and write it to `out` (tables, contracts/, README.md) and, with
-    `dirty`, the dirty set to `out/dirty`. Returns the files written."""
-    if fmt not in ("csv", "parquet"):
-        raise SampleError(f"--format {fmt!r} is not csv or parquet")
-    out = Path(out)
-    sample = generate_sample(clients, months, seed, end, tickets)
-    frames = raw_frames(sample) if fmt == "csv" else sample.tables
-    written = write_frames(frames, out, fmt)
-    written += write_contracts(sample.contracts, out / "contracts")
-    written.append(io.write_text(out / "README.md", story_readme(sample, seed, dirty)))
-    if dirty:
-        from pipelines.ingest.sample.dirty import write_dirty
-
-        written += write_dirty(out / "dirty", seed=seed, end=end)
-    return written
-
-
-def write_frames(frames: dict[str, pl.DataFrame], out: Path, fmt: str = "csv") -> list[Path]:
-    """Write each raw table as `<name>.csv` (LF, header) or typed `<name>.parquet`,
-    removing the other format's file so a folder never holds a table twice."""
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, frame in frames.items():
-        for suffix in io.RAW_SUFFIXES:
-            stale = out / f"{name}{suffix}"
-            if suffix != f".{fmt}" and stale.exists():
-                stale.unlink()
-        path = out / f"{name}.{fmt}"
-        if fmt == "parquet":
-            io.write_table(frame, path)
-        else:
-            io.write_csv(frame, path)
-        written.append(path)
-    return written
-
-
-def write_contracts(contracts: dict[str, Contract], folder: Path) -> list[Path]:
-    """One `<client_id>.yml` per contract; older sample contracts in the folder are removed."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in sorted(folder.glob("*.yml")):
-        if stale.stem not in contracts:
-            stale.unlink()
-    return [
-        io.write_text(folder / f"{cid}.yml", contract_to_yaml(k))
-        for cid, k in sorted(contracts.items())
-    ]
-
-
-def story_readme(sample: Sample, seed: int, dirty: bool = True) -> str:
-    """A README for the sample folder: who the clients are and what happens to them."""
-    counts = dict(sample.tables["tickets"].group_by("client_id").len().iter_rows())
-    facts = sample.story
-    rows = [
-        f"| {cid} | {k.name} | {k.timezone} | {facts['seats'][cid]} | {k.survey_scale} | "
-        f"{', '.join(k.priority_map)} | {counts.get(cid, 0)} |"
-        for cid, k in sample.contracts.items()
-    ]
-    degraded = ""
-    if facts["degraded_client"]:
-        degraded = (
-            f"- **{facts['degraded_client']}** loses its dedicated engineer "
-            f"({facts['departing_engineer']}) in {facts['degraded_months'][0]}: response and "
-            f"resolution SLAs, CSAT and reopens get worse through {facts['degraded_months'][-1]}, "
-            f"then partly recover when {story.REPLACEMENT_ENGINEER} joins.\n"
-        )
-    return f"""# Sample data (generated)
-
-Generated by `servicereview sample` (seed {seed}); regenerate rather than edit.
-Period: {facts["period"][0]} to {facts["period"][-1]} in each client's local time; every
-timestamp carries the client's UTC offset.
-
-| client_id | name | time zone | seats | survey scale | priorities | tickets |
-|---|---|---|---|---|---|---|
-{chr(10).join(rows)}
-
-## The story
-- Tickets arrive mostly Monday to Friday in business hours (Monday busiest); monitoring
-  alerts arrive around the clock; a few percent of targets are breached in a normal month.
-- Status history: New, (Assigned), In Progress, sometimes Waiting on Customer / Vendor,
-  Resolved, Closed (auto-close after about two days); some tickets are reopened; the last
-  days' tickets are still open at the data end.
-- About 3% are merged (with parent_ticket_id), duplicate or cancelled; recurring problems
-  repeat the same category and asset within two weeks.
-{degraded}{DIRTY_NOTE if dirty else ""}"""

@@ -12,8 +12,8 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from pipelines.ingest.sample import story
-from pipelines.clean.stage import survey_score, survey_sentiment
+from pipelines.core.scales import survey_score, survey_sentiment
+from pipelines.ingest.sample import categories, story
 from pipelines.ingest.sample.calendar import (
     DAY,
     HOUR,
@@ -104,9 +104,9 @@ def _comments(rng, sentiment, reopened, slow, late, engineer: pl.Series) -> pl.S
     pool = np.where(negative & slow, "negative_slow", pool)
     pool = np.where(negative & late & ~slow, "negative_late_response", pool)
     pool = np.where(negative & reopened, "negative_reopened", pool)
-    names = list(story.COMMENTS)
-    flat = [text for name in names for text in story.COMMENTS[name]]
-    sizes = np.array([len(story.COMMENTS[name]) for name in names])
+    names = list(categories.COMMENTS)
+    flat = [text for name in names for text in categories.COMMENTS[name]]
+    sizes = np.array([len(categories.COMMENTS[name]) for name in names])
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     which = (
         np.array([names.index(p) for p in pool], dtype=np.int64)
@@ -161,8 +161,8 @@ def time_entries(c: ClientPlan, per: Period, draw: dict) -> pl.DataFrame:
     )
 
     # On-site: the contract's visits a month, spread over hands-on tickets; walk-ins always.
-    hands_on = np.array([x.onsite for x in story.CATEGORIES])[draw["cat"]] & (draw["kind"] == 0)
-    walk_in = draw["source"] == story.USER_SOURCES.index("onsite")
+    hands_on = np.array([x.onsite for x in categories.CATEGORIES])[draw["cat"]] & (draw["kind"] == 0)
+    walk_in = draw["source"] == categories.USER_SOURCES.index("onsite")
     candidates = worked & draw["done"] & (hands_on | walk_in)
     per_month = np.bincount(draw["month"][candidates], minlength=len(per.month_starts))
     target = c.contract.targets.onsite_visits
@@ -262,7 +262,7 @@ def outages(c: ClientPlan, per: Period, end: int) -> pl.DataFrame:
         count = rng.poisson(UNPLANNED_PER_YEAR.get(service, 2.5) * years)
         began = rng.integers(start, end, count) if count else np.zeros(0, dtype=np.int64)
         length = np.round(np.clip(rng.lognormal(np.log(40), 1.0, count), 5, 480)) * MINUTE
-        texts = story.OUTAGE_DESCRIPTIONS.get(service, story.OUTAGE_DESCRIPTIONS["default"])
+        texts = categories.OUTAGE_DESCRIPTIONS.get(service, categories.OUTAGE_DESCRIPTIONS["default"])
         for b, d in zip(began, length.astype(np.int64)):
             text = texts[rng.integers(len(texts))].replace("{service}", service.capitalize())
             rows.append((service, b, b + d, False, text))

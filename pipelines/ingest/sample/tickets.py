@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from pipelines.ingest.sample import story
 from pipelines.core.contracts import PRIORITIES, Contract
+from pipelines.ingest.sample import categories, story
 from pipelines.ingest.sample.calendar import (
     DAY,
     HOUR,
@@ -102,7 +102,7 @@ def client_tickets(c: ClientPlan, per: Period, scale: float) -> dict:
 
     # Who and what.
     cast = _cast(c)
-    cats = story.CATEGORIES
+    cats = categories.CATEGORIES
     pools, available = _asset_pools(cats, cast)
     cat = np.zeros(n, dtype=np.int64)
     for k in range(3):
@@ -134,7 +134,7 @@ def client_tickets(c: ClientPlan, per: Period, scale: float) -> dict:
     code[(code == 1) & (parent < 0)] = 3
     _copy_issue((code == 1) | (code == 2) & (parent >= 0), parent, cat, title, asset, requester)
 
-    mix = np.cumsum(np.array([story.PRIORITY_MIX[x.priority] for x in cats]), axis=1)
+    mix = np.cumsum(np.array([categories.PRIORITY_MIX[x.priority] for x in cats]), axis=1)
     prio = (rng.random(n)[:, None] > mix[cat][:, :3]).sum(axis=1)
     resolved_code = code == 0
 
@@ -152,8 +152,8 @@ def client_tickets(c: ClientPlan, per: Period, scale: float) -> dict:
 
     source = np.where(
         kind == 0,
-        rng.choice(len(story.USER_SOURCES), n, p=story.USER_SOURCE_MIX),
-        len(story.USER_SOURCES) + kind - 1,
+        rng.choice(len(categories.USER_SOURCES), n, p=categories.USER_SOURCE_MIX),
+        len(categories.USER_SOURCES) + kind - 1,
     )
     draw = {
         "n": n,
@@ -350,7 +350,7 @@ def _ticket_frames(c: ClientPlan, per: Period, v: dict) -> dict:
     """Cut every ticket's life at the data end; build the tickets and ticket_events frames.
     Returns `v` with the frames and what the other tables need."""
     rng, profile, cast, times = c.rng, c.profile, v["cast"], v["times"]
-    n, code, cats = v["n"], v["code"], story.CATEGORIES
+    n, code, cats = v["n"], v["code"], categories.CATEGORIES
     t, on = times["t"], times["on"]
     end = local_to_utc(np.array([(per.day_numbers()[-1] + 1) * DAY - 1]), c.contract.timezone)[0]
     seen = on & (t <= end)
@@ -391,7 +391,7 @@ def _ticket_frames(c: ClientPlan, per: Period, v: dict) -> dict:
             "priority": take(profile.priority_names, v["prio"]),
             "status": take(STATUSES, status),
             "type": take([x.type for x in cats], v["cat"]),
-            "source": take([*story.USER_SOURCES, "monitoring", "maintenance"], v["source"]),
+            "source": take([*categories.USER_SOURCES, "monitoring", "maintenance"], v["source"]),
             "category": take([x.category for x in cats], v["cat"]),
             "subcategory": take([x.subcategory for x in cats], v["cat"]),
             "title": title,

@@ -12,8 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.site.publish import MARKER, PublishError, discover, preview_server, publish
-from pipelines.site.builtin import PageWriter, front_matter, notebook_html, output_html
+from pipelines.site.builtin import PageWriter, notebook_html, output_html
+from pipelines.site.inventory import discover, front_matter
+from pipelines.site.preview import preview_server
+from pipelines.site.publish import MARKER, PublishError, publish
 from tests.publish_fixtures import (
     CLIENTS,
     SVG,

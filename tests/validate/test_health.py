@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 
 from pipelines.core import io
+from pipelines.core.schemas import REJECTS_SCHEMA
 from pipelines.validate.health import (
     health_frames,
     health_note,
@@ -15,7 +16,6 @@ from pipelines.validate.health import (
     load_health,
     render_health_html,
 )
-from pipelines.core.schemas import REJECTS_SCHEMA
 
 OFFLINE_MARKERS = ("http://", "https://", "//cdn", "<script", "<link", "@import", "url(", "src=")
 

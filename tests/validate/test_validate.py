@@ -14,8 +14,9 @@ import pytest
 
 from pipelines.core.contracts import parse_contract
 from pipelines.core.schemas import TABLES
-from pipelines.validate.suites import CHECKS, VOLUME_TABLE, monthly_volume
+from pipelines.validate.derived import monthly_volume
 from pipelines.validate.gate import validate_client
+from pipelines.validate.suites import CHECKS, VOLUME_TABLE
 from tests.conftest import ACME
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)

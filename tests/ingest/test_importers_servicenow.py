@@ -17,7 +17,7 @@ from pipelines.clean.stage import clean_folder
 from pipelines.ingest.importers import import_files
 from pipelines.ingest.importers.engine import IMPORT_REJECT_REASONS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LOG = Path(os.environ.get(
     "SERVICENOW_LOG", ROOT.parent / "shared/data/servicenow-incident-log/incident_event_log.csv.gz"))
 EXAMPLES = ROOT / "examples" / "servicenow"

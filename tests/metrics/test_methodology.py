@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from pipelines.metrics import methodology
-from pipelines.metrics.stage import BY_PRIORITY_COLUMNS, CLIENT_KPI_COLUMNS
 from pipelines.metrics.service_kpis import UPTIME_COLUMNS
 from pipelines.metrics.sla import TICKET_SLA_COLUMNS
+from pipelines.metrics.stage import BY_PRIORITY_COLUMNS, CLIENT_KPI_COLUMNS
 
 
 @pytest.mark.parametrize("table, columns", [

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from pipelines.core import config
+from pipelines.core.reports import CLIENT, declared
 from pipelines.run import execute
 from pipelines.run.batch import LockedError, RunOptions, run_batch, run_lock
 from tests.conftest import copy_sample, servicereview
@@ -26,7 +27,7 @@ def test_run_executes_every_client_and_the_portfolio(sample_run):
     assert sample_run.first.returncode == 0, sample_run.first.stderr[-3000:]
     period_dir = sample_run.home / "reports" / PERIOD
     for client in CLIENTS:
-        for name in execute.CLIENT_TEMPLATES:
+        for name in (r.name for r in declared(CLIENT)):
             path = period_dir / client / f"{name}.ipynb"
             assert path.exists(), path
             assert execute.error_cells(path) == []

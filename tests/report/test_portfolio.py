@@ -4,8 +4,8 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.report import portfolio
 from pipelines.core.contracts import parse_contract
+from pipelines.report import portfolio
 from pipelines.report.context import PortfolioContext
 
 

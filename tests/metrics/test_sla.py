@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from pipelines.metrics import sla
 from pipelines.core.contracts import parse_contract
 from pipelines.core.schemas import TABLES
+from pipelines.metrics import sla
 from tests import sla_reference as ref
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")

@@ -15,7 +15,7 @@ from pipelines.cli import app
 from pipelines.ingest.importers import MappingError, import_files
 from tests.conftest import write_contract
 
-FIXTURES = Path(__file__).parent / "fixtures" / "importers"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "importers"
 
 
 def utc(*args) -> datetime:

@@ -15,7 +15,6 @@ from pipelines.core.business_time import (
     Months,
     business_windows,
     local_to_utc,
-    month_index,
 )
 from pipelines.core.contracts import parse_contract
 from tests import sla_reference as ref
@@ -146,9 +145,3 @@ def test_months_follow_the_client_zone():
     outside = months.index(np.array([0, 0]), np.array([us(datetime(2026, 8, 31, tzinfo=UTC)),
                                                        us(datetime(2026, 11, 1, 4, tzinfo=UTC))]))
     assert outside.tolist() == [-1, -1]
-
-
-def test_month_index_rejects_bad_spelling():
-    assert month_index("2026-09") == 2026 * 12 + 8
-    with pytest.raises(ValueError, match="not a month like 2026-09"):
-        month_index("2026-9")

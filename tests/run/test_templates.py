@@ -8,14 +8,15 @@ import nbformat
 import pytest
 
 from pipelines.core import config
+from pipelines.core.reports import BY_NAME, REPORTS
 from pipelines.run import execute
 
 
 def test_every_template_declares_exactly_what_the_runner_passes():
     templates = execute.load_templates(config.NOTEBOOKS)
-    assert sorted(t.name for t in templates) == sorted([*execute.CLIENT_TEMPLATES, *execute.PORTFOLIO_TEMPLATES])
+    assert sorted(t.name for t in templates) == sorted(r.name for r in REPORTS)
     for template in templates:
-        expected = execute.CLIENT_PARAMETERS if template.scope == "client" else execute.PORTFOLIO_PARAMETERS
+        expected = BY_NAME[template.name].parameters
         assert set(execute.parameters_of(template.path)) == set(expected), template.name
 
 

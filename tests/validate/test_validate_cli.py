@@ -139,7 +139,7 @@ def sample_folder(tmp_path_factory) -> Path:
 
     if (config.SAMPLE_DATA / "tickets.csv").exists():
         return config.SAMPLE_DATA
-    from pipelines.ingest.sample.generator import write_sample
+    from pipelines.ingest.sample.write import write_sample
 
     out = tmp_path_factory.mktemp("sample")
     write_sample(out)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from pipelines.report import context as report, sections
+from pipelines.report import context as report
+from pipelines.report import sections
 from tests.conftest import XSS_CLIENT, XSS_TICKET
 
 pytestmark = pytest.mark.slow

@@ -14,11 +14,13 @@ from typer.testing import CliRunner
 from pipelines.clean.stage import clean_folder
 from pipelines.cli import app
 from pipelines.core.contracts import load_contracts
-from pipelines.ingest.sample.generator import Sample, degraded_months, generate_sample, write_sample
-from pipelines.ingest.sample.calendar import BusinessClock, SampleError, period
-from pipelines.ingest.sample.dirty import write_dirty
-from pipelines.ingest.sample.story import COMMENTS, client_profiles
 from pipelines.core.schemas import REJECT_REASONS
+from pipelines.ingest.sample.calendar import BusinessClock, SampleError, period
+from pipelines.ingest.sample.categories import COMMENTS
+from pipelines.ingest.sample.dirty import write_dirty
+from pipelines.ingest.sample.generator import Sample, degraded_months, generate_sample
+from pipelines.ingest.sample.story import client_profiles
+from pipelines.ingest.sample.write import write_sample
 
 END = "2026-10"
 LOCAL_TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$")

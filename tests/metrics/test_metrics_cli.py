@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from pipelines.core.config import SAMPLE_DATA
-from pipelines.metrics.stage import BY_PRIORITY_COLUMNS, CLIENT_KPI_COLUMNS, default_period
 from pipelines.metrics.sla import TICKET_SLA_COLUMNS
+from pipelines.metrics.stage import BY_PRIORITY_COLUMNS, CLIENT_KPI_COLUMNS, default_period
 from tests import metrics_fixtures as fx
 
 ISSUE_KPI_COLUMNS = ["client_id", "month", "tickets_created", "tickets_resolved", "tickets_excluded", "open_at_end", "waiting_on_customer_at_end", "response_met", "response_breached", "response_sla_pct", "resolution_met", "resolution_breached", "resolution_sla_pct", "avg_response_minutes", "avg_in_progress_minutes", "avg_resolution_hours", "median_resolution_hours", "p90_resolution_hours", "fcr_pct", "reopen_pct", "escalation_pct", "reassignment_pct", "recurring_pct", "proactive_pct", "survey_responses", "survey_response_rate_pct", "csat_pct", "nps", "uptime_pct", "planned_maintenance_minutes", "hours_logged", "onsite_visits", "cost_per_ticket", "patch_compliance_pct", "service_credit_pct"]

@@ -1,0 +1,42 @@
+"""Report periods: calendar months spelled 'YYYY-MM'.
+
+One place parses, checks and titles a month, so the CLI, the metrics, the runner and
+the site agree on what a period is. A month is also an absolute index
+(year * 12 + month - 1), which makes ranges and "the month before" plain arithmetic.
+"""
+
+from __future__ import annotations
+
+import re
+
+PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December")
+
+
+def is_period(text: object) -> bool:
+    """True for a month spelled exactly 'YYYY-MM'."""
+    return isinstance(text, str) and PERIOD.fullmatch(text) is not None
+
+
+def month_index(label: str) -> int:
+    """'YYYY-MM' -> absolute month index; a clear error for anything else."""
+    if not is_period(label):
+        raise ValueError(f"period {label!r} is not a month like 2026-09 (YYYY-MM)")
+    return int(label[:4]) * 12 + int(label[5:]) - 1
+
+
+def month_label(index: int) -> str:
+    """Absolute month index -> 'YYYY-MM'."""
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def period_title(period: str) -> str:
+    """'2026-10' -> 'October 2026' (English, whatever the machine's locale)."""
+    index = month_index(period)
+    return f"{_NAMES[index % 12]} {index // 12}"
+
+
+def previous_month(period: str) -> str:
+    """'2026-01' -> '2025-12'."""
+    return month_label(month_index(period) - 1)

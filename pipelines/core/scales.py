@@ -1,0 +1,46 @@
+"""Survey scales: a rating as given -> a score on the client's scale -> a sentiment.
+
+3-point (negative / neutral / positive), 5-point (1-5, CSAT: 4-5 positive) and 0-10
+(NPS: 9-10 promoters). Shared by `clean` and the sample generator, which must agree.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+SCALE_WORDS = {"3-point": "positive, neutral or negative", "5-point": "1 to 5", "0-10": "0 to 10"}
+
+
+def number(column: str) -> pl.Expr:
+    """A finite number from text, or null."""
+    value = pl.col(column).cast(pl.Float64, strict=False)
+    return pl.when(value.is_finite()).then(value)
+
+
+def survey_score() -> pl.Expr:
+    """A survey's `rating` as a number on its `scale` column's scale, or null when off the scale
+    (3-point: negative=1, neutral=2, positive=3; 5-point: whole 1-5; 0-10: whole 0-10)."""
+    rating = pl.col("rating").str.to_lowercase()
+    value = number("rating")
+    whole = value.is_not_null() & (value == value.floor())
+    three = rating.replace_strict({"negative": 1.0, "neutral": 2.0, "positive": 3.0}, default=None,
+                                  return_dtype=pl.Float64)
+    five = pl.when(whole & value.is_between(1, 5)).then(value)
+    ten = pl.when(whole & value.is_between(0, 10)).then(value)
+    return (
+        pl.when(pl.col("scale") == "3-point").then(three)
+        .when(pl.col("scale") == "5-point").then(five)
+        .when(pl.col("scale") == "0-10").then(ten)
+    )
+
+
+def survey_sentiment() -> pl.Expr:
+    """positive / neutral / negative from `score` and `scale` (CSAT 4-5 positive; NPS 9-10 promoter)."""
+    s = pl.col("score")
+    return (
+        pl.when(pl.col("scale") == "3-point")
+        .then(pl.when(s == 3).then(pl.lit("positive")).when(s == 2).then(pl.lit("neutral")).otherwise(pl.lit("negative")))
+        .when(pl.col("scale") == "5-point")
+        .then(pl.when(s >= 4).then(pl.lit("positive")).when(s == 3).then(pl.lit("neutral")).otherwise(pl.lit("negative")))
+        .otherwise(pl.when(s >= 9).then(pl.lit("positive")).when(s >= 7).then(pl.lit("neutral")).otherwise(pl.lit("negative")))
+    )

@@ -1,0 +1,114 @@
+"""What a worker process does for one client: the data-quality gate, then its notebooks.
+
+Each worker keeps one warm Jupyter kernel for all the notebooks it runs. A client's
+notebooks are executed into a scratch folder and swapped in whole only when all of them
+succeed; otherwise the previous report stays and the failed notebooks are kept with their
+errors under `<period>/_failed/<client>/`. Steps are reported on a queue as they finish.
+"""
+
+from __future__ import annotations
+
+import multiprocessing.util
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pipelines.core.io import swap_in, write_json
+from pipelines.core.layout import FAILED_DIR, STALE_FILE, Layout
+from pipelines.core.reports import PORTFOLIO
+from pipelines.run import execute
+from pipelines.validate.gate import validate_one
+
+GATE_STEP = "gate"  # the step reported before a client's notebooks
+
+
+@dataclass
+class ClientOutcome:
+    """What happened to one client (or the portfolio, or the site) in a run."""
+
+    client_id: str
+    status: str  # executed | unchanged | failed | stale
+    seconds: float = 0.0
+    output: Path | None = None
+    notebooks: list[execute.NotebookOutcome] = field(default_factory=list)
+    message: str = ""
+
+
+_KERNEL: execute.Kernel | None = None
+
+
+def worker_kernel() -> execute.Kernel:
+    """This process's warm kernel, started on first use and shut down when the process ends."""
+    global _KERNEL
+    if _KERNEL is None:
+        _KERNEL = execute.Kernel()
+        multiprocessing.util.Finalize(_KERNEL, _KERNEL.shutdown, exitpriority=10)
+    return _KERNEL
+
+
+def run_client(client_id: str, period: str, templates: list[execute.Template], data: Path, build: Path,
+               target: Path, front_matter: dict, progress=None) -> ClientOutcome:
+    """Execute a client's (or the portfolio's) notebooks into a scratch folder, then swap it in."""
+    start = time.perf_counter()
+    scratch = target.parent / f".tmp-{target.name}-{os.getpid()}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    kernel = worker_kernel()
+    params = {"period": period, "data_dir": str(data), "build_dir": str(build)}
+    if client_id != PORTFOLIO:
+        params["client_id"] = client_id
+    outcomes = []
+    for template in templates:
+        outcome = execute.execute(template.path, scratch / template.path.name, params, kernel,
+                                  front_matter | {"notebook": template.name})
+        outcomes.append(outcome)
+        if progress is not None:
+            progress.put((client_id, template.name, outcome.ok))
+        if not outcome.ok:
+            break
+    seconds = time.perf_counter() - start
+    if all(o.ok for o in outcomes):
+        swap_in(scratch, target)
+        shutil.rmtree(target.parent / FAILED_DIR / target.name, ignore_errors=True)
+        return ClientOutcome(client_id, "executed", seconds, target, outcomes)
+    failed_dir = target.parent / FAILED_DIR / target.name
+    shutil.rmtree(failed_dir, ignore_errors=True)
+    failed_dir.parent.mkdir(parents=True, exist_ok=True)
+    scratch.rename(failed_dir)
+    bad = next(o for o in outcomes if not o.ok)
+    return ClientOutcome(client_id, "failed", seconds, failed_dir / bad.output.name, outcomes,
+                         f"{bad.template}: {bad.error}")
+
+
+def process_client(client_id: str, period: str, templates: list[execute.Template], data: Path, build: Path,
+                   target: Path, front_matter: dict, now: datetime, progress=None) -> ClientOutcome:
+    """A worker's job for one client: the data-quality gate, then (if it passes) the notebooks.
+
+    Each worker process imports Great Expectations once and validates its clients
+    in parallel with the other workers. A client failing the gate keeps its
+    previous report, marked stale."""
+    start = time.perf_counter()
+    layout = Layout(build)
+    gate = validate_one(layout.clean, layout.validation, client_id, now)
+    if progress is not None:
+        progress.put((client_id, GATE_STEP, gate.publishable))
+    if gate.publishable:
+        outcome = run_client(client_id, period, templates, data, build, target, front_matter, progress)
+    else:
+        outcome = mark_stale(target, client_id, gate)
+    outcome.seconds = time.perf_counter() - start
+    return outcome
+
+
+def mark_stale(target: Path, client: str, gate) -> ClientOutcome:
+    """Keep a client's previous report, marked stale with the checks its new data failed."""
+    failed = [r for r in gate.results if not r["success"] and r["severity"] == "error"]
+    reasons = [f"{r['table']}.{r.get('column') or ''} {r['expectation']}: {r.get('unexpected_count')} rows"
+               for r in failed]
+    message = "data-quality gate failed: " + "; ".join(reasons)
+    if target.exists():
+        write_json({"stale_since": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "reason": message, "failed_checks": failed}, target / STALE_FILE)
+    return ClientOutcome(client, "stale", output=target if target.exists() else None, message=message)
