@@ -6,6 +6,7 @@ inside the commands (deliberately lazy) so `servicereview --help` stays fast.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -35,6 +36,18 @@ PeriodOpt = Annotated[
 def _fail(message: str, code: int = config.EXIT_USAGE) -> None:
     console.print(f"[red]error:[/red] {message}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+@contextmanager
+def _locked(build: Path = config.BUILD):
+    """Hold the run lock of the workspace while a command writes into it (exit 3 when taken)."""
+    from pipelines.run.lock import LockedError, run_lock
+
+    try:
+        with run_lock(build):
+            yield
+    except LockedError as exc:
+        _fail(str(exc), config.EXIT_LOCKED)
 
 
 def _guard(func, *args, **kwargs):
@@ -91,7 +104,8 @@ def clean(data: DataOpt = config.SAMPLE_DATA, out: OutOpt = BUILD.clean) -> None
     """Ingest raw exports: clean tables + rejects (every row accounted for)."""
     from pipelines.clean.stage import clean_folder
 
-    result = _guard(clean_folder, data, out)
+    with _locked():
+        result = _guard(clean_folder, data, out)
     console.print(_clean_table(result.summary))
     console.print(f"clean tables and rejects written to {out}", highlight=False)
 
@@ -115,8 +129,9 @@ def validate(
     from pipelines.validate.health import write_health_pages
     from pipelines.validate.suites import TABLE_NOUNS
 
-    results = _guard(validate_folder, data, out, clients=client, data_docs=data_docs)
-    write_health_pages(data, out, list(results), out / "health")
+    with _locked():
+        results = _guard(validate_folder, data, out, clients=client, data_docs=data_docs)
+        write_health_pages(data, out, list(results), out / "health")
     table = Table(title="validate: data-quality gate per client")
     for column in ("client", "passed", "warnings", "errors", "publishable"):
         table.add_column(column, justify="left" if column == "client" else "right")
@@ -163,7 +178,8 @@ def metrics(
         except ValueError as exc:
             _fail(f"--period: {exc}")
     try:
-        result = _guard(metrics_folder, data, out, period)
+        with _locked():
+            result = _guard(metrics_folder, data, out, period)
     except ValueError as exc:  # e.g. a ticket whose priority has no target in its contract
         _fail(str(exc))
     s = result.summary
@@ -338,7 +354,8 @@ def publish(
     from pipelines.site.publish import publish as build_site
 
     try:
-        result = build_site(reports=reports, build=build, site=site, site_clients=site_clients)
+        with _locked(build):
+            result = build_site(reports=reports, build=build, site=site, site_clients=site_clients)
     except PublishError as exc:
         _fail(str(exc))
     for warning in result.warnings:

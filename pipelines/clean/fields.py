@@ -20,6 +20,7 @@ _TRUE = ("true", "yes", "y", "1", "t")
 _FALSE = ("false", "no", "n", "0", "f")
 _CLOSE_CODE_ALIASES = {"canceled": "cancelled", "dup": "duplicate", "duplicated": "duplicate"}
 ZONE = "__zone"
+GIVEN_CLIENT, OWNERS = "__given_client", "__owners"  # see attach_ticket
 
 
 def iso_text(column: str) -> pl.Expr:
@@ -46,11 +47,14 @@ def unknown_client(contracts: dict[str, Contract]) -> Check:
 
 
 def unknown_ticket(reason: str) -> Check:
-    """A row whose ticket is not in the clean tickets (no client attached) -> `reason`."""
+    """A row whose ticket is not in the clean tickets (of its own client, when it names one)."""
+    of_client = pl.when(pl.col(GIVEN_CLIENT).is_not_null()).then(
+        pl.format(" of client {}", quoted(GIVEN_CLIENT))).otherwise(pl.lit(""))
     return Check(
         reason,
         pl.col("client_id").is_null(),
-        pl.format("ticket_id {} is not in the clean tickets (missing or rejected)", quoted("ticket_id")),
+        pl.format("ticket_id {}{} is not in the clean tickets (missing or rejected)", quoted("ticket_id"),
+                  of_client),
     )
 
 
@@ -150,10 +154,32 @@ def with_zone(frame: pl.DataFrame, contracts: dict[str, Contract]) -> pl.DataFra
 
 
 def attach_ticket(frame: pl.DataFrame, tickets: pl.DataFrame, contracts) -> pl.DataFrame:
-    """Give each row the client of its ticket (from the clean tickets) and that client's zone."""
-    owners = tickets.select("ticket_id", "client_id")
-    frame = frame.drop("client_id", strict=False).join(owners, on="ticket_id", how="left")
-    return with_zone(frame, contracts)
+    """Give each row its ticket's client (and that client's zone).
+
+    Ticket ids are numbered per client (real PSAs number them per tenant), so a row is
+    attached by (client_id, ticket_id) when it names its client; a row without a client is
+    attached only when exactly one client has a ticket with that id. Otherwise client_id
+    stays null (`ambiguous_ticket` / `unknown_ticket` say why); `__owners` lists the
+    clients that have the id."""
+    given = pl.col("client_id") if "client_id" in frame.columns else pl.lit(None, dtype=pl.String)
+    owners = tickets.group_by("ticket_id").agg(pl.col("client_id").unique().sort().alias(OWNERS))
+    frame = (frame.with_columns(given.alias(GIVEN_CLIENT)).drop("client_id", strict=False)
+             .join(owners, on="ticket_id", how="left", maintain_order="left"))
+    known = pl.col(OWNERS).list.contains(pl.col(GIVEN_CLIENT))
+    client = (pl.when(pl.col(GIVEN_CLIENT).is_not_null()).then(pl.when(known).then(pl.col(GIVEN_CLIENT)))
+              .when(pl.col(OWNERS).list.len() == 1).then(pl.col(OWNERS).list.first()))
+    return with_zone(frame.with_columns(client.alias("client_id")), contracts)
+
+
+def ambiguous_ticket() -> Check:
+    """A row without a client whose ticket id several clients use -> ambiguous_ticket."""
+    return Check(
+        "ambiguous_ticket",
+        pl.col(GIVEN_CLIENT).is_null() & (pl.col(OWNERS).list.len() > 1),
+        pl.format("ticket_id {} exists for clients {}; the row has no client_id, so it belongs to "
+                  "neither (give the file a client_id column)", quoted("ticket_id"),
+                  pl.col(OWNERS).list.join(", ")),
+    )
 
 
 def contract_pairs(contracts: dict[str, Contract], lookup) -> pl.DataFrame:

@@ -147,6 +147,7 @@ def _clean_events(frame, contracts, done):
     frame = fields.attach_ticket(frame, done["tickets"], contracts)
     checks = [
         *fields.missing(TABLES["ticket_events"]),
+        fields.ambiguous_ticket(),
         fields.unknown_ticket("event_unknown_ticket"),
         *fields.timestamp_checks(TABLES["ticket_events"]),
     ]
@@ -165,6 +166,7 @@ def _clean_surveys(frame, contracts, done):
     frame = frame.with_columns(scale.alias("scale")).with_columns(survey_score().alias("score"))
     checks = [
         *fields.missing(TABLES["surveys"]),
+        fields.ambiguous_ticket(),
         fields.unknown_ticket("survey_unknown_ticket"),
         *fields.timestamp_checks(TABLES["surveys"]),
         Check(

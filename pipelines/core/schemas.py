@@ -56,7 +56,7 @@ TICKETS = TableSpec(
     },
     required=("ticket_id", "client_id", "created_at", "priority"),
     timestamps=("created_at", "first_response_at", "resolved_at", "closed_at"),
-    key=("ticket_id",),
+    key=("client_id", "ticket_id"),  # ticket ids are numbered per client (per tenant in a PSA)
     optional_table=False,
 )
 
@@ -64,7 +64,7 @@ TICKET_EVENTS = TableSpec(
     name="ticket_events",
     columns={
         "ticket_id": pl.String,
-        "client_id": pl.String,  # from the ticket
+        "client_id": pl.String,  # given by the export, or the one client that has this ticket id
         "at": UTC_TS,
         "status": pl.String,
         "actor": pl.String,
@@ -77,7 +77,7 @@ SURVEYS = TableSpec(
     name="surveys",
     columns={
         "ticket_id": pl.String,
-        "client_id": pl.String,  # from the ticket
+        "client_id": pl.String,  # given by the export, or the one client that has this ticket id
         "responded_at": UTC_TS,
         "rating": pl.String,  # as given: positive/neutral/negative, 1-5 or 0-10
         "score": pl.Float64,  # on the contract's scale (3-point: negative=1, neutral=2, positive=3)
@@ -87,7 +87,7 @@ SURVEYS = TableSpec(
     },
     required=("ticket_id", "responded_at", "rating"),
     timestamps=("responded_at",),
-    key=("ticket_id",),
+    key=("client_id", "ticket_id"),
 )
 
 OUTAGES = TableSpec(
@@ -165,6 +165,7 @@ REJECT_REASONS = {
     "duplicate_row": "an exact copy of an earlier row",
     "duplicate_id_conflict": "the same id appears again with different values; the last one is kept",
     "event_unknown_ticket": "a status event for a ticket that is not in the clean tickets",
+    "ambiguous_ticket": "an event or survey without a client whose ticket id several clients use",
     "survey_unknown_ticket": "a survey for a ticket that is not in the clean tickets",
     "rating_out_of_scale": "the survey rating is outside the contract's scale",
     "nonexistent_local_time": "a local time that does not exist (skipped by a daylight-saving change)",

@@ -132,7 +132,7 @@ def ticket_facts(ticket_sla: pl.DataFrame, tickets: pl.DataFrame, surveys: pl.Da
     """ticket_sla + the flags the rates count (FCR, reopen, escalation, reassignment,
     recurrence, proactive source, survey answered), one row per ticket."""
     attrs = tickets.select(
-        "ticket_id", "source", "category", "asset", "requester", "escalation_level",
+        "client_id", "ticket_id", "source", "category", "asset", "requester", "escalation_level",
         "reopen_count", "reassignment_count", "provider_touches", "fcr",
     )
     proactive = pl.DataFrame(
@@ -141,7 +141,7 @@ def ticket_facts(ticket_sla: pl.DataFrame, tickets: pl.DataFrame, surveys: pl.Da
     ).unique().with_columns(pl.lit(True).alias("is_proactive"))
     reopens = pl.coalesce(pl.col("reopen_count"), pl.col("history_reopens"))
     facts = (
-        ticket_sla.join(attrs, on="ticket_id", how="left", maintain_order="left")
+        ticket_sla.join(attrs, on=["client_id", "ticket_id"], how="left", maintain_order="left")
         .with_columns(pl.col("source").str.to_lowercase().alias("__source"))
         .join(proactive, on=["client_id", "__source"], how="left", maintain_order="left")
         .with_columns(
@@ -164,9 +164,9 @@ def ticket_facts(ticket_sla: pl.DataFrame, tickets: pl.DataFrame, surveys: pl.Da
     if surveys is None:
         has = pl.lit(None, pl.Boolean)
     else:
-        answered = surveys.select("ticket_id").unique()
-        facts = facts.join(answered.with_columns(pl.lit(True).alias("__answered")), on="ticket_id",
-                           how="left", maintain_order="left")
+        answered = surveys.select("client_id", "ticket_id").unique()
+        facts = facts.join(answered.with_columns(pl.lit(True).alias("__answered")),
+                           on=["client_id", "ticket_id"], how="left", maintain_order="left")
         has = pl.col("__answered").fill_null(False)
     return facts.with_columns(has_survey=has).drop("__source", "__answered", strict=False)
 

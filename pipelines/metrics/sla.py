@@ -155,22 +155,23 @@ class History:
     first_row: np.ndarray  # first row of each ticket
 
 
-def history(ticket_ids: pl.Series, cidx: np.ndarray, created: np.ndarray,
+def history(tickets: pl.DataFrame, cidx: np.ndarray, created: np.ndarray,
             events: pl.DataFrame | None, contracts: dict[str, Contract], scope: Scope) -> History:
-    """The status history of the given tickets (client positions cidx in scope.clients),
-    classified by each client's contract."""
+    """The status history of the given tickets (their client_id and ticket_id; client
+    positions cidx in scope.clients), classified by each client's contract. Events belong to
+    a ticket by (client_id, ticket_id): ticket ids are numbered per client."""
     n = len(created)
     if events is None or events.is_empty():
         e_t = np.empty(0, np.int64)
         e_at = np.empty(0, np.int64)
         e_cls = np.empty(0, np.int8)
     else:
-        keys = pl.DataFrame({"ticket_id": ticket_ids, "__t": np.arange(n, dtype=np.int64)})
+        keys = tickets.select("client_id", "ticket_id").with_columns(__t=np.arange(n, dtype=np.int64))
         names = events["status"].drop_nulls().unique().sort()
         ev = (
-            events.select("ticket_id", pl.col("at").dt.epoch("us").alias("__at"),
+            events.select("client_id", "ticket_id", pl.col("at").dt.epoch("us").alias("__at"),
                           pl.col("status").cast(pl.Enum(names.to_list())).alias("__status"))
-            .join(keys, on="ticket_id", how="inner", maintain_order="left")
+            .join(keys, on=["client_id", "ticket_id"], how="inner", maintain_order="left")
             .select("__t", "__at", "__status")
             .sort("__t", "__at", maintain_order=True)
         )
@@ -237,7 +238,7 @@ def evaluate(tickets: pl.DataFrame, events: pl.DataFrame | None, contracts: dict
 
     # Resolution: running time over the status history up to the stop (resolution or period end).
     stop = np.where(finished, resolved, a)
-    h = history(t["ticket_id"], cidx, created, events, contracts, scope)
+    h = history(t, cidx, created, events, contracts, scope)
     row_stop = stop[h.ticket]
     seg_start = np.minimum(h.at, row_stop)
     f_start = clock.position(lane[h.ticket], seg_start)
@@ -381,7 +382,7 @@ def month_end_status(ticket_sla: pl.DataFrame, events: pl.DataFrame | None,
         return _snapshot_frame(ticket_sla, frame.with_columns(waiting=pl.lit(None, pl.Boolean)), months)
     cand = np.unique(pair_t)
     sub = ticket_sla[cand]
-    h = history(sub["ticket_id"], cidx[cand], created[cand], events, contracts, scope)
+    h = history(sub, cidx[cand], created[cand], events, contracts, scope)
     # Sorted (ticket, second) keys: floor(at) < month end <=> at < month end (ends are whole seconds).
     origin = int(created.min()) // 1_000_000 if len(created) else 0
     key = (h.ticket << 32) + (h.at // 1_000_000 - origin)

@@ -38,7 +38,7 @@ READ_COLUMNS = {
     "tickets": ["ticket_id", "client_id", "created_at", "priority", "first_response_at",
                 "resolved_at", "close_code", "source", "category", "asset", "requester",
                 "escalation_level", "reopen_count", "reassignment_count", "provider_touches", "fcr"],
-    "ticket_events": ["ticket_id", "at", "status"],
+    "ticket_events": ["client_id", "ticket_id", "at", "status"],
     "surveys": ["ticket_id", "client_id", "responded_at", "score"],
 }
 

@@ -38,13 +38,8 @@ def client_facts(client_id: str, *, ticket_sla: pl.DataFrame, tables: dict[str, 
     mine = ticket_sla.filter(pl.col("client_id") == client_id)
     if mine.is_empty():
         raise KeyError(f"client {client_id!r} has no tickets in ticket_sla")
-    ids = mine.select("ticket_id")
-    own = {
-        name: None if frame is None else (
-            frame.join(ids, on="ticket_id", how="semi") if name in ("tickets", "ticket_events")
-            else frame.filter(pl.col("client_id") == client_id))
-        for name, frame in tables.items()
-    }
+    own = {name: None if frame is None else frame.filter(pl.col("client_id") == client_id)
+           for name, frame in tables.items()}
     scope = sla.make_scope({client_id: contracts[client_id]}, mine["created_month"].min(), period)
     return kpis.build_facts(mine, own, {client_id: contracts[client_id]}, scope)
 

@@ -35,7 +35,7 @@ from pipelines.core.reports import CLIENT, PORTFOLIO
 from pipelines.metrics.stage import metrics_folder
 from pipelines.run import execute, fingerprints
 from pipelines.run.lock import LockedError, run_lock
-from pipelines.run.workers import ClientOutcome, process_client, run_client
+from pipelines.run.workers import ClientOutcome, init_worker, process_client, run_client
 from pipelines.site.publish import PublishError, publish
 from pipelines.validate.gate import GateResult, write_summary
 
@@ -221,8 +221,9 @@ def _execute_all(todo, period, templates, options, names, on_event: OnEvent,
     jobs = max(1, min(options.jobs or os.cpu_count() or 1, max(len(todo), 1)))
     context = multiprocessing.get_context("spawn")  # never fork a process holding polars threads
     outcomes = []
-    with context.Manager() as manager, ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        events = manager.Queue()
+    events = context.Queue()  # handed to each worker at spawn: no manager process to orphan
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=init_worker,
+                             initargs=(os.getpid(), events)) as pool:
         now = datetime.now(UTC)
         for client in todo:
             on_event(Event("client", client, steps=len(client_templates) + 1))
@@ -231,7 +232,7 @@ def _execute_all(todo, period, templates, options, names, on_event: OnEvent,
                         options.reports / period / client,
                         {"client_id": client, "client_name": names.get(client, client), "period": period,
                          "subtitle": f"{names.get(client, client)} — {period_title(period)}"},
-                        now, events): client
+                        now): client
             for client in todo
         }
         pending = set(futures)
@@ -242,7 +243,7 @@ def _execute_all(todo, period, templates, options, names, on_event: OnEvent,
                 future = pool.submit(run_client, PORTFOLIO, period,
                                      [t for t in templates if t.scope == PORTFOLIO], options.data,
                                      options.build, options.reports / period / PORTFOLIO,
-                                     {"period": period, "subtitle": period_title(period)}, events)
+                                     {"period": period, "subtitle": period_title(period)})
                 futures[future] = PORTFOLIO
                 pending = {future}
             if not pending:

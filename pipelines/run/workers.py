@@ -4,6 +4,9 @@ Each worker keeps one warm Jupyter kernel for all the notebooks it runs. A clien
 notebooks are executed into a scratch folder and swapped in whole only when all of them
 succeed; otherwise the previous report stays and the failed notebooks are kept with their
 errors under `<period>/_failed/<client>/`. Steps are reported on a queue as they finish.
+
+A worker dies with the batch that started it, and checks that the batch (which holds the
+run lock) is still alive before it swaps anything into reports/.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pipelines.core.io import swap_in, write_json
+from pipelines.core.processes import die_with_parent, parent_alive
 from pipelines.core.layout import FAILED_DIR, STALE_FILE, Layout
 from pipelines.core.reports import PORTFOLIO
 from pipelines.run import execute
@@ -38,6 +42,29 @@ class ClientOutcome:
 
 
 _KERNEL: execute.Kernel | None = None
+_PARENT: int | None = None  # the batch process, which holds the run lock
+_PROGRESS = None  # where steps are reported (a multiprocessing queue), if anywhere
+
+
+class LockLost(RuntimeError):
+    """The batch that owns this worker (and the run lock) is gone: nothing may be swapped in."""
+
+
+def init_worker(parent_pid: int, progress=None) -> None:
+    """Initialise a worker process: die with the batch, report steps on `progress`."""
+    global _PARENT, _PROGRESS
+    _PARENT, _PROGRESS = parent_pid, progress
+    die_with_parent(parent_pid)
+
+
+def _report(client_id: str, step: str, ok: bool) -> None:
+    if _PROGRESS is not None:
+        _PROGRESS.put((client_id, step, ok))
+
+
+def _still_owned() -> None:
+    if _PARENT is not None and not parent_alive(_PARENT):
+        raise LockLost("the batch that started this worker is gone; nothing is swapped in")
 
 
 def worker_kernel() -> execute.Kernel:
@@ -50,7 +77,7 @@ def worker_kernel() -> execute.Kernel:
 
 
 def run_client(client_id: str, period: str, templates: list[execute.Template], data: Path, build: Path,
-               target: Path, front_matter: dict, progress=None) -> ClientOutcome:
+               target: Path, front_matter: dict) -> ClientOutcome:
     """Execute a client's (or the portfolio's) notebooks into a scratch folder, then swap it in."""
     start = time.perf_counter()
     scratch = target.parent / f".tmp-{target.name}-{os.getpid()}"
@@ -64,11 +91,11 @@ def run_client(client_id: str, period: str, templates: list[execute.Template], d
         outcome = execute.execute(template.path, scratch / template.path.name, params, kernel,
                                   front_matter | {"notebook": template.name})
         outcomes.append(outcome)
-        if progress is not None:
-            progress.put((client_id, template.name, outcome.ok))
+        _report(client_id, template.name, outcome.ok)
         if not outcome.ok:
             break
     seconds = time.perf_counter() - start
+    _still_owned()
     if all(o.ok for o in outcomes):
         swap_in(scratch, target)
         shutil.rmtree(target.parent / FAILED_DIR / target.name, ignore_errors=True)
@@ -83,7 +110,7 @@ def run_client(client_id: str, period: str, templates: list[execute.Template], d
 
 
 def process_client(client_id: str, period: str, templates: list[execute.Template], data: Path, build: Path,
-                   target: Path, front_matter: dict, now: datetime, progress=None) -> ClientOutcome:
+                   target: Path, front_matter: dict, now: datetime) -> ClientOutcome:
     """A worker's job for one client: the data-quality gate, then (if it passes) the notebooks.
 
     Each worker process imports Great Expectations once and validates its clients
@@ -92,11 +119,11 @@ def process_client(client_id: str, period: str, templates: list[execute.Template
     start = time.perf_counter()
     layout = Layout(build)
     gate = validate_one(layout.clean, layout.validation, client_id, now)
-    if progress is not None:
-        progress.put((client_id, GATE_STEP, gate.publishable))
+    _report(client_id, GATE_STEP, gate.publishable)
     if gate.publishable:
-        outcome = run_client(client_id, period, templates, data, build, target, front_matter, progress)
+        outcome = run_client(client_id, period, templates, data, build, target, front_matter)
     else:
+        _still_owned()
         outcome = mark_stale(target, client_id, gate)
     outcome.seconds = time.perf_counter() - start
     return outcome

@@ -86,8 +86,10 @@ def print_pdf(chromium: Path, page: Path, pdf: Path, timeout: float = 120) -> Pa
     return pdf
 
 
-_LAUNCHER = ("import os, sys; os.dup2(int(sys.argv[1]), 3); os.dup2(int(sys.argv[2]), 4); "
-             "os.execv(sys.argv[3], sys.argv[3:])")
+# moves the pipe to fds 3 and 4, makes the browser die with us (the setting survives exec), execs it
+_LAUNCHER = ("import os, sys; from pipelines.core.processes import die_with_parent; "
+             "die_with_parent(int(sys.argv[1])); os.dup2(int(sys.argv[2]), 3); os.dup2(int(sys.argv[3]), 4); "
+             "os.execv(sys.argv[4], sys.argv[4:])")
 
 
 class Devtools:
@@ -105,8 +107,8 @@ class Devtools:
         # the protocol needs the pipe on fds 3 and 4 exactly: a tiny launcher moves them there
         # (not a shell: dash cannot redirect fds above 9)
         try:
-            self._proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER, str(child_in), str(child_out),
-                                           *args], pass_fds=(child_in, child_out),
+            self._proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER, str(os.getpid()), str(child_in),
+                                           str(child_out), *args], pass_fds=(child_in, child_out),
                                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                           stderr=self._stderr)
         finally:

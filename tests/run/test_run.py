@@ -161,3 +161,86 @@ def test_a_client_failing_the_quality_gate_is_held_back_and_marked_stale(tmp_pat
     stale = json.loads((tmp_path / "reports" / PERIOD / "bondi-physio" / "STALE.json").read_text())
     assert stale["failed_checks"]
     assert status["thameside-architects"].status == "unchanged"
+
+
+# ---------------------------------------------------------------- kill -9
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process below `pid` (from /proc: children of children too)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _reports_state(reports: Path) -> dict[str, int]:
+    return {str(p.relative_to(reports)): p.stat().st_mtime_ns for p in reports.rglob("*")} if reports.exists() else {}
+
+
+@pytest.mark.slow
+def test_kill_9_of_run_leaves_no_process_behind_and_nothing_is_swapped_afterwards(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    data = copy_sample(tmp_path / "data")
+    home = tmp_path / "home"
+    env = dict(os.environ, SERVICEREVIEW_HOME=str(home))
+    run = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", "--data", str(data), "--jobs", "2"],
+                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        kernels = set()
+        while time.monotonic() < deadline and run.poll() is None:
+            family = _descendants(run.pid)
+            kernels = {p for p in family if b"ipykernel" in Path(f"/proc/{p}/cmdline").read_bytes()} \
+                if family else set()
+            if len(kernels) >= 2:  # both workers are executing notebooks
+                break
+            time.sleep(0.2)
+        assert len(kernels) >= 2, "the run never reached its notebooks"
+        family = _descendants(run.pid)
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait()
+        killed_at = time.monotonic()
+        while time.monotonic() < killed_at + 5 and any(_alive(p) for p in family):
+            time.sleep(0.1)
+        assert [p for p in family if _alive(p)] == [], "processes of the killed run are still alive after 5 s"
+        before = _reports_state(home / "reports")
+        with run_lock(home / "build"):  # the lock is free the moment the run is gone
+            pass
+        time.sleep(8)
+        assert _reports_state(home / "reports") == before, "something was swapped into reports/ after the kill"
+    finally:
+        if run.poll() is None:
+            run.kill()
+        for pid in _descendants(run.pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_stage_commands_wait_for_no_one_and_refuse_while_a_run_holds_the_lock(tmp_path):
+    with run_lock(tmp_path / "build"):
+        for command in (["clean"], ["metrics"], ["validate", "--no-data-docs"], ["publish"]):
+            done = servicereview(*command, home=tmp_path, timeout=60)
+            assert done.returncode == config.EXIT_LOCKED, (command, done.stderr)
+            assert "another servicereview run holds" in done.stderr

@@ -27,8 +27,9 @@ from pipelines.ingest.importers.mapping import (
 
 UPDATE_LOG = "update_log"
 ONE_ROW = "one_row_per_ticket"
-EVENT_COLUMNS = ("ticket_id", "at", "status", "actor")
-SURVEY_COLUMNS = ("ticket_id", "responded_at", "rating", "comment")
+# events and surveys carry their client: ticket ids are numbered per client (per tenant)
+EVENT_COLUMNS = ("ticket_id", "client_id", "at", "status", "actor")
+SURVEY_COLUMNS = ("ticket_id", "client_id", "responded_at", "rating", "comment")
 
 # Reasons the importer rejects a row (codes shared with pipelines.core.schemas where they exist).
 IMPORT_REJECT_REASONS = {
@@ -222,7 +223,9 @@ def map_rows(raw: pl.DataFrame, preset: Preset, client_map: ClientMap, mode: str
     frame = with_reasons(frame, checks)  # the first failing check is the row's reason
     bad = frame.filter(pl.col("__reason").is_not_null())
     good = frame.filter(pl.col("__reason").is_null()).drop("__reason", "__detail")
-    good = _finish_values(good, preset)
+    # one ticket is one (client, ticket key): two tenants' ticket 555 are two tickets
+    good = _finish_values(good, preset).with_columns(
+        pl.concat_str([pl.col("client_id"), pl.col(KEY)], separator="\x1f").alias(KEY))
     return Mapped(rows=good, rejects=reject_rows(bad, "tickets"), unmapped=unmapped, defaults_applied=defaults)
 
 

@@ -78,7 +78,8 @@ def _from_update_log(rows: pl.DataFrame, preset: Preset):
     at_iso = iso_text(f"__ts_{AT}", f"__utc_{AT}")
     actor = pl.col(ACTOR) if ACTOR in ordered.columns else pl.lit(None, dtype=pl.String)
     steps = ordered.filter(pl.col("status").is_not_null()).select(
-        pl.col(KEY), pl.col("ticket_id"), at_iso.alias("at"), pl.col("status"), actor.alias("actor"),
+        pl.col(KEY), pl.col("ticket_id"), pl.col("client_id"), at_iso.alias("at"), pl.col("status"),
+        actor.alias("actor"),
         pl.col(f"__ts_{AT}").alias("__ts"),
     )
     changed = pl.col("status") != pl.col("status").shift(1).over(KEY)
@@ -147,21 +148,22 @@ def _milestone_events(rows: pl.DataFrame, preset: Preset) -> pl.DataFrame:
             status = getattr(milestones, name)
             if status and name in rows.columns:
                 parts.append(rows.select(
-                    pl.col("ticket_id"), pl.col(name).alias("at"), pl.lit(status).alias("status"),
+                    pl.col("ticket_id"), pl.col("client_id"), pl.col(name).alias("at"),
+                    pl.lit(status).alias("status"),
                     pl.col(f"__ts_{name}").alias("__ts"), pl.lit(rank).alias("__rank"),
                 ))
         if CURRENT_AT in rows.columns and "status" in rows.columns:
             parts.append(rows.select(
-                pl.col("ticket_id"), iso_text(f"__ts_{CURRENT_AT}", f"__utc_{CURRENT_AT}").alias("at"), pl.col("status"),
+                pl.col("ticket_id"), pl.col("client_id"), iso_text(f"__ts_{CURRENT_AT}", f"__utc_{CURRENT_AT}").alias("at"), pl.col("status"),
                 pl.col(f"__ts_{CURRENT_AT}").alias("__ts"), pl.lit(3).alias("__rank"),
             ))
     if not parts:
         return pl.DataFrame(schema={c: pl.String for c in EVENT_COLUMNS})
     events = (pl.concat(parts).filter(pl.col("at").is_not_null() & pl.col("status").is_not_null())
-              .sort("ticket_id", "__ts", "__rank"))
-    repeat = pl.col("status") == pl.col("status").shift(1).over("ticket_id")
+              .sort("client_id", "ticket_id", "__ts", "__rank"))
+    repeat = pl.col("status") == pl.col("status").shift(1).over("client_id", "ticket_id")
     return events.filter(~repeat.fill_null(False)).select(
-        "ticket_id", "at", "status", pl.lit(None, dtype=pl.String).alias("actor")
+        "ticket_id", "client_id", "at", "status", pl.lit(None, dtype=pl.String).alias("actor")
     )
 
 

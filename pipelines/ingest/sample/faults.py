@@ -175,6 +175,17 @@ def reject_faults(inj: Injector, client: str, zone: str, year: int) -> None:
         "event_unknown_ticket",
         "ticket ZZ-00001 does not exist",
     )
+    # Ticket ids are numbered per client: two clients may both have a ZZ-00555 (valid), but an
+    # event that names no client cannot be given to either.
+    for owner in (inj.pick("tickets", resolved), inj.pick("tickets", ~mine & (pl.col("close_code") == "resolved"))):
+        inj.insert("tickets", owner | {"ticket_id": "ZZ-00555"}, "valid",
+                   f"ticket ZZ-00555 of {owner['client_id']}: another client numbers a ticket alike")
+    inj.insert(
+        "ticket_events",
+        event | {"ticket_id": "ZZ-00555"},
+        "ambiguous_ticket",
+        "ticket ZZ-00555 exists for two clients and the event names neither",
+    )
     inj.insert(
         "ticket_events",
         event | {"at": "2026-09-15 around 10am"},
