@@ -211,7 +211,7 @@ from datetime import date
 sys.path.insert(0, {root!r})
 t = time.perf_counter()
 from pipelines.metrics.stage import metrics_folder
-r = metrics_folder({clean!r}, {out!r}, {period!r}, today=date(2026, 11, 15))
+r = metrics_folder({clean!r}, {out!r}, {period!r})
 wall = time.perf_counter() - t
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the (large) forking parent.
 hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))

@@ -78,6 +78,20 @@ def add_business(contract, calendar: str, a: datetime, seconds: float) -> dateti
         day += timedelta(days=1)
 
 
+def target_minutes(contract, target, name: str, created: datetime) -> float:
+    """A target in minutes; `Nbd`: the business time of the N business days after the logged day."""
+    if target.minutes(name) is not None:
+        return target.minutes(name)
+    day, found, total = created.astimezone(ZoneInfo(contract.timezone)).date(), 0, 0.0
+    while found < target.business_days(name):
+        day += timedelta(days=1)
+        windows = day_windows(contract, day)
+        if windows:
+            found += 1
+            total += sum((e - s).total_seconds() for s, e in windows)
+    return total / 60
+
+
 def month_of(t: datetime, zone: str) -> str:
     return t.astimezone(ZoneInfo(zone)).strftime("%Y-%m")
 
@@ -95,10 +109,10 @@ def ticket(contract, row: dict, events: list[tuple[datetime, str]], as_of: datet
     out = {"ticket_id": row["ticket_id"]}
 
     # response
-    due = add_business(contract, cal, created, target.response * 60)
+    due = add_business(contract, cal, created, target_minutes(contract, target, "response", created) * 60)
     if response_at is not None:
         minutes = business_seconds(contract, cal, created, max(response_at, created)) / 60
-        met = minutes <= target.response
+        met = minutes <= target_minutes(contract, target, "response", created)
         out["response_status"] = "met" if met else "breached"
         month = month_of(response_at if met else due, contract.timezone)
         out["response_minutes"] = minutes
@@ -128,7 +142,7 @@ def ticket(contract, row: dict, events: list[tuple[datetime, str]], as_of: datet
     running = sum(business_seconds(contract, cal, a, b) for a, b in intervals)
     elapsed = business_seconds(contract, cal, created, stop)
     out["paused_minutes"] = (elapsed - running) / 60
-    need, due = target.resolution * 60, None
+    need, due = target_minutes(contract, target, "resolution", created) * 60, None
     for a, b in intervals:
         span = business_seconds(contract, cal, a, b)
         if span >= need:
@@ -140,7 +154,7 @@ def ticket(contract, row: dict, events: list[tuple[datetime, str]], as_of: datet
     out["resolution_due_at"] = due
     if resolved is not None:
         out["resolution_minutes"] = running / 60
-        met = running / 60 <= target.resolution
+        met = running / 60 <= target_minutes(contract, target, "resolution", created)
         out["resolution_status"] = "met" if met else "breached"
         month = month_of(resolved if met else due, contract.timezone)
     else:

@@ -88,6 +88,7 @@ def clean_folder(data: Path, out: Path) -> CleanResult:
             continue
         raw[name] = io.read_raw(path, name)
     result = clean_tables(raw, contracts)
+    _with_import(result, data, contracts)
     staging = out.parent / f".{out.name}.new-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
@@ -100,6 +101,31 @@ def clean_folder(data: Path, out: Path) -> CleanResult:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return result
+
+
+IMPORT_REPORT, IMPORT_REJECTS = "import_report.json", "import_rejects.csv"
+EXPORT = "export"  # the rejects' table name for rows set aside by `servicereview import`
+
+
+def _with_import(result: CleanResult, data: Path, contracts: dict[str, Contract]) -> None:
+    """When `data` was written by `servicereview import`, carry its counts and rejects along, so
+    rows in the export = used + rejected at import, and the tickets built = clean + rejected."""
+    report_path = data / IMPORT_REPORT
+    if not report_path.exists():
+        return
+    report = io.read_json(report_path)
+    rejects = io.read_rejects_csv(data / IMPORT_REJECTS).with_columns(pl.lit(EXPORT).alias("table"))
+    keys = ("preset", "tool", "mode", "files", "client_map", "rows_read", "rows_used", "rows_rejected",
+            "rejected_by_reason", "reject_reasons", "extracted_at")
+    mine = dict(rejects.group_by("client_id").len().iter_rows()) if rejects.height else {}
+    result.summary["import"] = {k: report.get(k) for k in keys} | {
+        "rejected_by_client": {c: mine.get(c, 0) for c in contracts},
+        "rejected_without_client": sum(n for c, n in mine.items() if c not in contracts),
+    }
+    if rejects.height != (report.get("rows_rejected") or 0):
+        raise io.InputError(f"{data / IMPORT_REJECTS}: {rejects.height} rows, but {IMPORT_REPORT} says "
+                            f"{report.get('rows_rejected')} rows were rejected at import (files out of step)")
+    result.rejects = pl.concat([rejects, result.rejects])
 
 
 # ---------------------------------------------------------------- per table

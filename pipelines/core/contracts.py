@@ -35,6 +35,7 @@ CLOSE_CODES = ("resolved", "merged", "cancelled", "duplicate")
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)d)?\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*$")
+_BUSINESS_DAYS = re.compile(r"^\s*(\d+)\s*bd\s*$")
 
 
 class ContractError(ValueError):
@@ -133,11 +134,59 @@ def _holiday_problem(country: str, subdivision: str | None) -> str | None:
 
 
 class SlaTarget(_Model):
-    """One priority's response and resolution targets (minutes) and the calendar they run on."""
+    """One priority's response and resolution targets and the calendar they run on.
 
-    response: Minutes
-    resolution: Minutes
+    A target is a duration on the clock (`90m`, `4h`, `1h30m`, minutes), or on a business
+    calendar a number of business days (`3bd`: as much working time as the 3 business days
+    that follow the day the ticket was logged). `2d` means 48 hours, so it is only allowed
+    on the 24x7 calendar: on a business calendar it is ambiguous and refused.
+    """
+
     calendar: Literal["business", "24x7"] = "business"
+    response: float | None = None  # minutes; None when the target is in business days
+    resolution: float | None = None
+    response_days: int | None = None  # business days (`bd`), else None
+    resolution_days: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _units(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        calendar = data.get("calendar", "business")
+        for name in ("response", "resolution"):
+            if name not in data:
+                raise ValueError(f"{name}: required field is missing")
+            if f"{name}_days" in data:
+                raise ValueError(f"{name}_days: unknown field (write {name}: 3bd for business days)")
+            value = data[name]
+            days = _BUSINESS_DAYS.match(value) if isinstance(value, str) else None
+            if days and calendar != "business":
+                raise ValueError(f"{name}: {value!r} counts business days, but this priority runs on the "
+                                 f"{calendar} calendar (write {int(days.group(1))}d for {int(days.group(1))} x 24 hours)")
+            if days:
+                if int(days.group(1)) < 1:
+                    raise ValueError(f"{name}: {value!r} is not a positive number of business days")
+                data[name], data[f"{name}_days"] = None, int(days.group(1))
+                continue
+            try:
+                data[name] = parse_duration(value)
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+            if calendar == "business" and isinstance(value, str) and "d" in value.lower():
+                days = value.lower().split("d")[0].strip()
+                raise ValueError(f"{name}: {value!r} is ambiguous on a business calendar (a day of 24 hours "
+                                 f"or a working day?): write {data[name] / 60:g}h for that many working hours, "
+                                 f"or {days}bd for {days} business days")
+        return data
+
+    def minutes(self, target: str) -> float | None:
+        """The target's duration in clock minutes (None when it is in business days)."""
+        return getattr(self, target)
+
+    def business_days(self, target: str) -> int | None:
+        return getattr(self, f"{target}_days")
 
 
 class Statuses(_Model):
@@ -202,6 +251,8 @@ class Quality(_Model):
     max_p1_share: float = Field(0.15, ge=0, le=1)
     volume_ratio: float = Field(3.0, gt=1)  # a month's volume vs the client's own median
     error_tolerance: float = Field(0.01, ge=0, le=1)  # share of rows an ordering error may hit
+    # share of a KPI's tickets that must carry the fields it needs, else it is "not measured"
+    min_input_coverage: float = Field(0.9, ge=0, le=1)
 
 
 class Contract(_Model):
@@ -288,6 +339,9 @@ def _format_location(loc: tuple) -> str:
 def _format_error(err: dict) -> str:
     loc = _format_location(err["loc"])
     msg = err["msg"].removeprefix("Value error, ")
+    field = re.match(r"(\w+): (.*)", msg, re.S)
+    if field and err["type"] == "value_error":  # a model check naming one of its fields
+        loc, msg = f"{loc}.{field.group(1)}", field.group(2)
     if err["type"] == "missing":
         return f"{loc}: required field is missing"
     if err["type"] == "extra_forbidden":
@@ -364,7 +418,8 @@ def contract_to_yaml(contract: Contract) -> str:
         for day, windows in contract.business_hours.items() if windows
     }
     data["sla"] = {
-        p: {"response": _duration(t.response), "resolution": _duration(t.resolution), "calendar": t.calendar}
+        p: {name: _duration(t.minutes(name)) if t.minutes(name) is not None else f"{t.business_days(name)}bd"
+            for name in ("response", "resolution")} | {"calendar": t.calendar}
         for p, t in contract.sla.items()
     }
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100, default_flow_style=None)

@@ -167,6 +167,17 @@ def swap_in(staging: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def read_rejects_csv(path: Path) -> pl.DataFrame:
+    """A rejects table written as CSV (the importer's import_rejects.csv); empty when absent."""
+    if not Path(path).exists():
+        return pl.DataFrame(schema=REJECTS_SCHEMA)
+    frame = pl.read_csv(path, infer_schema=False)
+    missing = [c for c in REJECTS_SCHEMA if c not in frame.columns]
+    if missing:
+        raise InputError(f"{path}: missing column {', '.join(missing)} (a rejects file has {', '.join(REJECTS_SCHEMA)})")
+    return frame.select(list(REJECTS_SCHEMA)).cast(REJECTS_SCHEMA)
+
+
 def read_table(folder: Path, table: str, columns: list[str] | None = None,
                client_id: str | None = None) -> pl.DataFrame:
     """A table from `folder/<table>.parquet`; an empty frame of the right schema if absent.

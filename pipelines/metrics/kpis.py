@@ -233,11 +233,20 @@ def build_facts(ticket_sla: pl.DataFrame, tables: dict[str, pl.DataFrame | None]
     surveys = survey_facts(tables.get("surveys"), contracts, scope)
     events = tables.get("ticket_events")
     return Facts(
-        tickets=ticket_facts(ticket_sla, tables["tickets"], surveys, contracts, scope),
+        tickets=_with_history(ticket_facts(ticket_sla, tables["tickets"], surveys, contracts, scope), events),
         surveys=surveys,
-        snapshots=month_end_status(ticket_sla, events, contracts, scope),
+        snapshots=_with_history(month_end_status(ticket_sla, events, contracts, scope), events),
         missing=frozenset(name for name, frame in tables.items() if frame is None),
     )
+
+
+def _with_history(frame: pl.DataFrame, events: pl.DataFrame | None) -> pl.DataFrame:
+    """frame + has_history: whether the ticket has any status event (what coverage counts)."""
+    if events is None:
+        return frame.with_columns(has_history=pl.lit(False))
+    seen = events.select("client_id", "ticket_id").unique().with_columns(has_history=pl.lit(True))
+    return (frame.join(seen, on=["client_id", "ticket_id"], how="left", maintain_order="left")
+            .with_columns(pl.col("has_history").fill_null(False)))
 
 
 # ---------------------------------------------------------------- aggregation

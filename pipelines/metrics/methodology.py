@@ -11,11 +11,14 @@ from pathlib import Path
 
 import yaml
 
+from pipelines.metrics import coverage
+
 SOURCE = Path(__file__).with_name("methodology.yml")
 TABLE_TITLES = {
     "client_kpis": "Monthly measures (client_kpis)",
     "client_kpis_by_priority": "Per priority (client_kpis_by_priority)",
     "client_uptime": "Uptime per service (client_uptime)",
+    "client_kpi_coverage": "What the export supports (client_kpi_coverage)",
     "ticket_sla": "Per ticket (ticket_sla)",
 }
 
@@ -38,6 +41,9 @@ def render(data: dict | None = None) -> str:
     lines = [f"# {data['title']}", "", data["intro"], ""]
     for rule in data["rules"]:
         lines += [f"## {rule['heading']}", "", rule["text"], ""]
+    lines += ["## What each measure needs from the export", "", "| Measure | Needs |", "|---|---|"]
+    lines += [f"| `{column}` | {needs} |" for column, needs in coverage.methodology_rows()]
+    lines.append("")
     for table, title in TABLE_TITLES.items():
         lines += [f"## {title}", "", "| Measure | Column | Unit | How it is calculated |",
                   "|---|---|---|---|"]

@@ -93,7 +93,7 @@ def build_clock(contracts: dict[str, Contract], scope: Scope, earliest: int) -> 
     margin_days = 31
     for contract in contracts.values():
         weekly = weekly_business_minutes(contract)
-        longest = max(max(t.response, t.resolution) for t in contract.sla.values())
+        longest = max(_longest_minutes(t, weekly) for t in contract.sla.values())
         margin_days = max(margin_days, int(np.ceil(longest / weekly * 7 * 1.5)) + 31)
     start = (earliest // DAY - 2) * DAY
     end = (int(scope.as_of.max()) // DAY + margin_days) * DAY
@@ -103,6 +103,12 @@ def build_clock(contracts: dict[str, Contract], scope: Scope, earliest: int) -> 
     for windows in business_windows_many([contracts[c] for c in scope.clients], first, last):
         calendars += [windows, Clock.always(start, end)]
     return Clock.build(calendars, start, end)
+
+
+def _longest_minutes(target, weekly: float) -> float:
+    """A target's length in clock minutes; business days at the longest a day can be (a week's)."""
+    return max(target.minutes(t) if target.minutes(t) is not None else target.business_days(t) * weekly
+               for t in ("response", "resolution"))
 
 
 def _date(us: int) -> date:
@@ -115,13 +121,41 @@ def epoch_us(series: pl.Series) -> np.ndarray:
 
 
 def _target_table(contracts: dict[str, Contract], scope: Scope) -> np.ndarray:
-    """(client, priority, [response minutes, resolution minutes, 24x7?]); NaN = no target."""
-    tab = np.full((len(scope.clients), len(PRIORITIES), 3), np.nan)
+    """(client, priority, [response minutes, resolution minutes, 24x7?, response business days,
+    resolution business days, has a target]); minutes NaN where the target is in business days."""
+    tab = np.full((len(scope.clients), len(PRIORITIES), 6), np.nan)
     for c, client in enumerate(scope.clients):
         for p, target in contracts[client].sla.items():
-            tab[c, PRIORITIES.index(p)] = (target.response, target.resolution,
-                                           float(target.calendar == "24x7"))
+            tab[c, PRIORITIES.index(p)] = (
+                *(np.nan if target.minutes(t) is None else target.minutes(t) for t in ("response", "resolution")),
+                float(target.calendar == "24x7"),
+                *(target.business_days(t) or 0 for t in ("response", "resolution")), 1.0)
     return tab
+
+
+def business_day_minutes(contract: Contract, first: date, last: date) -> tuple[np.ndarray, np.ndarray]:
+    """The contract's business days first..last (local dates as days since 1970-01-01, ascending)
+    and the business minutes before each (cumulative, one more entry than days)."""
+    starts, ends = business_windows_many([contract], first, last)[0]
+    days = (pl.Series(starts, dtype=pl.Int64).cast(UTC_TS).dt.convert_time_zone(contract.timezone)
+            .dt.date().cast(pl.Int64).to_numpy())
+    unique, inverse = np.unique(days, return_inverse=True)
+    minutes = np.bincount(inverse, weights=(ends - starts) / MINUTE, minlength=len(unique))
+    return unique, np.concatenate([[0.0], np.cumsum(minutes)])
+
+
+def business_days_target(days: np.ndarray, created: np.ndarray, contract: Contract,
+                         first: date, last: date) -> np.ndarray:
+    """Minutes of an `Nbd` target per ticket: the working time of the N business days that follow
+    the local day each ticket was logged (so 3bd for a Monday ticket is Tuesday to Thursday's)."""
+    dates, before = business_day_minutes(contract, first, last)
+    logged = (pl.Series(created, dtype=pl.Int64).cast(UTC_TS).dt.convert_time_zone(contract.timezone)
+              .dt.date().cast(pl.Int64).to_numpy())
+    nxt = np.searchsorted(dates, logged, side="right")  # the first business day after the logged day
+    stop = np.minimum(nxt + days, len(dates))
+    if np.any(nxt + days > len(dates)):  # cannot happen: the clock is built with margin for them
+        raise ValueError(f"contracts/{contract.client_id}.yml: business days beyond the calendar's range")
+    return before[stop] - before[nxt]
 
 
 def _class_table(clients: list[str], statuses: pl.Series,
@@ -206,12 +240,12 @@ def evaluate(tickets: pl.DataFrame, events: pl.DataFrame | None, contracts: dict
     prio = t["priority"].replace_strict({p: i for i, p in enumerate(PRIORITIES)}, default=-1,
                                         return_dtype=pl.Int64).to_numpy()
     tab = _target_table(contracts, scope)
-    found = (prio >= 0) & ~np.isnan(tab[cidx, np.maximum(prio, 0), 0])
+    found = (prio >= 0) & (tab[cidx, np.maximum(prio, 0), 5] == 1)
     if not found.all():
         row = t.row(int(np.flatnonzero(~found)[0]), named=True)
         raise ValueError(f"tickets: ticket {row['ticket_id']}: priority {row['priority']!r} has no "
                          f"target in contracts/{row['client_id']}.yml (sla)")
-    resp_minutes, res_minutes, kind = (tab[cidx, prio, i] for i in range(3))
+    resp_minutes, res_minutes, kind, resp_days, res_days = (tab[cidx, prio, i] for i in range(5))
     excluded = t.join(excluded_codes(contracts).with_columns(pl.lit(True).alias("__x")),
                       on=["client_id", "close_code"], how="left",
                       maintain_order="left")["__x"].fill_null(False).to_numpy()
@@ -220,6 +254,12 @@ def evaluate(tickets: pl.DataFrame, events: pl.DataFrame | None, contracts: dict
     created = epoch_us(t["created_at"])
     if clock is None:
         clock = build_clock(contracts, scope, int(created.min()) if n else int(scope.as_of.min()))
+    for target, days in ((resp_minutes, resp_days), (res_minutes, res_days)):  # `bd` targets, per ticket
+        for c in np.unique(cidx[days > 0]):
+            rows = np.flatnonzero((cidx == c) & (days > 0))
+            target[rows] = business_days_target(days[rows].astype(np.int64), created[rows],
+                                                 contracts[scope.clients[c]], _date(clock.start),
+                                                 _date(clock.start + clock.width - 1))
     lane = 2 * cidx + kind.astype(np.int64)
     resp_target = np.rint(resp_minutes * MINUTE).astype(np.int64)
     res_target = np.rint(res_minutes * MINUTE).astype(np.int64)

@@ -7,14 +7,20 @@ folder and writes the outputs through `pipelines.core.io`:
 - `client_kpis.parquet`: one row per client and month (CLIENT_KPI_COLUMNS)
 - `client_kpis_by_priority.parquet`: SLA counts and percentages per client, month, priority
 - `client_uptime.parquet`: outage minutes and uptime per client, month and service
-- `metrics_summary.json`: period, as-of instants, clients, row counts, timings
+- `client_kpi_coverage.parquet`: per client, month and KPI the share of its tickets that carry
+  the fields it needs, and whether it is measured (pipelines.metrics.coverage)
+- `metrics_summary.json`: period, as-of instants, where the data ends, clients, row counts, timings
+
+A month is complete when the data reaches its last day (the export's stated extraction
+time, else its latest ticket or status event); the default period is the latest complete
+month, and a month that is not complete is flagged (`month_complete`) wherever it is shown.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -22,21 +28,23 @@ import polars as pl
 from pipelines.core import io
 from pipelines.core.contracts import Contract, load_contracts
 from pipelines.core.periods import month_index, month_label
-from pipelines.metrics import kpis, service_kpis, sla
+from pipelines.metrics import coverage, kpis, service_kpis, sla
 
 OPTIONAL_TABLES = ("ticket_events", "surveys", "outages", "time_entries", "devices")
-OUTPUTS = ("ticket_sla", "client_kpis", "client_kpis_by_priority", "client_uptime")
+OUTPUTS = ("ticket_sla", "client_kpis", "client_kpis_by_priority", "client_uptime", "client_kpi_coverage")
 SERVICE_COLUMNS = ["uptime_pct", "planned_maintenance_minutes", "hours_logged", "onsite_visits",
                    "cost_per_ticket", "patch_compliance_pct", "patch_compliance_n",
                    "service_credit_pct"]
-CLIENT_KPI_COLUMNS = ["client_id", "month",
+CLIENT_KPI_COLUMNS = ["client_id", "month", "month_complete",
                       *[c for m in kpis.MEASURES for c in m.columns], *SERVICE_COLUMNS]
+ACTIVITY = {"tickets": ("created_at", "first_response_at", "resolved_at", "closed_at"),
+            "ticket_events": ("at",)}  # what says how far an export reaches
 BY_PRIORITY_COLUMNS = ["client_id", "month", "priority",
                        *[c for m in kpis.MEASURES if m.by_priority for c in m.columns]]
 # Only what the metrics use, so the big tables cost less memory (others: every column).
 READ_COLUMNS = {
     "tickets": ["ticket_id", "client_id", "created_at", "priority", "first_response_at",
-                "resolved_at", "close_code", "source", "category", "asset", "requester",
+                "resolved_at", "closed_at", "close_code", "source", "category", "asset", "requester",
                 "escalation_level", "reopen_count", "reassignment_count", "provider_touches", "fcr"],
     "ticket_events": ["client_id", "ticket_id", "at", "status"],
     "surveys": ["ticket_id", "client_id", "responded_at", "score"],
@@ -51,23 +59,41 @@ class MetricsResult:
     client_kpis: pl.DataFrame
     client_kpis_by_priority: pl.DataFrame
     client_uptime: pl.DataFrame
+    client_kpi_coverage: pl.DataFrame
     summary: dict = field(default_factory=dict)
 
 
-def default_period(tickets: pl.DataFrame, today: date | None = None) -> str:
-    """The latest complete month in the data: the month of the latest created_at (UTC) if
-    today is after its end, else the month before it."""
-    if tickets.is_empty():
+def data_ends(tables: dict[str, pl.DataFrame | None]) -> dict[str, datetime]:
+    """Per client, the latest moment its tickets or status events record (UTC)."""
+    parts = [frame.select("client_id", pl.max_horizontal(columns).alias("at"))
+             for name, columns in ACTIVITY.items() if (frame := tables.get(name)) is not None
+             and not frame.is_empty()]
+    if not parts:
+        return {}
+    ends = pl.concat(parts).group_by("client_id").agg(pl.col("at").max()).drop_nulls()
+    return dict(ends.iter_rows())
+
+
+def complete_through(export_end: datetime, zone) -> int:
+    """The latest month (absolute index) whose last local day the export reaches."""
+    local = export_end.astimezone(zone)
+    index = local.year * 12 + local.month - 1
+    last_day = (local + timedelta(days=1)).month != local.month
+    return index if last_day else index - 1
+
+
+def default_period(export_end: datetime | None, contracts: dict[str, Contract]) -> str:
+    """The latest month the export covers to its last day (in the clients' zones)."""
+    if export_end is None:
         raise io.InputError("tickets: no tickets, so there is no period to report on (give --period)")
-    latest = tickets["created_at"].max()
-    last = latest.year * 12 + latest.month - 1
-    today = today or datetime.now(UTC).date()
-    return month_label(last if today.year * 12 + today.month - 1 > last else last - 1)
+    return month_label(max(complete_through(export_end, k.zone) for k in contracts.values()))
 
 
 def compute_metrics(tables: dict[str, pl.DataFrame | None], contracts: dict[str, Contract],
-                    period: str | None = None, *, today: date | None = None) -> MetricsResult:
-    """Every metrics output from clean tables (None = table not given) and contracts."""
+                    period: str | None = None, *, extracted_at: datetime | None = None) -> MetricsResult:
+    """Every metrics output from clean tables (None = table not given) and contracts.
+
+    `extracted_at`: when the export was taken, if it says (else its latest activity)."""
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -78,7 +104,9 @@ def compute_metrics(tables: dict[str, pl.DataFrame | None], contracts: dict[str,
         clock = now
 
     tickets = tables["tickets"]
-    period = period or default_period(tickets, today)
+    ends = data_ends(tables)
+    export_end = extracted_at or max(ends.values(), default=None)
+    period = period or default_period(export_end, contracts)
     month_index(period)  # validates the spelling
     first_month = _first_month(tickets, contracts, period)
     scope = sla.make_scope(contracts, first_month, period)
@@ -99,7 +127,10 @@ def compute_metrics(tables: dict[str, pl.DataFrame | None], contracts: dict[str,
     client = _attach(client, service_kpis.patch_compliance(tables.get("devices"), contracts, scope),
                      {"patch_compliance_pct": pl.Float64, "patch_compliance_n": pl.Int64},
                      zero=("patch_compliance_n",))
-    client = client.with_columns(cost_per_ticket=service_kpis.cost_per_ticket(contracts))
+    client = client.with_columns(cost_per_ticket=service_kpis.cost_per_ticket(contracts),
+                                 month_complete=_complete(export_end, contracts))
+    covered = coverage.measure_coverage(facts, contracts, grid, _pauses_seen(tables, contracts, scope))
+    client = coverage.not_measured(client, covered)  # before credits: they use measured values only
     client = service_kpis.service_credit(client, contracts)
     lap("service_kpis")
     if uptime is None:
@@ -113,6 +144,11 @@ def compute_metrics(tables: dict[str, pl.DataFrame | None], contracts: dict[str,
         "clients": sorted(ticket_sla["client_id"].unique().to_list()),
         "clients_without_tickets": sorted(set(contracts) - set(ticket_sla["client_id"].to_list())),
         "missing_tables": [t for t in OPTIONAL_TABLES if tables.get(t) is None],
+        "export_end": export_end.isoformat() if export_end else None,
+        "export_end_from": "extraction time" if extracted_at else "latest ticket or status event",
+        "data_end": {c: at.isoformat() for c, at in sorted(ends.items())},
+        "period_complete": export_end is not None and all(
+            complete_through(export_end, k.zone) >= month_index(period) for k in contracts.values()),
         "tickets_in": tickets.height,
         "tickets_after_period": tickets.height - ticket_sla.height,
         "timings_s": timings,
@@ -122,10 +158,33 @@ def compute_metrics(tables: dict[str, pl.DataFrame | None], contracts: dict[str,
         client_kpis=client.select(CLIENT_KPI_COLUMNS).sort("client_id", "month"),
         client_kpis_by_priority=priority.select(BY_PRIORITY_COLUMNS),
         client_uptime=uptime.select(service_kpis.UPTIME_COLUMNS).sort("client_id", "month", "service"),
+        client_kpi_coverage=covered,
         summary=summary,
     )
     summary["rows"] = {name: getattr(result, name).height for name in OUTPUTS}
     return result
+
+
+def _complete(export_end: datetime | None, contracts: dict[str, Contract]) -> pl.Expr:
+    """Whether the export reaches each row's month's last day (in the client's zone)."""
+    last = {c: complete_through(export_end, k.zone) if export_end else -1 for c, k in contracts.items()}
+    index = pl.col("month").str.slice(0, 4).cast(pl.Int64) * 12 + pl.col("month").str.slice(5, 2).cast(pl.Int64) - 1
+    return index <= pl.col("client_id").replace_strict(last, default=-1, return_dtype=pl.Int64)
+
+
+def _pauses_seen(tables: dict[str, pl.DataFrame | None], contracts: dict[str, Contract],
+                 scope: sla.Scope) -> dict[str, bool]:
+    """Per client: does its status history up to the period end show any pause status?"""
+    events = tables.get("ticket_events")
+    if events is None or events.is_empty():
+        return {c: False for c in contracts}
+    as_of = sla.stamp(scope.as_of)
+    ends = pl.DataFrame({"client_id": scope.clients, "__end": as_of})
+    pauses = pl.DataFrame([(c, s) for c, k in contracts.items() for s in k.statuses.pause],
+                          schema={"client_id": pl.String, "status": pl.String}, orient="row")
+    seen = (events.join(ends, on="client_id").filter(pl.col("at") < pl.col("__end"))
+            .join(pauses, on=["client_id", "status"], how="semi")["client_id"].unique().to_list())
+    return {c: c in seen for c in contracts}
 
 
 def _first_month(tickets: pl.DataFrame, contracts: dict[str, Contract], period: str) -> str:
@@ -151,15 +210,17 @@ def _attach(client: pl.DataFrame, frame: pl.DataFrame | None, columns: dict[str,
                              for c, dtype in columns.items()])
 
 
-def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
-                   today: date | None = None) -> MetricsResult:
+def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None) -> MetricsResult:
     """Read a clean folder (tables + contracts/), compute, write the outputs to out_dir."""
     started = time.perf_counter()
     clean_dir, out_dir = Path(clean_dir), Path(out_dir)
     tables = io.read_clean(clean_dir, columns=READ_COLUMNS)
     contracts = load_contracts(clean_dir / "contracts")
     read_s = time.perf_counter() - started
-    result = compute_metrics(tables, contracts, period, today=today)
+    summary = clean_dir / "clean_summary.json"
+    stated = (io.read_json(summary).get("import") or {}).get("extracted_at") if summary.exists() else None
+    result = compute_metrics(tables, contracts, period,
+                             extracted_at=datetime.fromisoformat(stated).astimezone(UTC) if stated else None)
     written = time.perf_counter()
     for name in OUTPUTS:
         io.write_table(getattr(result, name), out_dir / f"{name}.parquet")

@@ -41,6 +41,8 @@ class ReportContext:
     gate: dict | None
     health: dict | None
     build_dir: Path
+    coverage: pl.DataFrame  # per month and KPI: what the export supports (metrics.coverage)
+    summary: dict  # the metrics run's summary: where the data ends, whether the period is complete
 
     @property
     def name(self) -> str:
@@ -55,6 +57,21 @@ class ReportContext:
         month = month or self.period
         rows = self.kpis.filter(pl.col("month") == month)
         return rows.row(0, named=True) if rows.height else {}
+
+    def coverage_of(self, kpi: str, month: str | None = None) -> dict | None:
+        """The coverage row of a KPI in a month (None when the KPI needs nothing the export may lack)."""
+        rows = self.coverage.filter((pl.col("kpi") == kpi) & (pl.col("month") == (month or self.period)))
+        return rows.row(0, named=True) if rows.height else None
+
+    def not_measured(self, kpi: str, month: str | None = None) -> str | None:
+        """Why a KPI is not measured in a month, or None when it is."""
+        row = self.coverage_of(kpi, month)
+        return row["reason"] if row and not row["measured"] else None
+
+    @property
+    def data_ends(self) -> str | None:
+        """When the data ends (the export's extraction time or latest activity), ISO in UTC."""
+        return self.summary.get("export_end")
 
     def local(self, frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
         """Timestamps converted from UTC to the client's time zone, for display."""
@@ -161,6 +178,8 @@ def _load_client(client_id: str, period: str | None, layout: Layout) -> ReportCo
         gate=gate,
         health=health,
         build_dir=layout.build,
+        coverage=metrics.client_kpi_coverage,
+        summary=metrics.summary,
     )
 
 

@@ -7,6 +7,8 @@ surveys says so instead of printing a misleading figure.
 from __future__ import annotations
 
 import math
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 # Below these counts a percentage is shown as "too few to judge" (and never coloured).
 MIN_N = {"sla": 10, "fcr": 10, "csat": 5, "share": 10, "patch": 5}
@@ -48,18 +50,35 @@ def money(value: float | None, currency: str = "USD") -> str:
     return f"{symbol}{value:,.2f}"
 
 
-def duration(minutes: float | None) -> str:
-    """90.5 -> '1 h 31 min'; 2 days+ -> '2 d 4 h'; None -> 'n/a'."""
+def duration(minutes: float | None, *, calendar: bool = False) -> str:
+    """Clock time in the clock's unit: 90.5 -> '1 h 31 min', 6120 -> '102 h' (working time is
+    never shown in 24-hour days); with `calendar` (elapsed time) 2 days+ -> '2 d 4 h'."""
     if is_missing(minutes):
         return "n/a"
     total = int(round(minutes))
     if total < 60:
         return f"{total} min"
     hours, mins = divmod(total, 60)
-    if hours < 48:
-        return f"{hours} h {mins:02d} min" if mins else f"{hours} h"
+    if hours < 48 or not calendar:
+        return f"{hours} h {mins:02d} min" if mins and hours < 48 else f"{hours} h"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def target(sla_target, name: str) -> str:
+    """A contract target in its own unit: '4 h', '30 min', '3 business days'."""
+    days = sla_target.business_days(name)
+    if days:
+        return plural(days, "business day")
+    return duration(sla_target.minutes(name))
+
+
+def date_of(stamp: str | None, zone: str) -> str:
+    """An ISO instant as the day it is in `zone`: '23 May 2026' ('n/a' when unknown)."""
+    if not stamp:
+        return "n/a"
+    moment = datetime.fromisoformat(stamp).astimezone(ZoneInfo(zone))
+    return f"{moment.day} {moment:%B %Y}"
 
 
 def status(value: float | None, target: float | None, n: int | None = None, kind: str = "sla",
@@ -73,15 +92,20 @@ def status(value: float | None, target: float | None, n: int | None = None, kind
 
 def change(label: str, current: float | None, previous: float | None, *, n: int | None = None,
            previous_n: int | None = None, target: float | None = None, kind: str = "sla",
-           unit: str = "%") -> str:
-    """'Resolution SLA 93.1%, down 2.4 points; target 95%.' — or why it can't be said."""
+           unit: str = "%", compare: bool = True, not_measured: str | None = None) -> str:
+    """'Resolution SLA 93.1%, down 2.4 points; target 95%.' — or why it can't be said.
+    `compare`: whether last month is comparable at all (both months complete);
+    `not_measured`: why the export cannot support the figure."""
+    if not_measured:
+        return f"{label}: not measured ({not_measured})."
     if is_missing(current) or n == 0:
         sentence = f"{label}: n/a (nothing to measure this month)"
     elif n is not None and thin(n, kind):
         sentence = f"{label}: too few to judge this month (n={n})"
     else:
         sentence = f"{label} {current:.1f}{unit}"
-        comparable = not (is_missing(previous) or previous_n == 0 or (previous_n and thin(previous_n, kind)))
+        comparable = compare and not (is_missing(previous) or previous_n == 0
+                                      or (previous_n and thin(previous_n, kind)))
         if comparable:
             delta = current - previous
             points = "points" if unit in ("%", "") else unit.strip()

@@ -39,6 +39,22 @@ STATUS_WORDS = {"met": "met", "breached": "missed", "pending": "not yet due", "e
 # ---------------------------------------------------------------- monthly report
 
 
+def period_notice(ctx: ReportContext) -> Fragment | None:
+    """A warning on every page of a month the data does not cover to its end (else nothing)."""
+    k = ctx.month()
+    if not k or k.get("month_complete") is not False:
+        return None
+    ends = say.date_of(ctx.data_ends, ctx.zone)
+    return note(f"Partial month: the data ends {ends}, so {period_title(ctx.period)} is not complete. "
+                "The figures cover the month up to that day only and are not compared with other months.",
+                "warn")
+
+
+def comparable(k: dict, prev: dict) -> bool:
+    """Two months can be compared only when both are complete."""
+    return bool(k.get("month_complete")) and bool(prev.get("month_complete"))
+
+
 def headline(ctx: ReportContext) -> Fragment:
     """Two or three sentences: the month's volume and how the SLA went against the contract."""
     k, prev = ctx.month(), ctx.month(previous_month(ctx.period))
@@ -51,10 +67,11 @@ def headline(ctx: ReportContext) -> Fragment:
         f"{k['tickets_resolved']} resolved; {k['open_at_end']} "
         f"{'was' if k['open_at_end'] == 1 else 'were'} still open at the end of the month.",
         say.change("Response SLA", k["response_sla_pct"], prev.get("response_sla_pct"),
-                   n=k["response_sla_n"], previous_n=prev.get("response_sla_n"), target=t.response_sla_pct),
+                   n=k["response_sla_n"], previous_n=prev.get("response_sla_n"), target=t.response_sla_pct,
+                   compare=comparable(k, prev)),
         say.change("Resolution SLA", k["resolution_sla_pct"], prev.get("resolution_sla_pct"),
                    n=k["resolution_sla_n"], previous_n=prev.get("resolution_sla_n"),
-                   target=t.resolution_sla_pct),
+                   target=t.resolution_sla_pct, compare=comparable(k, prev)),
     ]
     return paragraph(" ".join(lines))
 
@@ -66,6 +83,16 @@ def kpi_tiles(ctx: ReportContext) -> Fragment:
     if not k:
         return note("No figures for this month.", "info")
 
+    def measured(tile: Tile, column: str) -> Tile:
+        """A grey "not measured" tile when the export cannot support it; else the share it rests on."""
+        reason = ctx.not_measured(column)
+        if reason:
+            return Tile(tile.label, "not measured", reason, "na")
+        row = ctx.coverage_of(column)
+        if row and row["coverage_pct"] is not None and row["coverage_pct"] < 100:
+            tile.detail += f" · based on the {row['coverage_pct']:.0f}% of tickets that record it"
+        return tile
+
     def share(label, column, target, kind, higher=True):
         stem = column.removesuffix("_pct")
         n = k.get(f"{stem}_n")
@@ -73,17 +100,17 @@ def kpi_tiles(ctx: ReportContext) -> Fragment:
         low, high = k.get(f"{stem}_ci_low"), k.get(f"{stem}_ci_high")
         if not (say.is_missing(low) or say.is_missing(high) or say.thin(n, kind)):
             detail += f" · likely {low:.0f}–{high:.0f}%"
-        return Tile(label, say.pct(k[column], n, kind), detail,
-                    say.status(k[column], target, n, kind, higher))
+        return measured(Tile(label, say.pct(k[column], n, kind), detail,
+                             say.status(k[column], target, n, kind, higher)), column)
 
     items = [
         Tile("Open tickets at month end", say.number(k["open_at_end"]), "snapshot at month end", "info"),
-        Tile("Waiting on you", say.number(k["waiting_on_customer_at_end"]),
-             "tickets paused for your reply at month end", "info"),
+        measured(Tile("Waiting on you", say.number(k["waiting_on_customer_at_end"]),
+                      "tickets paused for your reply at month end", "info"), "waiting_on_customer_at_end"),
         Tile("Average first response", say.duration(k["avg_response_minutes"]),
              f"working time · n={k['avg_response_n']}", "info"),
-        Tile("Average time to 'In Progress'", say.duration(k["avg_in_progress_minutes"]),
-             f"working time · n={k['avg_in_progress_n']}", "info"),
+        measured(Tile("Average time to 'In Progress'", say.duration(k["avg_in_progress_minutes"]),
+                      f"working time · n={k['avg_in_progress_n']}", "info"), "avg_in_progress_minutes"),
         Tile("Average resolution", say.duration(None if k["avg_resolution_hours"] is None
                                                 else k["avg_resolution_hours"] * 60),
              f"working time, pauses excluded · n={k['resolution_time_n']}", "info"),
@@ -92,10 +119,12 @@ def kpi_tiles(ctx: ReportContext) -> Fragment:
         share("Fixed at first contact", "fcr_pct", t.fcr_pct, "fcr"),
         share("Satisfied customers (CSAT)", "csat_pct", t.csat_pct, "csat"),
         share("Proactive tickets", "proactive_pct", t.proactive_pct, "share"),
-        Tile("Uptime (worst service)", say.pct(k["uptime_pct"]),
-             f"target {c.uptime.target_pct:g}%", say.status(k["uptime_pct"], c.uptime.target_pct)),
-        Tile("On-site visits", say.number(k["onsite_visits"]), f"contract: {t.onsite_visits}",
-             say.status(k["onsite_visits"], t.onsite_visits) if k["onsite_visits"] is not None else "na"),
+        measured(Tile("Uptime (worst service)", say.pct(k["uptime_pct"]),
+                      f"target {c.uptime.target_pct:g}%", say.status(k["uptime_pct"], c.uptime.target_pct)),
+                 "uptime_pct"),
+        measured(Tile("On-site visits", say.number(k["onsite_visits"]), f"contract: {t.onsite_visits}",
+                      say.status(k["onsite_visits"], t.onsite_visits) if k["onsite_visits"] is not None
+                      else "na"), "onsite_visits"),
         share("Devices patched", "patch_compliance_pct", t.patch_compliance_pct, "patch"),
     ]
     if c.survey_scale == "0-10":
@@ -164,11 +193,14 @@ def tickets_behind(ctx: ReportContext) -> Fragment:
         return paragraph(NO_TICKETS)
     blocks = []
     for kpi, label in TRACED.items():
+        reason = ctx.not_measured(kpi)
         try:
-            ids = ctx.ids(kpi)
+            ids = None if reason else ctx.ids(kpi)
         except KeyError:  # the KPI's table was not provided: nothing to trace
+            reason = "not in this export: its data was not provided"
+        if reason:
             blocks.append(f'<details class="sr-trace"><summary>{esc(label)}</summary>'
-                          "<p>Not measured: its data was not provided.</p></details>")
+                          f"<p>Not measured ({esc(reason)}).</p></details>")
             continue
         if "tickets" in ids:
             body = f"<p><b>{len(ids['tickets'])} tickets:</b> {esc(', '.join(ids['tickets'])) or '—'}</p>"
@@ -193,21 +225,26 @@ def sla_sentences(ctx: ReportContext) -> Fragment:
     def hours(row, col):
         return None if say.is_missing(row.get(col)) else row[col]
 
+    same = comparable(k, prev)
     return bullets([
         say.change("Response SLA", k["response_sla_pct"], prev.get("response_sla_pct"), n=k["response_sla_n"],
-                   previous_n=prev.get("response_sla_n"), target=t.response_sla_pct),
+                   previous_n=prev.get("response_sla_n"), target=t.response_sla_pct, compare=same),
         say.change("Resolution SLA", k["resolution_sla_pct"], prev.get("resolution_sla_pct"),
-                   n=k["resolution_sla_n"], previous_n=prev.get("resolution_sla_n"), target=t.resolution_sla_pct),
+                   n=k["resolution_sla_n"], previous_n=prev.get("resolution_sla_n"), target=t.resolution_sla_pct,
+                   compare=same),
         say.change("Average resolution time", hours(k, "avg_resolution_hours"), hours(prev, "avg_resolution_hours"),
-                   n=k["resolution_time_n"], previous_n=prev.get("resolution_time_n"), unit=" h"),
+                   n=k["resolution_time_n"], previous_n=prev.get("resolution_time_n"), unit=" h", compare=same),
         say.change("P90 resolution time", hours(k, "p90_resolution_hours"), hours(prev, "p90_resolution_hours"),
-                   n=k["resolution_time_n"], previous_n=prev.get("resolution_time_n"), unit=" h"),
+                   n=k["resolution_time_n"], previous_n=prev.get("resolution_time_n"), unit=" h", compare=same),
         say.change("Proactive share", k["proactive_pct"], prev.get("proactive_pct"), n=k["proactive_n"],
-                   previous_n=prev.get("proactive_n"), target=t.proactive_pct, kind="share"),
+                   previous_n=prev.get("proactive_n"), target=t.proactive_pct, kind="share", compare=same,
+                   not_measured=ctx.not_measured("proactive_pct")),
         say.change("Escalated", k["escalation_pct"], prev.get("escalation_pct"), n=k["escalation_n"],
-                   previous_n=prev.get("escalation_n"), kind="share"),
+                   previous_n=prev.get("escalation_n"), kind="share", compare=same,
+                   not_measured=ctx.not_measured("escalation_pct")),
         say.change("Reopened", k["reopen_pct"], prev.get("reopen_pct"), n=k["reopen_n"],
-                   previous_n=prev.get("reopen_n"), kind="share"),
+                   previous_n=prev.get("reopen_n"), kind="share", compare=same,
+                   not_measured=ctx.not_measured("reopen_pct")),
     ])
 
 
@@ -232,9 +269,9 @@ def priority_table(ctx: ReportContext) -> Fragment:
     rows = ctx.by_priority.filter(pl.col("month") == ctx.period).sort("priority")
     sla = ctx.contract.sla
     rows = rows.with_columns(
-        pl.col("priority").replace_strict({p: say.duration(s.response) for p, s in sla.items()},
+        pl.col("priority").replace_strict({p: say.target(s, "response") for p, s in sla.items()},
                                           default="—").alias("response_target"),
-        pl.col("priority").replace_strict({p: f"{say.duration(s.resolution)} ({s.calendar})"
+        pl.col("priority").replace_strict({p: f"{say.target(s, 'resolution')} ({s.calendar})"
                                            for p, s in sla.items()}, default="—").alias("resolution_target"),
         pl.struct("response_sla_pct", "response_sla_n").map_elements(
             lambda r: say.pct(r["response_sla_pct"], r["response_sla_n"]), return_dtype=pl.String).alias("resp"),
@@ -388,6 +425,41 @@ def survey_review(ctx: ReportContext) -> Fragment:
 
 
 # ---------------------------------------------------------------- data quality
+
+
+def coverage_matrix(ctx: ReportContext, months: int = 6) -> Fragment:
+    """Measure x month: the share of each measure's tickets that carry what it needs, or why
+    it is not measured (the last `months` months up to the period)."""
+    recent = sorted(set(ctx.coverage["month"].to_list()) & set(ctx.kpis["month"].to_list()))
+    recent = [m for m in recent if m <= ctx.period][-months:]
+    if ctx.coverage.is_empty() or not recent:
+        return note("Every measure's inputs are in this export.", "info")
+    cell = (pl.when(~pl.col("measured")).then(pl.lit("not measured"))
+            .when(pl.col("coverage_pct").is_null()).then(pl.lit("–"))
+            .otherwise(pl.format("{}%", pl.col("coverage_pct").round(0).cast(pl.Int64))))
+    wide = (ctx.coverage.filter(pl.col("month").is_in(recent))
+            .with_columns(cell.alias("cell"), pl.col("kpi").replace_strict(COVERAGE_LABELS, default=pl.col("kpi"))
+                          .alias("measure"))
+            .pivot(on="month", index="measure", values="cell", sort_columns=True).sort("measure"))
+    reasons = (ctx.coverage.filter((pl.col("month") == ctx.period) & ~pl.col("measured"))
+               .select(pl.col("kpi").replace_strict(COVERAGE_LABELS, default=pl.col("kpi")), "reason")
+               .unique().sort("kpi"))
+    notes = [f"{kpi}: {reason}" for kpi, reason in reasons.iter_rows()]
+    return join(table(wide, {"measure": "Measure", **{m: m for m in recent if m in wide.columns}},
+                      caption="Share of each measure's tickets that carry what it needs"),
+                bullets(notes) if notes else paragraph("Every measure is supported this month."))
+
+
+COVERAGE_LABELS = {"fcr_pct": "First-contact resolution", "reopen_pct": "Reopen rate",
+                   "escalation_pct": "Escalation rate", "reassignment_pct": "Reassignment rate",
+                   "proactive_pct": "Proactive share", "recurring_pct": "Recurring problems",
+                   "avg_in_progress_minutes": "Time to In Progress",
+                   "waiting_on_customer_at_end": "Waiting on you at month end",
+                   "csat_pct": "CSAT", "nps": "NPS", "survey_responses": "Survey responses",
+                   "survey_response_rate": "Survey response rate", "uptime_pct": "Uptime",
+                   "planned_maintenance_minutes": "Planned maintenance", "hours_logged": "Hours logged",
+                   "onsite_visits": "On-site visits", "patch_compliance_pct": "Patch compliance",
+                   "patch_compliance_n": "Devices checked"}
 
 
 def intake(ctx: ReportContext) -> Fragment:

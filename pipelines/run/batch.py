@@ -33,6 +33,7 @@ from pipelines.core.layout import STALE_FILE, STATE_FILE, Layout
 from pipelines.core.periods import period_title
 from pipelines.core.reports import CLIENT, PORTFOLIO
 from pipelines.metrics.stage import metrics_folder
+from pipelines.report.narrative import date_of
 from pipelines.run import execute, fingerprints
 from pipelines.run.lock import LockedError, run_lock
 from pipelines.run.workers import ClientOutcome, init_worker, process_client, run_client
@@ -138,7 +139,8 @@ def _run_locked(options: RunOptions, on_event: OnEvent) -> BatchResult:
     period_dir = options.reports / period
     state = _read_json(period_dir / STATE_FILE)
     base = digest(recipe, period)
-    names = {c: k.name for c, k in load_contracts(layout.contracts).items()}
+    contracts = load_contracts(layout.contracts)
+    front = {c: _front_matter(c, contracts[c], period, metrics.summary) for c in clients}
 
     outcomes: list[ClientOutcome] = []
     digests = {client: fingerprints.client_digest(client, layout.clean, base) for client in clients}
@@ -155,7 +157,7 @@ def _run_locked(options: RunOptions, on_event: OnEvent) -> BatchResult:
                      or not (period_dir / PORTFOLIO).exists())
 
     with _timed(timings, "validate + notebooks", on_event):
-        executed = _execute_all(todo, period, templates, options, names, on_event, portfolio_due)
+        executed = _execute_all(todo, period, templates, options, front, on_event, portfolio_due)
     _write_gate_summary(layout, clients, cleaned.summary["missing_tables"])
     for outcome in executed:
         outcomes.append(outcome)
@@ -212,7 +214,17 @@ def _summary(result: BatchResult) -> dict:
     }
 
 
-def _execute_all(todo, period, templates, options, names, on_event: OnEvent,
+def _front_matter(client: str, contract, period: str, summary: dict) -> dict:
+    """What every page of a client's month says about itself (name, month, partial or not)."""
+    front = {"client_id": client, "client_name": contract.name, "period": period,
+             "subtitle": f"{contract.name} — {period_title(period)}"}
+    if not summary.get("period_complete", True):
+        front["partial"] = f"data ends {date_of(summary.get('export_end'), contract.timezone)}"
+        front["subtitle"] += f" (partial: {front['partial']})"
+    return front
+
+
+def _execute_all(todo, period, templates, options, front: dict[str, dict], on_event: OnEvent,
                  portfolio: bool) -> list[ClientOutcome]:
     """Clients in parallel (gate, then notebooks), then the portfolio in a warm worker."""
     if not todo and not portfolio:
@@ -229,10 +241,7 @@ def _execute_all(todo, period, templates, options, names, on_event: OnEvent,
             on_event(Event("client", client, steps=len(client_templates) + 1))
         futures = {
             pool.submit(process_client, client, period, client_templates, options.data, options.build,
-                        options.reports / period / client,
-                        {"client_id": client, "client_name": names.get(client, client), "period": period,
-                         "subtitle": f"{names.get(client, client)} — {period_title(period)}"},
-                        now): client
+                        options.reports / period / client, front[client], now): client
             for client in todo
         }
         pending = set(futures)

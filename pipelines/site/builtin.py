@@ -233,7 +233,8 @@ def build_internal(inventory, health: dict, health_note: str | None, methodology
 
     periods = [{"period": p, "title": period_title(p)} for p in inventory.periods]
     rows = [{"client_id": cid, "name": c.name,
-             "cells": {p: {"href": f"{p}/{cid}/{next(iter(m.reports))}.html", "stale": m.stale is not None}
+             "cells": {p: {"href": f"{p}/{cid}/{next(iter(m.reports))}.html", "stale": m.stale is not None,
+                           "partial": m.partial}
                        for p, m in c.months.items()}}
             for cid, c in inventory.clients.items()]
     writer.write("index.html", "home.html.j2", title="Service reports", clients=rows, periods=periods,
@@ -271,7 +272,7 @@ def build_bundle(client, health_summary: dict | None, methodology: str, out: Pat
     writer.write("data-health.html", "page.html.j2", title=f"Data health — {client.name}", body=body,
                  sidebar=_sidebar(client, latest, page_of, "data-health.html", pdf_of(latest)))
     writer.write("methodology.html", "page.html.j2", title="Methodology", body=methodology)
-    months = [{"title": period_title(p), "stale": m.stale is not None, "pdf": pdf_of(p),
+    months = [{"title": period_title(p), "stale": m.stale is not None, "partial": m.partial, "pdf": pdf_of(p),
                "pages": [(r.label, page_of(p, r.notebook)) for r in m.reports.values()]}
               for p, m in client.months.items()]
     writer.write("index.html", "client_home.html.j2", title=client.name, name=client.name, periods=months)

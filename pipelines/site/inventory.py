@@ -86,6 +86,12 @@ class ClientMonth:
     reports: dict[str, Report]  # navigation order
     stale: dict | None = None  # STALE.json: the latest data failed the gate; this is older
 
+    @property
+    def partial(self) -> str | None:
+        """'data ends 23 May 2026' when the month is not covered to its end (front matter)."""
+        metas = [r.meta.get("partial") for r in self.reports.values() if r.meta.get("partial")]
+        return str(metas[0]) if metas else None
+
 
 @dataclass
 class Client:

@@ -33,6 +33,7 @@ TABLE_LABELS = {
     "outages": "Outages",
     "time_entries": "Time entries",
     "devices": "Devices",
+    "export": "The export, at import",
 }
 SECTION_WITHOUT = {  # what the report leaves out when an optional table is not provided
     "ticket_events": "time to 'In Progress' and paused time are not shown",
@@ -68,9 +69,11 @@ def health_summary(validation: dict, clean_summary: dict, rejects: pl.DataFrame,
             "rejected": counts.get("rejected", 0),
             "without": SECTION_WITHOUT.get(name) if name in missing else None,
         })
+    imported = clean_summary.get("import")
+    words = REJECT_REASONS | ((imported or {}).get("reject_reasons") or {})
     rejected = [
         {"table": table, "label": TABLE_LABELS.get(table, table), "reason": reason, "count": count,
-         "meaning": _sentence(REJECT_REASONS.get(reason, reason.replace("_", " ")))}
+         "meaning": _sentence(words.get(reason, reason.replace("_", " ")))}
         for table, reason, count in (
             mine.group_by("table", "reason").len()
             .sort("table", "len", "reason", descending=[False, True, False])
@@ -93,9 +96,23 @@ def health_summary(validation: dict, clean_summary: dict, rejects: pl.DataFrame,
         "tables": tables,
         "rows_in": sum(t["rows_in"] for t in tables),
         "rows_rejected": sum(t["rejected"] for t in tables),
+        "export": _export(imported, client_id),
         "rejected": rejected,
         "findings": findings,
     }
+
+
+def _export(imported: dict | None, client_id: str) -> dict | None:
+    """What happened at import, for this client: the whole export's counts only when the whole
+    export is this client's (another client's volume is never shown)."""
+    if not imported:
+        return None
+    own = (imported.get("client_map") or {}).get("client_id") == client_id
+    return {"tool": imported.get("tool") or imported.get("preset"), "whole_export": own,
+            "files": [Path(f.get("path", "")).name for f in imported.get("files") or []],
+            "rows_read": imported.get("rows_read") if own else None,
+            "rows_used": imported.get("rows_used") if own else None,
+            "rejected": (imported.get("rejected_by_client") or {}).get(client_id, 0)}
 
 
 def finding(result: dict) -> dict:
@@ -151,8 +168,12 @@ def verdict(counts: dict, publishable: bool) -> str:
 
 def health_frames(summary: dict) -> dict[str, pl.DataFrame]:
     """The summary as polars frames (tables, rejected, findings) for notebooks."""
+    export = summary.get("export")
+    intake = [{"table": "export", "label": f"The {export['tool']} export ({', '.join(export['files'])})",
+               "provided": True, "rows_in": export["rows_read"], "clean": export["rows_used"],
+               "rejected": export["rejected"], "without": None}] if export else []
     return {
-        "tables": pl.DataFrame(summary["tables"], schema={
+        "tables": pl.DataFrame(intake + summary["tables"], schema={
             "table": pl.String, "label": pl.String, "provided": pl.Boolean, "rows_in": pl.Int64,
             "clean": pl.Int64, "rejected": pl.Int64, "without": pl.String}),
         "rejected": pl.DataFrame(summary["rejected"], schema={
@@ -171,6 +192,13 @@ def health_note(summary: dict) -> str:
     c = summary["counts"]
     rows = (f"{summary['rows_in']:,} rows came in; {summary['rows_rejected']:,} were set aside "
             "because they could not be read or made no sense.")
+    export = summary.get("export")
+    if export and export["whole_export"]:
+        rows = (f"The {export['tool']} export had {export['rows_read']:,} rows: {export['rows_used']:,} were "
+                f"used and {export['rejected']:,} set aside at import. From them, {rows}")
+    elif export:
+        rows = (f"{export['rejected']:,} of your rows in the {export['tool']} export were set aside at import. "
+                f"{rows}")
     checks = (f"Checks: {c.get('passed', 0)} passed, {c.get('warned', 0)} warnings, "
               f"{c.get('failed', 0)} failed.")
     return f"{summary['verdict']} {rows} {checks}"

@@ -64,7 +64,7 @@ def test_servicenow_update_log_round_trip(tmp_path, contract_data):
 
     assert result.report["mode"] == "update_log"
     assert (result.report["rows_read"], result.report["rows_used"], result.report["rows_rejected"]) == (20, 19, 1)
-    assert tickets.height == 4 and cleaned.rejects.height == 0
+    assert tickets.height == 4 and cleaned.rejects.filter(pl.col("table") != "export").height == 0
 
     first = row(tickets, "INC9000001")  # Sao Paulo is UTC-3
     assert first["created_at"] == utc(2026, 3, 3, 12, 0)
@@ -407,3 +407,29 @@ def test_infinite_or_fractional_numbers_are_rejected_not_a_crash(tmp_path):
         (2, "invalid_number", "'First reply time in minutes': 'NaN' is not a number of minutes"),
         (3, "invalid_number", "'Assignee stations': '1.7' is not a whole number"),
     ]
+
+
+def test_export_rows_reconcile_from_import_through_clean_to_the_report(tmp_path, contract_data):
+    from pipelines.report import context, sections
+    from pipelines.validate.health import health_frames
+
+    data = contract(contract_data, "acme", timezone="America/Sao_Paulo", priority_map={"5 - Planning": "P4"})
+    result, cleaned, out = run(tmp_path, "servicenow", "servicenow_event_log.csv", "acme", [data])
+    summary = json.loads((tmp_path / "clean" / "clean_summary.json").read_text())
+    imported = summary["import"]
+    assert (imported["rows_read"], imported["rows_used"], imported["rows_rejected"]) == (20, 19, 1)
+    assert imported["rejected_by_reason"] == {"unmapped_value": 1} and imported["rejected_by_client"] == {"acme": 1}
+    rejects = pl.read_parquet(tmp_path / "clean" / "rejects.parquet")
+    export = rejects.filter(pl.col("table") == "export")
+    assert export.select("source", "row", "reason", "client_id").rows() == [
+        ("servicenow_event_log.csv", 14, "unmapped_value", "acme")]
+    built = sum(t["rows_in"] for t in summary["tables"].values())
+    assert built == sum(t["clean"] + t["rejected"] for t in summary["tables"].values())
+
+    ctx = context.load("acme", "2026-03", build_dir=tmp_path / "build-of-report", data_dir=out)
+    note = str(sections.data_health_note(ctx))
+    assert (f"The {result.report['tool']} export had 20 rows: 19 were used and 1 set aside at import. "
+            f"From them, {built} rows came in") in note
+    intake = health_frames(ctx.health)["tables"].row(0, named=True)
+    assert (intake["rows_in"], intake["clean"], intake["rejected"]) == (20, 19, 1)
+    assert "unmapped_value" in str(sections.rejected_reasons(ctx))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from pipelines.cli import app
 from pipelines.core.config import SAMPLE_DATA
 from pipelines.metrics.sla import TICKET_SLA_COLUMNS
-from pipelines.metrics.stage import BY_PRIORITY_COLUMNS, CLIENT_KPI_COLUMNS, default_period
+from pipelines.metrics.stage import BY_PRIORITY_COLUMNS, CLIENT_KPI_COLUMNS, compute_metrics, default_period
 from tests import metrics_fixtures as fx
 
 ISSUE_KPI_COLUMNS = ["client_id", "month", "tickets_created", "tickets_resolved", "tickets_excluded", "open_at_end", "waiting_on_customer_at_end", "response_met", "response_breached", "response_sla_pct", "resolution_met", "resolution_breached", "resolution_sla_pct", "avg_response_minutes", "avg_in_progress_minutes", "avg_resolution_hours", "median_resolution_hours", "p90_resolution_hours", "fcr_pct", "reopen_pct", "escalation_pct", "reassignment_pct", "recurring_pct", "proactive_pct", "survey_responses", "survey_response_rate_pct", "csat_pct", "nps", "uptime_pct", "planned_maintenance_minutes", "hours_logged", "onsite_visits", "cost_per_ticket", "patch_compliance_pct", "service_credit_pct"]
@@ -93,10 +93,19 @@ def test_bad_period_and_missing_folder_fail_with_a_message(tmp_path):
     assert result.exit_code == 2 and "no tickets.parquet (run `servicereview clean` first)" in result.output
 
 
-def test_default_period_is_the_latest_complete_month():
-    tickets = fx.tables()["tickets"]  # latest ticket: 2 Nov 2026
-    assert default_period(tickets, today=date(2026, 12, 1)) == "2026-11"
-    assert default_period(tickets, today=date(2026, 11, 20)) == "2026-10"
+def test_default_period_is_the_latest_month_the_data_covers_to_its_last_day():
+    tables = fx.tables()  # latest activity: 2 Nov 2026, so November is partial
+    contracts = fx.contracts()
+    result = compute_metrics(tables, contracts)
+    assert result.summary["period"] == "2026-10" and result.summary["period_complete"]
+    partial = compute_metrics(tables, contracts, "2026-11")
+    assert not partial.summary["period_complete"]
+    months = dict(partial.client_kpis.select("month", "month_complete").iter_rows())
+    assert months["2026-11"] is False and months["2026-10"] is True
+    assert default_period(datetime(2026, 11, 30, 5, tzinfo=UTC), contracts) == "2026-11"  # 30 Nov in NY
+    assert default_period(datetime(2026, 11, 30, 3, tzinfo=UTC), contracts) == "2026-10"  # still 29 Nov
+    stated = compute_metrics(tables, contracts, extracted_at=datetime(2026, 12, 1, 12, tzinfo=UTC))
+    assert stated.summary["period"] == "2026-11" and stated.summary["period_complete"]
 
 
 def test_metrics_on_the_sample_data(tmp_path):

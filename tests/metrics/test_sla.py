@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
+import yaml
 
-from pipelines.core.contracts import parse_contract
+from pipelines.core.contracts import contract_to_yaml, parse_contract
 from pipelines.core.schemas import TABLES
 from pipelines.metrics import sla
 from tests import sla_reference as ref
@@ -211,3 +213,68 @@ def test_unknown_priority_fails_with_a_clear_message():
                       "created_at": ny(2026, 10, 1, 9)}], "tickets")
     with pytest.raises(ValueError, match=r"ticket x: priority 'P4' has no target in contracts/ny.yml"):
         evaluate(tickets, None)
+
+
+def _business_days_contracts() -> dict:
+    """The same calendars with business-day targets (and a lunch break, a Saturday, holidays)."""
+    out = {}
+    for client, contract in CONTRACTS.items():
+        data = yaml.safe_load(contract_to_yaml(contract))
+        data["sla"] = {"P1": {"response": "15m", "resolution": "4h", "calendar": "24x7"},
+                       "P2": {"response": "1bd", "resolution": "2bd"},
+                       "P3": {"response": "4h", "resolution": "3bd"}}
+        out[client] = parse_contract(data)
+    return out
+
+
+@pytest.mark.parametrize("seed", [21, 22])
+def test_business_day_targets_match_the_slow_reference(seed):
+    contracts = _business_days_contracts()
+    tickets, events, rows, event_rows = generate(seed)
+    scope = sla.make_scope(contracts, "2026-09", "2026-10")
+    out = sla.evaluate(tickets, events, contracts, scope)
+    as_of = {c: scope.as_of[i] for i, c in enumerate(scope.clients)}
+    got = {r["ticket_id"]: r for r in out.iter_rows(named=True)}
+    checked = 0
+    for row in rows:
+        end = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(as_of[row["client_id"]]))
+        if row["created_at"] >= end or row["priority"] == "P1":
+            continue
+        contract, have = contracts[row["client_id"]], got[row["ticket_id"]]
+        target = contract.sla[row["priority"]]
+        history = [(e["at"], e["status"]) for e in event_rows if e["ticket_id"] == row["ticket_id"]]
+        want = ref.ticket(contract, row, history, end)
+        assert have["resolution_target_minutes"] == pytest.approx(
+            ref.target_minutes(contract, target, "resolution", row["created_at"]))
+        for key in ("response_status", "resolution_status", "response_due_at", "resolution_due_at"):
+            assert have[key] == want[key], (key, row, have, want)
+        checked += 1
+    assert checked > 50
+
+
+def test_three_business_days_from_a_monday_and_a_friday():
+    contract = _business_days_contracts()["ny"]
+    ny = ZoneInfo("America/New_York")
+    monday = datetime(2026, 10, 5, 10, tzinfo=ny)  # 3bd: Tue-Thu, 30 working hours -> Thu 10:00
+    friday = datetime(2026, 10, 9, 10, tzinfo=ny)  # Mon 12 Oct is a US holiday: Tue-Thu again
+    tickets = frame([{"ticket_id": "M", "client_id": "ny", "priority": "P3", "created_at": monday},
+                     {"ticket_id": "F", "client_id": "ny", "priority": "P3", "created_at": friday}], "tickets")
+    out = sla.evaluate(tickets, None, {"ny": contract}, sla.make_scope({"ny": contract}, "2026-10", "2026-10"))
+    due = dict(out.select("ticket_id", pl.col("resolution_due_at").dt.convert_time_zone("America/New_York")).iter_rows())
+    assert due["M"].replace(tzinfo=None) == datetime(2026, 10, 8, 10)
+    assert dict(out.select("ticket_id", "resolution_target_minutes").iter_rows()) == {"M": 1800.0, "F": 1800.0}
+    assert due["F"].replace(tzinfo=None) == datetime(2026, 10, 15, 10)  # Fri 8 h + Tue 10 + Wed 10 + Thu 2
+
+
+def test_a_day_duration_on_a_business_calendar_is_refused_with_the_file_field_and_a_suggestion(tmp_path):
+    from pipelines.core.contracts import ContractError, load_contract
+    from tests.conftest import ACME, write_contract
+
+    data = ACME | {"sla": ACME["sla"] | {"P3": {"response": "4h", "resolution": "3d"}}}
+    with pytest.raises(ContractError) as info:
+        load_contract(write_contract(tmp_path, data))
+    assert str(info.value).endswith(
+        "contracts/acme.yml: sla.P3.resolution: '3d' is ambiguous on a business calendar (a day of 24 hours "
+        "or a working day?): write 72h for that many working hours, or 3bd for 3 business days")
+    p1 = ACME | {"sla": ACME["sla"] | {"P1": {"response": "15m", "resolution": "2d", "calendar": "24x7"}}}
+    assert load_contract(write_contract(tmp_path, p1)).sla["P1"].resolution == 2880  # 24x7: a day is 24 h

@@ -48,9 +48,14 @@ def test_status_colours_only_judgeable_numbers():
 
 
 @pytest.mark.parametrize(("minutes", "text"), [(None, "n/a"), (45, "45 min"), (90.4, "1 h 30 min"),
-                                               (120, "2 h"), (60 * 50, "2 d 2 h"), (60 * 48, "2 d")])
-def test_duration(minutes, text):
+                                               (120, "2 h"), (60 * 50, "50 h"), (60 * 102 + 20, "102 h")])
+def test_working_time_is_shown_in_working_hours_never_in_24_hour_days(minutes, text):
     assert say.duration(minutes) == text
+
+
+def test_elapsed_calendar_time_may_use_days():
+    assert say.duration(60 * 50, calendar=True) == "2 d 2 h"
+    assert say.duration(60 * 48, calendar=True) == "2 d"
 
 
 def test_words():

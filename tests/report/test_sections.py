@@ -118,8 +118,9 @@ def test_sections_say_so_when_optional_tables_are_not_provided(tmp_path):
     assert "No survey data was provided" in shown["survey_sentences"]
     assert "No survey data was provided" in shown["csat_chart"]
     assert "No monitoring outage data was provided" in shown["uptime_table"]
-    assert "Not measured: its data was not provided." in shown["tickets_behind"]
-    assert "Devices patched: n/a" in str(sections.kpi_tiles(ctx))
+    assert "Not measured (not in this export: no surveys)." in shown["tickets_behind"]
+    assert "Not measured (not in this export: no status history (ticket_events))." in shown["tickets_behind"]
+    assert "Devices patched: not measured" in str(sections.kpi_tiles(ctx))
 
 
 def test_a_client_without_tickets_gets_a_report_that_says_so(tmp_path):
