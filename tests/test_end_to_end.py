@@ -6,6 +6,7 @@ import html
 import re
 import shutil
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
@@ -104,3 +105,46 @@ def test_a_client_report_in_a_browser_offline(sample_run, browser):
     page.screenshot(path=str(artifacts / "monthly-report.png"), full_page=True)
     assert remote == [] and errors == []
     page.close()
+
+
+def test_an_update_log_without_fcr_inputs_and_a_partial_month_say_so_on_every_page(tmp_path):
+    """Import a ServiceNow update log that has no source, reassignment or reopen columns, then
+    run its month, which the data does not cover to its end (the log ends in mid-March)."""
+    from tests.conftest import ACME, servicereview, write_contract
+
+    export = tmp_path / "export.csv"
+    log = pl.read_csv(Path(__file__).parent / "fixtures" / "importers" / "servicenow_event_log.csv", infer_schema=False)
+    log.drop("contact_type", "reassignment_count", "reopen_count").write_csv(export)
+    imported = tmp_path / "imported"
+    write_contract(imported, ACME | {"timezone": "America/Sao_Paulo",
+                                     "priority_map": {"5 - Planning": "P4"} | ACME["priority_map"]})
+    done = servicereview("import", "--from", "servicenow", str(export), "--client-map", "acme", "--out",
+                         str(imported), home=tmp_path / "home", timeout=120)
+    assert done.returncode == 0, done.stderr
+    run = servicereview("run", "--data", str(imported), "--period", "2026-03", "--jobs", "1",
+                        home=tmp_path / "home", timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+
+    home = tmp_path / "home"
+    clean = home / "build" / "clean"
+    last = max(pl.read_parquet(clean / "tickets.parquet").select(
+        pl.max_horizontal("created_at", "first_response_at", "resolved_at", "closed_at").max()).item(),
+        pl.read_parquet(clean / "ticket_events.parquet")["at"].max())
+    ends = last.astimezone(ZoneInfo("America/Sao_Paulo"))
+    assert ends.month == 3  # the log stops in March
+    notebooks = sorted((home / "reports" / "2026-03" / "acme").glob("*.ipynb"))
+    pages = [home / "_site" / "2026-03" / "acme" / f"{p.stem}.html" for p in notebooks] + \
+            [home / "_site_clients" / "acme" / "2026-03" / f"{p.stem}.html" for p in notebooks]
+    assert len(notebooks) == 4
+    for path in [*notebooks, *pages]:
+        text = html.unescape(path.read_text())
+        assert f"Partial month: the data ends {ends.day} March 2026" in text, path
+    for path in (notebooks[[p.stem for p in notebooks].index("monthly_report")], pages[1], pages[5]):
+        text = html.unescape(path.read_text())
+        assert "Fixed at first contact: not measured" in text or (
+            "Fixed at first contact" in text and "not in this export: no first-contact flag" in text), path
+        assert "not in this export: no ticket source" in text, path
+    assert "partial" in (home / "_site" / "index.html").read_text()
+    kpis = pl.read_parquet(home / "build" / "metrics" / "client_kpis.parquet").filter(pl.col("month") == "2026-03")
+    assert kpis["fcr_pct"].to_list() == [None] and kpis["proactive_pct"].to_list() == [None]
+    assert kpis["month_complete"].to_list() == [False]
