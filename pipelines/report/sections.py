@@ -12,6 +12,7 @@ from pipelines.core.io import read_table
 from pipelines.core.layout import Layout
 from pipelines.core.periods import period_title, previous_month
 from pipelines.core.schemas import SURVEYS
+from pipelines.metrics import methodology
 from pipelines.report import charts
 from pipelines.report import narrative as say
 from pipelines.report.context import ReportContext
@@ -39,12 +40,12 @@ STATUS_WORDS = {"met": "met", "breached": "missed", "pending": "not yet due", "e
 # ---------------------------------------------------------------- monthly report
 
 
-def period_notice(ctx: ReportContext) -> Fragment | None:
-    """A warning on every page of a month the data does not cover to its end (else nothing)."""
+def period_notice(ctx: ReportContext) -> Fragment:
+    """Where the data ends: a warning on every page of a month it does not cover to its end."""
     k = ctx.month()
-    if not k or k.get("month_complete") is not False:
-        return None
     ends = say.date_of(ctx.data_ends, ctx.zone)
+    if not k or k.get("month_complete") is not False:
+        return note(f"The data covers all of {period_title(ctx.period)} (it runs to {ends}).", "info")
     return note(f"Partial month: the data ends {ends}, so {period_title(ctx.period)} is not complete. "
                 "The figures cover the month up to that day only and are not compared with other months.",
                 "warn")
@@ -434,32 +435,21 @@ def coverage_matrix(ctx: ReportContext, months: int = 6) -> Fragment:
     recent = [m for m in recent if m <= ctx.period][-months:]
     if ctx.coverage.is_empty() or not recent:
         return note("Every measure's inputs are in this export.", "info")
+    labels = {c: e["label"] for c, e in methodology.load()["client_kpis"].items()}
     cell = (pl.when(~pl.col("measured")).then(pl.lit("not measured"))
             .when(pl.col("coverage_pct").is_null()).then(pl.lit("–"))
             .otherwise(pl.format("{}%", pl.col("coverage_pct").round(0).cast(pl.Int64))))
     wide = (ctx.coverage.filter(pl.col("month").is_in(recent))
-            .with_columns(cell.alias("cell"), pl.col("kpi").replace_strict(COVERAGE_LABELS, default=pl.col("kpi"))
+            .with_columns(cell.alias("cell"), pl.col("kpi").replace_strict(labels, default=pl.col("kpi"))
                           .alias("measure"))
             .pivot(on="month", index="measure", values="cell", sort_columns=True).sort("measure"))
     reasons = (ctx.coverage.filter((pl.col("month") == ctx.period) & ~pl.col("measured"))
-               .select(pl.col("kpi").replace_strict(COVERAGE_LABELS, default=pl.col("kpi")), "reason")
+               .select(pl.col("kpi").replace_strict(labels, default=pl.col("kpi")), "reason")
                .unique().sort("kpi"))
     notes = [f"{kpi}: {reason}" for kpi, reason in reasons.iter_rows()]
     return join(table(wide, {"measure": "Measure", **{m: m for m in recent if m in wide.columns}},
                       caption="Share of each measure's tickets that carry what it needs"),
                 bullets(notes) if notes else paragraph("Every measure is supported this month."))
-
-
-COVERAGE_LABELS = {"fcr_pct": "First-contact resolution", "reopen_pct": "Reopen rate",
-                   "escalation_pct": "Escalation rate", "reassignment_pct": "Reassignment rate",
-                   "proactive_pct": "Proactive share", "recurring_pct": "Recurring problems",
-                   "avg_in_progress_minutes": "Time to In Progress",
-                   "waiting_on_customer_at_end": "Waiting on you at month end",
-                   "csat_pct": "CSAT", "nps": "NPS", "survey_responses": "Survey responses",
-                   "survey_response_rate": "Survey response rate", "uptime_pct": "Uptime",
-                   "planned_maintenance_minutes": "Planned maintenance", "hours_logged": "Hours logged",
-                   "onsite_visits": "On-site visits", "patch_compliance_pct": "Patch compliance",
-                   "patch_compliance_n": "Devices checked"}
 
 
 def intake(ctx: ReportContext) -> Fragment:
