@@ -21,6 +21,7 @@ from pipelines.ingest.importers.mapping import (
     TIMESTAMP_FIELDS,
     ClientMap,
     MappingError,
+    TEMPLATE_PART,
     Preset,
     header_key,
 )
@@ -42,6 +43,7 @@ IMPORT_REJECT_REASONS = {
 
 # helper columns of the mapped rows: ticket key, client value, update time, actor, last-update time
 KEY, CLIENT, AT, ACTOR, CURRENT_AT = "__key", "__client", "__at", "__actor", "__current_at"
+DERIVED, REF = "__dv_", "__ref_"  # prefixes: a column a derivation reads; a column a history's key matches
 _ISO = "%Y-%m-%dT%H:%M:%S"
 _DUPLICATE = re.compile(r"_duplicated_\d+$")
 
@@ -151,6 +153,20 @@ def _text(column: str, nulls: list[str]) -> pl.Expr:
     return pl.when(value.is_in(nulls)).then(None).otherwise(value)
 
 
+def _template(template: str, present: set[str], nulls: list[str]) -> pl.Expr:
+    """A value built from several columns ("{Status}/{Sub Status}"); empty when all are empty."""
+    pieces, parts, at = [], [], 0
+    for match in TEMPLATE_PART.finditer(template):
+        pieces.append(pl.lit(template[at:match.start()]))
+        column = match.group(1)
+        value = _text(column, nulls) if column in present else pl.lit(None, dtype=pl.String)
+        pieces.append(value.fill_null(""))
+        parts.append(value)
+        at = match.end()
+    pieces.append(pl.lit(template[at:]))
+    return pl.when(pl.any_horizontal([p.is_not_null() for p in parts])).then(pl.concat_str(pieces))
+
+
 def _timestamp(expr: pl.Expr, formats: list[str], utc: bool) -> tuple[pl.Expr, pl.Expr]:
     """(wall-clock datetime, value-is-UTC flag) from text; values with an offset are
     converted to UTC, naive values stay naive (clean reads them in the client's zone)."""
@@ -192,12 +208,20 @@ def map_rows(raw: pl.DataFrame, preset: Preset, client_map: ClientMap, mode: str
     for name, cols in sources.items():
         value = pl.coalesce([_text(c, nulls) for c in cols])
         exprs.append(value.alias(name))
+    for name, cols in preset.template_columns().items():
+        if any(c in present for c in cols):
+            exprs.append(_template(preset.templates[name], present, nulls).alias(name))
+            sources[name] = [c for c in cols if c in present]
     log = preset.update_log if mode == UPDATE_LOG else None
     if log:
         exprs += [_text(log.key, nulls).alias(KEY), _text(log.at, nulls).alias(AT)]
         exprs += [_text(c, nulls).alias(f"__order_{i}") for i, c in enumerate(log.order_by)]
         if log.actor and log.actor in present:
             exprs.append(_text(log.actor, nulls).alias(ACTOR))
+        exprs += [_text(c, nulls).alias(DERIVED + c) for c in (log.derive.columns() if log.derive else [])
+                  if c in present]
+    exprs += [_text(c, nulls).alias(REF + c) for c in {h.ticket_column for h in preset.history} - {None}
+              if c in present]
     current = preset.milestones.current_status_at if preset.milestones and not log else None
     if current and current in present:
         exprs.append(_text(current, nulls).alias(CURRENT_AT))

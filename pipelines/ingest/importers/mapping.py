@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from pipelines.core.contracts import CLIENT_ID_PATTERN
 from pipelines.core.io import InputError
 from pipelines.core.schemas import TICKETS
+from pipelines.ingest.importers.preset_parts import Agreement, Derive, History, _Model
 
 PRESETS_DIR = Path(__file__).parent / "presets"
 
@@ -49,10 +50,6 @@ def header_key(name: str) -> str:
     return re.sub(r"\s+", " ", text).casefold()
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 class ValueMap(_Model):
     """Source value -> canonical value (matched case-insensitively); null drops the value."""
 
@@ -69,6 +66,11 @@ class ValueMap(_Model):
         return value
 
 
+COLLAPSE_RULES = ("first", "last", "first_non_null", "last_non_null", "count_distinct", "changes", "max",
+                  "min")
+TEMPLATE_PART = re.compile(r"\{([^{}]+)\}")
+
+
 class UpdateLog(_Model):
     """Several rows per ticket, one per update: events where the status changes."""
 
@@ -76,10 +78,10 @@ class UpdateLog(_Model):
     order_by: list[str]  # source columns giving the update order (numbers, timestamps or text)
     at: str  # source column with the time of the update
     actor: str | None = None  # source column with who made the update
-    # How to collapse a ticket's rows: last row (by order_by) wins unless said otherwise.
-    collapse: dict[str, Literal["first", "last", "first_non_null", "last_non_null"]] = Field(
-        default_factory=dict
-    )
+    # How to collapse a ticket's rows: the last row (by order_by) wins unless said otherwise
+    # (created_at: the first row); counts and extremes over all rows are also possible.
+    collapse: dict[str, Literal[COLLAPSE_RULES]] = Field(default_factory=dict)
+    derive: Derive | None = None  # reassignment / escalation / touches from the rows (source columns)
     # Fill empty timestamps from the status history (canonical statuses after the value map):
     first_response_leaves: list[str] = Field(default_factory=list)  # first move out of these
     resolved_enters: list[str] = Field(default_factory=list)  # last entry into these
@@ -130,6 +132,7 @@ class Preset(_Model):
     date_formats: list[str] = Field(min_length=1)
     utc_columns: list[str] = Field(default_factory=list)  # naive values here are UTC
     columns: dict[str, str | list[str]]  # source column -> canonical field(s)
+    templates: dict[str, str] = Field(default_factory=dict)  # canonical field -> "{Column}/{Column}"
     required: list[str] = Field(default_factory=lambda: list(DEFAULT_REQUIRED))
     values: dict[str, ValueMap] = Field(default_factory=dict)
     defaults: dict[str, str] = Field(default_factory=dict)  # canonical field -> value when empty
@@ -139,6 +142,10 @@ class Preset(_Model):
     add_minutes: dict[str, AddMinutes] = Field(default_factory=dict)  # canonical field -> rule
     subtract: dict[str, Subtract] = Field(default_factory=dict)  # canonical field -> rule
     extras: list[str] = Field(default_factory=list)  # source columns copied to extras.csv
+    # extras the tool computed itself, compared with the imported history (waiting time) and,
+    # by bench/preset_agreement.py, with our SLA verdicts
+    agreement: Agreement | None = None
+    history: list[History] = Field(default_factory=list)  # second inputs with the status changes
     ignore: list[str] = Field(default_factory=list)  # known columns deliberately not used
 
     @model_validator(mode="before")
@@ -166,6 +173,12 @@ class Preset(_Model):
         for source, targets in self.columns.items():
             for target in [targets] if isinstance(targets, str) else targets:
                 check(f"columns.{source}", target)
+        for name, template in self.templates.items():
+            check("templates", name)
+            if not TEMPLATE_PART.search(template):
+                raise ValueError(f"templates.{name}: {template!r} names no column (write {{Column}})")
+            if name in {t for v in self.columns.values() for t in ([v] if isinstance(v, str) else v)}:
+                raise ValueError(f"templates.{name}: {name!r} is also mapped under columns; use one")
         mapped = set(self.mapped_fields())
         for name in self.required:
             check("required", name)
@@ -186,7 +199,17 @@ class Preset(_Model):
                 check("update_log.collapse", name)
             if "status" not in mapped:
                 raise ValueError("update_log: no column is mapped to 'status'")
+        if self.agreement:
+            for item in self.agreement.waiting + self.agreement.verdicts:
+                if item.column not in self.extras:
+                    raise ValueError(f"agreement: {item.column!r} must be listed under extras")
+        if len({h.name for h in self.history}) < len(self.history):
+            raise ValueError("history: two shapes with the same name")
         return self
+
+    def template_columns(self) -> dict[str, list[str]]:
+        """Canonical field -> the source columns its template names."""
+        return {name: TEMPLATE_PART.findall(t) for name, t in self.templates.items()}
 
     def sources(self, canonical: str) -> list[str]:
         """Source columns feeding a canonical field, in priority order."""
@@ -195,7 +218,9 @@ class Preset(_Model):
     def mapped_fields(self) -> list[str]:
         """Canonical fields this preset can fill, in schema order."""
         targets = {t for v in self.columns.values() for t in ([v] if isinstance(v, str) else v)}
-        targets |= set(self.add_minutes) | set(self.subtract)
+        targets |= set(self.add_minutes) | set(self.subtract) | set(self.templates)
+        if self.update_log and self.update_log.derive:
+            targets |= {n for n in Derive.model_fields if getattr(self.update_log.derive, n)}
         return [f for f in FIELDS if f in targets]
 
     def known_columns(self) -> list[str]:
@@ -203,11 +228,14 @@ class Preset(_Model):
         names = [*self.columns, *self.extras, *self.ignore, *self.utc_columns]
         names += [r.minutes for r in self.add_minutes.values()]
         names += [r.column for r in self.subtract.values()]
+        names += [c for cols in self.template_columns().values() for c in cols]
+        names += [h.ticket_column for h in self.history if h.ticket_column]
         if self.client_column:
             names.append(self.client_column)
         if self.update_log:
             names += [self.update_log.key, *self.update_log.columns()]
             names += [self.update_log.actor] if self.update_log.actor else []
+            names += self.update_log.derive.columns() if self.update_log.derive else []
         if self.milestones and self.milestones.current_status_at:
             names.append(self.milestones.current_status_at)
         return list(dict.fromkeys(names))

@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from pipelines.core.io import ROW, SOURCE
+from pipelines.ingest.importers.derive import collapse, derive_counts, fill_derived, numeric_order
 from pipelines.ingest.importers.engine import (
     ACTOR,
     AT,
     CURRENT_AT,
+    DERIVED,
     EVENT_COLUMNS,
     KEY,
     SURVEY_COLUMNS,
@@ -23,6 +25,8 @@ from pipelines.ingest.importers.engine import (
     iso_text,
 )
 from pipelines.ingest.importers.mapping import TICKET_FIELDS, Preset
+
+COLLAPSE_TIMES = ("first", "last", "first_non_null", "last_non_null", "max", "min")
 
 
 @dataclass
@@ -86,17 +90,7 @@ def _from_update_log(rows: pl.DataFrame, preset: Preset):
     events = steps.filter(changed.fill_null(True))
     backwards = events.filter(pl.col("__ts") < pl.col("__ts").shift(1).over(KEY))[KEY].n_unique()
 
-    # Timestamps are final ISO text by now (`_finish_values`), so only the canonical fields and
-    # the extras are collapsed; the parsed helper columns are not needed past this point.
-    values = [c for c in ordered.columns if c in TICKET_FIELDS or c in ("responded_at", "rating", "comment",
-                                                                        "client_id")]
-    aggs = [pl.col(c).last() for c in ordered.columns if c.startswith("__x_")]
-    for column in values:
-        rule = log.collapse.get(column, "last")
-        value = pl.col(column).drop_nulls() if rule.endswith("_non_null") else pl.col(column)
-        aggs.append((value.first() if rule.startswith("first") else value.last()).alias(column))
-    tickets = ordered.group_by(KEY, maintain_order=True).agg(aggs)
-
+    tickets = _collapse(ordered, log)
     rows_per_key = ordered.group_by(KEY).agg(pl.len().alias("__rows"))
     tickets, filled = _derive_from_history(tickets, events, rows_per_key, log)
     notes = {
@@ -105,7 +99,53 @@ def _from_update_log(rows: pl.DataFrame, preset: Preset):
         "filled_from_history": filled,
         "tickets_with_events_out_of_time_order": int(backwards),
     }
+    if log.derive:
+        column = lambda name: DERIVED + name  # noqa: E731
+        derived = derive_counts(ordered, log.derive, KEY, AT, column)
+        tickets, notes["derived"] = fill_derived(tickets, derived, KEY)
+    notes["timestamps_out_of_order"] = timestamp_order(tickets)
     return tickets, events.select(EVENT_COLUMNS), notes
+
+
+def _collapse(ordered: pl.DataFrame, log) -> pl.DataFrame:
+    """One row per ticket: each canonical field by its collapse rule (the last row's value, the
+    first row's for created_at), plus the parsed times the order check needs."""
+    # Timestamps are final ISO text by now (`_finish_values`); max / min compare their parsed
+    # values, numbers compare as numbers.
+    values = [c for c in ordered.columns if c in TICKET_FIELDS or c in ("responded_at", "rating", "comment",
+                                                                        "client_id")]
+    aggs = [pl.col(c).last() for c in ordered.columns if c.startswith("__x_")]
+    for column in values:
+        rule = log.collapse.get(column, "first" if column == "created_at" else "last")
+        parsed = f"__ts_{column}" if f"__ts_{column}" in ordered.columns else None
+        order = pl.col(parsed) if parsed else numeric_order(ordered, column)
+        aggs.append(collapse(column, rule, order).alias(column))
+        if parsed:
+            aggs.append(collapse(parsed, rule if rule in COLLAPSE_TIMES else "last", pl.col(parsed)).alias(parsed))
+    aggs.append(pl.col(f"__ts_{AT}").min().alias("__first_update"))
+    return ordered.group_by(KEY, maintain_order=True).agg(aggs)
+
+
+def timestamp_order(tickets: pl.DataFrame) -> dict:
+    """Tickets whose collapsed times contradict each other (created after its first update or
+    after its resolution...): a sign of a collapse rule that takes the wrong row."""
+    pairs = [("created_at", "__first_update", "its first update"),
+             ("created_at", "__ts_first_response_at", "first_response_at"),
+             ("created_at", "__ts_resolved_at", "resolved_at"),
+             ("created_at", "__ts_closed_at", "closed_at"),
+             ("resolved_at", "__ts_closed_at", "closed_at")]
+    out = {}
+    for name, later, label in pairs:
+        earlier = f"__ts_{name}"
+        if earlier not in tickets.columns or later not in tickets.columns:
+            continue
+        bad = tickets.filter(pl.col(earlier) > pl.col(later))
+        if bad.height:
+            first = bad.row(0, named=True)
+            out[f"{name} after {label}"] = {
+                "tickets": bad.height, "example": first["ticket_id"],
+                "values": [str(first[earlier]), str(first[later])]}
+    return out
 
 
 def _derive_from_history(tickets: pl.DataFrame, events: pl.DataFrame, rows_per_key: pl.DataFrame, log):
