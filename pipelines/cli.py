@@ -195,7 +195,7 @@ def metrics(
 
 @app.command(name="import")
 def import_(
-    files: Annotated[list[Path], typer.Argument(help="Export file(s) to import.")],
+    files: Annotated[list[Path], typer.Argument(help="Export file(s) to import (CSV or Excel).")],
     preset: Annotated[str, typer.Option("--from", help="Preset name or a mapping YAML file.")],
     out: Annotated[Path, typer.Option("--out", help="Folder to write the canonical tables to.")],
     client_map: Annotated[
@@ -205,12 +205,18 @@ def import_(
         Path | None,
         typer.Option("--contracts", help="Contract file or folder to copy to OUT/contracts (so clean can run)."),
     ] = None,
+    history: Annotated[
+        list[Path] | None,
+        typer.Option("--history", help="The tool's status history (JSON pages as its API returns them, or "
+                                       "CSV); repeat for several files."),
+    ] = None,
 ) -> None:
     """Turn a PSA / help-desk export into the canonical tables (presets: servicenow, zendesk,
-    jira-service-management, freshdesk, connectwise, autotask, halopsa, or a mapping YAML)."""
+    jira-service-management, freshdesk, connectwise, autotask, halopsa, or a mapping YAML).
+    Exit 2 when no row could be used."""
     from pipelines.ingest.importers import import_files
 
-    result = _guard(import_files, files, preset, client_map, out, contracts)
+    result = _guard(import_files, files, preset, client_map, out, contracts, history)
     r = result.report
     console.print(
         f"import ({r['preset']}, {r['mode'].replace('_', ' ')}): {r['rows_read']} rows read = "
@@ -220,6 +226,8 @@ def import_(
     )
     for reason, count in r["rejected_by_reason"].items():
         console.print(f"  rejected {count}: {reason} (see import_rejects.csv)", highlight=False)
+    if "history" in r:
+        _print_history(r["history"])
     if r["unknown_columns"]:
         console.print(f"  unknown columns (not imported): {', '.join(r['unknown_columns'])}", highlight=False)
     for name, values in r["unmapped_values"].items():
@@ -227,8 +235,30 @@ def import_(
         more = f" and {len(values) - 5} more" if len(values) > 5 else ""
         policy = r["unmapped_policy"].get(name, "keep")
         console.print(f"  unmapped {name} values ({policy}): {shown}{more}", highlight=False)
+    for warning in r["warnings"]:
+        console.print(f"[yellow]warning:[/yellow] {warning}", markup=True, highlight=False, soft_wrap=True)
     console.print(f"canonical tables, import_rejects.csv and import_report.json written to {out}",
                   highlight=False)
+
+
+def _print_history(h: dict) -> None:
+    console.print(
+        f"  status history ({', '.join(h['shapes'])}): {h['reconciliation']}; {h['status_events']} status "
+        f"events for {h['tickets_with_history']} tickets ({h['tickets_without_history']} without history)",
+        highlight=False)
+    for reason, count in h["rejected_by_reason"].items():
+        console.print(f"  history rejected {count}: {reason} (see import_rejects.csv)", highlight=False)
+    if h["unmapped_statuses"]:
+        shown = ", ".join(f"{v!r} x{n}" for v, n in list(h["unmapped_statuses"].items())[:5])
+        console.print(f"  unmapped history statuses: {shown}", highlight=False)
+    if h["agreement"]:
+        table = Table(title="the tool's own waiting time vs the imported history (calendar minutes)")
+        for column in ("tool column", "statuses", "tickets", "agree (within 1 min)", "tool total", "history total"):
+            table.add_column(column)
+        for a in h["agreement"]:
+            table.add_row(a["column"], ", ".join(a["statuses"]), str(a["tickets"]), str(a["agree"]),
+                          f"{a['theirs_minutes']:g}", f"{a['ours_minutes']:g}")
+        console.print(table)
 
 
 @app.command()

@@ -39,6 +39,8 @@ IMPORT_REJECT_REASONS = {
     "unparseable_timestamp": "a timestamp matches none of the preset's date formats",
     "invalid_number": "a number the preset computes with could not be read",
     "unmapped_value": "a value the preset must map (unmapped: reject) is not in its value map",
+    "unknown_ticket": "a history row's ticket is not among the imported tickets",
+    "ambiguous_ticket": "a history row's ticket id belongs to tickets of several clients",
 }
 
 # helper columns of the mapped rows: ticket key, client value, update time, actor, last-update time
@@ -99,7 +101,7 @@ def check_columns(
     the preset whose columns the file looks like (`presets` gives the candidates)."""
     missing = []
     for name in preset.required:
-        sources = preset.sources(name)
+        sources = preset.sources(name) or preset.template_columns().get(name, [])
         if not any(s in columns for s in sources):
             wanted = " or ".join(repr(s) for s in sources) if sources else "(no column mapped)"
             missing.append(f"{wanted} ({name})")
@@ -148,7 +150,7 @@ def unknown_columns(columns: list[str], preset: Preset) -> list[str]:
 # ---------------------------------------------------------------- row mapping
 
 
-def _text(column: str, nulls: list[str]) -> pl.Expr:
+def text_column(column: str, nulls: list[str]) -> pl.Expr:
     value = pl.col(column).str.strip_chars()
     return pl.when(value.is_in(nulls)).then(None).otherwise(value)
 
@@ -159,7 +161,7 @@ def _template(template: str, present: set[str], nulls: list[str]) -> pl.Expr:
     for match in TEMPLATE_PART.finditer(template):
         pieces.append(pl.lit(template[at:match.start()]))
         column = match.group(1)
-        value = _text(column, nulls) if column in present else pl.lit(None, dtype=pl.String)
+        value = text_column(column, nulls) if column in present else pl.lit(None, dtype=pl.String)
         pieces.append(value.fill_null(""))
         parts.append(value)
         at = match.end()
@@ -167,7 +169,7 @@ def _template(template: str, present: set[str], nulls: list[str]) -> pl.Expr:
     return pl.when(pl.any_horizontal([p.is_not_null() for p in parts])).then(pl.concat_str(pieces))
 
 
-def _timestamp(expr: pl.Expr, formats: list[str], utc: bool) -> tuple[pl.Expr, pl.Expr]:
+def parse_timestamp(expr: pl.Expr, formats: list[str], utc: bool) -> tuple[pl.Expr, pl.Expr]:
     """(wall-clock datetime, value-is-UTC flag) from text; values with an offset are
     converted to UTC, naive values stay naive (clean reads them in the client's zone)."""
     aware_formats = [f for f in formats if "%z" in f or "%#z" in f or "%:z" in f]
@@ -190,7 +192,8 @@ def iso_text(ts: str, is_utc: str) -> pl.Expr:
     return pl.when(pl.col(is_utc)).then(text + "+00:00").otherwise(text)
 
 
-def _value_lookup(vm) -> dict[str, str | None]:
+def value_lookup(vm) -> dict[str, str | None]:
+    """A value map's keys as they are matched: trimmed, lower case."""
     return {k.strip().lower(): v for k, v in vm.map.items()}
 
 
@@ -206,7 +209,7 @@ def map_rows(raw: pl.DataFrame, preset: Preset, client_map: ClientMap, mode: str
 
     exprs = [pl.col(ROW), pl.col(SOURCE)]
     for name, cols in sources.items():
-        value = pl.coalesce([_text(c, nulls) for c in cols])
+        value = pl.coalesce([text_column(c, nulls) for c in cols])
         exprs.append(value.alias(name))
     for name, cols in preset.template_columns().items():
         if any(c in present for c in cols):
@@ -214,23 +217,23 @@ def map_rows(raw: pl.DataFrame, preset: Preset, client_map: ClientMap, mode: str
             sources[name] = [c for c in cols if c in present]
     log = preset.update_log if mode == UPDATE_LOG else None
     if log:
-        exprs += [_text(log.key, nulls).alias(KEY), _text(log.at, nulls).alias(AT)]
-        exprs += [_text(c, nulls).alias(f"__order_{i}") for i, c in enumerate(log.order_by)]
+        exprs += [text_column(log.key, nulls).alias(KEY), text_column(log.at, nulls).alias(AT)]
+        exprs += [text_column(c, nulls).alias(f"__order_{i}") for i, c in enumerate(log.order_by)]
         if log.actor and log.actor in present:
-            exprs.append(_text(log.actor, nulls).alias(ACTOR))
-        exprs += [_text(c, nulls).alias(DERIVED + c) for c in (log.derive.columns() if log.derive else [])
+            exprs.append(text_column(log.actor, nulls).alias(ACTOR))
+        exprs += [text_column(c, nulls).alias(DERIVED + c) for c in (log.derive.columns() if log.derive else [])
                   if c in present]
-    exprs += [_text(c, nulls).alias(REF + c) for c in {h.ticket_column for h in preset.history} - {None}
+    exprs += [text_column(c, nulls).alias(REF + c) for c in {h.ticket_column for h in preset.history} - {None}
               if c in present]
     current = preset.milestones.current_status_at if preset.milestones and not log else None
     if current and current in present:
-        exprs.append(_text(current, nulls).alias(CURRENT_AT))
+        exprs.append(text_column(current, nulls).alias(CURRENT_AT))
     if client_map.column:
-        exprs.append(_text(client_map.column, nulls).alias(CLIENT))
-    exprs += [_text(c, nulls).alias(f"__x_{c}") for c in preset.extras if c in present]
-    exprs += [_text(r.minutes, nulls).alias(f"__minutes_{f}") for f, r in preset.add_minutes.items()
+        exprs.append(text_column(client_map.column, nulls).alias(CLIENT))
+    exprs += [text_column(c, nulls).alias(f"__x_{c}") for c in preset.extras if c in present]
+    exprs += [text_column(r.minutes, nulls).alias(f"__minutes_{f}") for f, r in preset.add_minutes.items()
               if r.minutes in present]
-    exprs += [_text(r.column, nulls).alias(f"__number_{f}") for f, r in preset.subtract.items()
+    exprs += [text_column(r.column, nulls).alias(f"__number_{f}") for f, r in preset.subtract.items()
               if r.column in present]
     frame = raw.select(exprs)
     if KEY not in frame.columns and "ticket_id" in frame.columns:
@@ -259,7 +262,7 @@ def _parse_and_check(frame, preset, client_map, sources, log):
     stamps = [f for f in TIMESTAMP_FIELDS if f in frame.columns]
     parsed = []
     for name in stamps:
-        value, is_utc = _timestamp(pl.col(name), formats, name in utc_fields)
+        value, is_utc = parse_timestamp(pl.col(name), formats, name in utc_fields)
         parsed += [value.alias(f"__ts_{name}"), is_utc.alias(f"__utc_{name}")]
     # The update time of an update log and the last-update time of a one-row export.
     extra_stamps = {column: label for column, label in (
@@ -267,11 +270,11 @@ def _parse_and_check(frame, preset, client_map, sources, log):
         (CURRENT_AT, preset.milestones.current_status_at if preset.milestones else None),
     ) if column in frame.columns}
     for column, label in extra_stamps.items():
-        value, is_utc = _timestamp(pl.col(column), formats, label in preset.utc_columns)
+        value, is_utc = parse_timestamp(pl.col(column), formats, label in preset.utc_columns)
         parsed += [value.alias(f"__ts_{column}"), is_utc.alias(f"__utc_{column}")]
     for name, vm in preset.values.items():
         if name in frame.columns:
-            hit = pl.col(name).str.strip_chars().str.to_lowercase().is_in(list(_value_lookup(vm)))
+            hit = pl.col(name).str.strip_chars().str.to_lowercase().is_in(list(value_lookup(vm)))
             parsed.append(hit.alias(f"__hit_{name}"))
     if client_map.client_id:
         parsed.append(pl.lit(client_map.client_id).alias("client_id"))
@@ -365,7 +368,7 @@ def _finish_values(frame: pl.DataFrame, preset: Preset) -> pl.DataFrame:
         if name not in frame.columns:
             continue
         mapped = pl.col(name).str.strip_chars().str.to_lowercase().replace_strict(
-            _value_lookup(vm), default=None, return_dtype=pl.String
+            value_lookup(vm), default=None, return_dtype=pl.String
         )
         kept = pl.col(name) if vm.unmapped == "keep" else pl.lit(None, dtype=pl.String)
         exprs.append(pl.when(pl.col(f"__hit_{name}")).then(mapped).otherwise(kept).alias(name))

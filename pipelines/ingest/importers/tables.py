@@ -54,7 +54,7 @@ def build_tables(rows: pl.DataFrame, preset: Preset, mode: str) -> Tables:
     extras = None
     if preset.extras:
         extras = tickets.select(
-            pl.col("ticket_id"), *[pl.col(f"__x_{c}").alias(c) if f"__x_{c}" in tickets.columns
+            pl.col("ticket_id"), pl.col("client_id"), *[pl.col(f"__x_{c}").alias(c) if f"__x_{c}" in tickets.columns
                                    else pl.lit(None, dtype=pl.String).alias(c) for c in preset.extras]
         )
         notes["extras_missing_in_export"] = [c for c in preset.extras if f"__x_{c}" not in extras_cols]
