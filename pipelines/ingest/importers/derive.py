@@ -107,7 +107,8 @@ def fill_derived(tickets: pl.DataFrame, derived: pl.DataFrame, key: str) -> tupl
     names = [c for c in derived.columns if c in DERIVED_FIELDS]
     if not names:
         return tickets, {}
-    renamed = derived.select(key, *[pl.col(c).alias(f"__d_{c}") for c in names])
+    keys = [key] if isinstance(key, str) else key
+    renamed = derived.select(*keys, *[pl.col(c).alias(f"__d_{c}") for c in names])
     tickets = tickets.join(renamed, on=key, how="left", maintain_order="left")
     filled, exprs = {}, []
     for name in names:

@@ -53,7 +53,7 @@ def pick_json_shape(doc: object, preset: Preset, source: str) -> History:
     """The preset's JSON history shape this document (a page, a list of pages) looks like."""
     page = doc[0] if isinstance(doc, list) and doc and isinstance(doc[0], (dict, list)) else doc
     for shape in (h for h in preset.history if h.format == "json"):
-        if shape.records is None and isinstance(page, list):
+        if shape.records is None and isinstance(doc, list):
             return shape
         if shape.records and isinstance(page, dict) and _get(page, shape.records) is not None:
             return shape
@@ -244,22 +244,25 @@ def map_history(raw: pl.DataFrame, shape: History, preset: Preset, tickets: pl.D
                          rejects=reject_rows(bad, "ticket_events"), counts=counts, unmapped=unmapped)
 
 
-def merge_events(milestones: pl.DataFrame, histories: list[HistoryMapped], preset: Preset) -> pl.DataFrame:
-    """Status events: a ticket with history keeps its creation event (when the history does not
-    start with that status) and then its history; a ticket without keeps its milestone events."""
+def merge_events(milestones: pl.DataFrame, histories: list[HistoryMapped]) -> pl.DataFrame:
+    """Status events: a ticket with history gets its history plus those of its milestone events
+    (created, resolved, closed, current status) whose status the history never shows, so a
+    history that starts late or ends early keeps the export's creation and resolution; a
+    ticket without history keeps its milestone events."""
     if not histories:
         return milestones
     history = pl.concat([h.events for h in histories]).sort(*TICKET, "__ts", "__order", maintain_order=True)
     repeat = (pl.col("status") == pl.col("status").shift(1).over(TICKET)).fill_null(False)
     history = history.filter(~repeat)
-    first = history.group_by(TICKET, maintain_order=True).agg(pl.col("status").first().alias("__first"))
-    created = preset.milestones.created_at if preset.milestones else None
-    ordered = milestones.with_columns(pl.int_range(pl.len()).over(TICKET).alias("__n"))
-    opening = (ordered.filter(pl.col("__n") == 0).join(first, on=TICKET, how="inner")
-               .filter((pl.col("status") != pl.col("__first")) & pl.lit(created is not None)))
-    without = ordered.join(first, on=TICKET, how="anti")
-    parts = [without.drop("__n"), opening.select(EVENT_COLUMNS), history.select(EVENT_COLUMNS)]
-    return pl.concat(parts)
+    seen = history.select(*TICKET, "status").unique()
+    with_history = history.select(TICKET).unique()
+    kept = (milestones.with_columns(pl.int_range(pl.len()).over(TICKET).alias("__n"))
+            .join(seen, on=[*TICKET, "status"], how="anti"))
+    mixed = kept.join(with_history, on=TICKET, how="semi")
+    return pl.concat([  # written in a readable order; clean orders events by their time
+        mixed.filter(pl.col("__n") == 0).select(EVENT_COLUMNS), history.select(EVENT_COLUMNS),
+        mixed.filter(pl.col("__n") > 0).select(EVENT_COLUMNS),
+        kept.join(with_history, on=TICKET, how="anti").select(EVENT_COLUMNS)])
 
 
 def waiting_agreement(extras: pl.DataFrame | None, histories: list[HistoryMapped],

@@ -187,7 +187,7 @@ def import_frames(
     rejects = attach_raw(mapped.rejects, raw)
     done = [history.map_history(frame, shape, preset, mapped.rows) for frame, shape, _ in histories or []]
     if done:
-        tables.events = history.merge_events(tables.events, done, preset)
+        tables.events = history.merge_events(tables.events, done)
         for item in done:
             if item.derived.width > 2:
                 tables.tickets, filled = fill_derived(tables.tickets, item.derived, history.TICKET)
