@@ -199,6 +199,9 @@ def import_frames(
                              "rows": h.counts["rows"], "status_events": h.counts["status_events"]}
                             for n, h in zip(history_names or [f[0][SOURCE][0] for f in histories], done)]
         report["history"] = _history_report(done, histories, tables, preset)
+        report["kpi_inputs"]["status_history"] = (
+            f"status history for {report['history']['tickets_with_history']} tickets, "
+            f"milestone timestamps for {report['history']['tickets_without_history']}")
         stated = [v for _, _, values in histories for v in values]
         if stated:
             report["extracted_at"] = _stated_time(stated, preset)
@@ -295,8 +298,23 @@ def _report(raw, frames, names, preset, client_map, mode, mapped, tables, reject
         "unmapped_values": mapped.unmapped,
         "unmapped_policy": {k: v.unmapped for k, v in preset.values.items() if k in mapped.unmapped},
         "defaults_applied": {k: v for k, v in mapped.defaults_applied.items() if v},
+        "kpi_inputs": _kpi_inputs(tables, mode),
         "notes": tables.notes,
     }
+
+
+# the ticket fields KPIs need, beyond the required ones (see the importers README's table)
+KPI_INPUTS = ("first_response_at", "source", "reassignment_count", "escalation_level", "provider_touches",
+              "reopen_count", "fcr")
+
+
+def _kpi_inputs(tables: Tables, mode: str) -> dict:
+    """How many tickets carry each KPI input, and where the status history comes from."""
+    tickets = tables.tickets
+    out = {name: int(tickets[name].is_not_null().sum()) for name in KPI_INPUTS}
+    out["status_history"] = "update log" if mode == engine.UPDATE_LOG else "milestone timestamps"
+    out["surveys"] = tables.surveys.height
+    return {"tickets": tickets.height, **out}
 
 
 def _examples(rejects: pl.DataFrame) -> dict:
