@@ -19,6 +19,8 @@ from typer.testing import CliRunner
 
 from pipelines.clean.stage import clean_folder
 from pipelines.cli import app
+from pipelines.ingest.importers import load_preset
+from pipelines.ingest.importers.agreement import verdict_agreement
 from pipelines.metrics.stage import metrics_folder
 from tests.conftest import write_contract
 
@@ -101,6 +103,7 @@ def pipeline(tmp_path: Path, preset: str, client_map: Path, contract_folder: Pat
     clean_folder(raw, clean)
     metrics_folder(clean, metrics, "2026-03")
     report = json.loads((raw / "import_report.json").read_text())
+    report["extras"] = pl.read_csv(raw / "extras.csv", infer_schema=False) if (raw / "extras.csv").exists() else None
     return pl.read_parquet(metrics / "ticket_sla.parquet"), report
 
 
@@ -115,6 +118,10 @@ def test_history_pauses_the_resolution_clock(tmp_path, contract_data, client_map
     assert report["history"]["change_rows_rejected"] == report["history"]["rejected_by_reason"].get(
         "unknown_ticket", 0)
     assert [f["role"] for f in report["files"]] == ["tickets"] + ["history"] * len(files)
+    # the tool's own verdicts (Freshdesk, HaloPSA) agree with ours once the history pauses the clock
+    verdicts = verdict_agreement(sla, report["extras"], load_preset(preset))
+    assert [(v["column"], v["agree"]) for v in verdicts] == [(v["column"], v["tickets"]) for v in verdicts]
+    assert all(v["tickets"] for v in verdicts) and bool(verdicts) == (preset in ("freshdesk", "halopsa"))
 
     # the same export without its history: no pause, and the verdicts the clock then gives
     plain, _ = pipeline(tmp_path, preset, client_map, folder, [], "without")

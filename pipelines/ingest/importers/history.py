@@ -263,36 +263,3 @@ def merge_events(milestones: pl.DataFrame, histories: list[HistoryMapped]) -> pl
         mixed.filter(pl.col("__n") == 0).select(EVENT_COLUMNS), history.select(EVENT_COLUMNS),
         mixed.filter(pl.col("__n") > 0).select(EVENT_COLUMNS),
         kept.join(with_history, on=TICKET, how="anti").select(EVENT_COLUMNS)])
-
-
-def waiting_agreement(extras: pl.DataFrame | None, histories: list[HistoryMapped],
-                      preset: Preset, close: float = 1.0) -> list[dict]:
-    """The tool's own waiting minutes (extras) against the time the imported history spends
-    in the same statuses (calendar minutes between a ticket's history events; an interval
-    still open at the export is not counted), per ticket with both."""
-    if not (preset.agreement and preset.agreement.waiting and histories and extras is not None):
-        return []
-    events = pl.concat([h.events for h in histories]).sort(*TICKET, "__ts", "__order", maintain_order=True)
-    spans = events.with_columns(
-        ((pl.col("__ts").shift(-1).over(TICKET) - pl.col("__ts")).dt.total_seconds() / 60).alias("__minutes"))
-    out = []
-    for item in preset.agreement.waiting:
-        if item.column not in extras.columns:
-            continue
-        ours = (spans.filter(pl.col("status").is_in(item.statuses) & pl.col("__minutes").is_not_null())
-                .group_by(TICKET).agg(pl.col("__minutes").sum().alias("ours")))
-        scale = 60.0 if item.unit == "hours" else 1.0
-        theirs = extras.select(*TICKET, (pl.col(item.column).cast(pl.Float64, strict=False) * scale).alias("theirs"))
-        both = (theirs.join(events.select(TICKET).unique(), on=TICKET, how="semi")
-                .join(ours, on=TICKET, how="left").with_columns(pl.col("ours").fill_null(0.0))
-                .filter(pl.col("theirs").is_not_null()))
-        diff = (pl.col("ours") - pl.col("theirs")).abs()
-        off = both.filter(diff > close).sort(diff, descending=True)
-        out.append({
-            "column": item.column, "statuses": item.statuses, "tickets": both.height,
-            "agree": both.height - off.height, "within_minutes": close,
-            "ours_minutes": round(float(both["ours"].sum()), 1), "theirs_minutes": round(float(both["theirs"].sum()), 1),
-            "examples": [{"ticket_id": r["ticket_id"], "ours": round(r["ours"], 1), "theirs": r["theirs"]}
-                         for r in off.head(3).iter_rows(named=True)],
-        })
-    return out

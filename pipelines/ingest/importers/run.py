@@ -25,6 +25,7 @@ from pipelines.core import io
 from pipelines.core.io import ROW, SOURCE
 from pipelines.core.rejects import attach_raw
 from pipelines.ingest.importers import engine, history
+from pipelines.ingest.importers.agreement import waiting_agreement
 from pipelines.ingest.importers.derive import fill_derived
 from pipelines.ingest.importers.mapping import (
     ClientMap,
@@ -353,7 +354,7 @@ def _history_report(done, histories, tables: Tables, preset: Preset) -> dict:
             tables.tickets.select(history.TICKET), on=history.TICKET, how="semi").height,
         "unmapped_statuses": unmapped,
         "unconfirmed_fields": sorted({f for h in done for f in h.shape.unconfirmed}),
-        "agreement": history.waiting_agreement(tables.extras, done, preset),
+        "agreement": waiting_agreement(tables.extras, done, preset),
     }
 
 
@@ -392,7 +393,8 @@ def _warnings(report: dict) -> list[str]:
                 + f"; e.g. {example['source']} row {example['row']}: {example['detail']}")
     for what, item in report["notes"].get("timestamps_out_of_order", {}).items():
         out.append(f"{item['tickets']} ticket(s) have {what} (e.g. ticket {item['example']}: "
-                   f"{item['values'][0]} > {item['values'][1]}): check the preset's update_log.collapse")
+                   f"{item['values'][0]} > {item['values'][1]}): the export's own times disagree, or a "
+                   "collapse rule takes the wrong row (see the preset's update_log.collapse)")
     return out
 
 
