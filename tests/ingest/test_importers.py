@@ -111,6 +111,7 @@ def test_zendesk_round_trip_with_surveys(tmp_path, contract_data, client_map):
     assert (first["priority"], first["status"], first["source"], first["type"]) == (
         "P2", "Resolved", "email", "incident")
     assert first["reassignment_count"] == 1  # 2 assignee stations
+    assert first["provider_touches"] == 2  # Replies
     assert row(tickets, "102")["client_id"] == "lakeside-legal"
     closed = cleaned.tables["ticket_events"].filter(
         (pl.col("ticket_id") == "103") & (pl.col("status") == "Closed"))
