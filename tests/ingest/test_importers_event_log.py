@@ -135,3 +135,22 @@ def test_xml_xes_and_json_exports_get_a_clear_error(tmp_path):
     result = cli("import", "--from", "zendesk", FIXTURES / "history" / "zendesk_ticket_audits.json",
                  "--client-map", "acme", "--out", tmp_path / "out")
     assert result.exit_code == 2 and "is read with --history" in " ".join(result.output.split())
+
+
+def test_bad_derivations_templates_and_history_shapes_name_the_field(tmp_path):
+    base = MAPPING.read_text()
+    cases = {
+        "regex": (base.replace('"\\\\bL(\\\\d)\\\\b": null', '"\\\\bL(": null'),
+                  r"update_log\.derive\.escalation_level\.patterns: .*is not a regular expression"),
+        "group": (base.replace('"\\\\bL(\\\\d)\\\\b": null', '"L3": null'),
+                  r"'L3': without a level it needs a group that captures the level"),
+        "template": (base.replace('"{Activity}/{Lifecycle}"', '"Activity"'),
+                     r"templates\.status: 'Activity' names no column"),
+        "history": (base + "history:\n  - {name: h, format: json, at: when, status: {column: s}}\n",
+                    r"history\.0: .*needs `key` \(the ticket id column\) or `key_from_file`"),
+    }
+    for name, (text, message) in cases.items():
+        path = tmp_path / f"{name}.yml"
+        path.write_text(text)
+        with pytest.raises(MappingError, match=message):
+            import_files([LOG], path, "acme", tmp_path / "out")

@@ -102,9 +102,11 @@ def _touches(rule: Touches, column) -> pl.Expr:
     return pl.when(actor.is_not_null().any()).then(kept.n_unique().cast(pl.String))
 
 
-def fill_derived(tickets: pl.DataFrame, derived: pl.DataFrame, key: str) -> tuple[pl.DataFrame, dict]:
-    """Fill empty canonical counts from `derived` (same key); how many tickets got each."""
-    names = [c for c in derived.columns if c in DERIVED_FIELDS]
+def fill_derived(tickets: pl.DataFrame, derived: pl.DataFrame, key: str | list[str],
+                 fields: tuple[str, ...] = DERIVED_FIELDS) -> tuple[pl.DataFrame, dict]:
+    """Fill empty canonical fields (the derived counts by default) from `derived` (same key);
+    how many tickets got each."""
+    names = [c for c in derived.columns if c in fields]
     if not names:
         return tickets, {}
     keys = [key] if isinstance(key, str) else key

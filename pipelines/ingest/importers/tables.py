@@ -68,10 +68,8 @@ def _order_keys(rows: pl.DataFrame, log) -> list[pl.Expr]:
         if column == log.at:
             keys.append(pl.col(f"__ts_{AT}"))
             continue
-        text = rows[f"__order_{i}"]
-        number = text.cast(pl.Float64, strict=False)
-        keys.append(pl.col(f"__order_{i}").cast(pl.Float64, strict=False)
-                    if number.null_count() == text.null_count() else pl.col(f"__order_{i}"))
+        number = numeric_order(rows, f"__order_{i}")
+        keys.append(pl.col(f"__order_{i}") if number is None else number)
     return keys
 
 
@@ -164,18 +162,11 @@ def _derive_from_history(tickets: pl.DataFrame, events: pl.DataFrame, rows_per_k
     aggs = []
     for name, (condition, pick) in rules.items():
         picked = pl.col("at").filter(condition)  # ISO text that already carries its UTC offset
-        aggs.append((picked.first() if pick == "first" else picked.last()).alias(f"__d_{name}"))
+        aggs.append((picked.first() if pick == "first" else picked.last()).alias(name))
     derived = events.group_by(KEY).agg(aggs)
     # One row holds no history (an incident-table export, say): nothing is derived from it.
     derived = derived.join(rows_per_key, on=KEY, how="inner").filter(pl.col("__rows") > 1).drop("__rows")
-    tickets = tickets.join(derived, on=KEY, how="left", maintain_order="left")
-    filled, exprs = {}, []
-    for name in rules:
-        current = pl.col(name) if name in tickets.columns else pl.lit(None, dtype=pl.String)
-        filled[name] = int(tickets.select((current.is_null() & pl.col(f"__d_{name}").is_not_null()).sum()).item())
-        exprs.append(pl.coalesce(current, pl.col(f"__d_{name}")).alias(name))
-    tickets = tickets.with_columns(exprs)
-    return tickets.drop([f"__d_{name}" for name in rules]), filled
+    return fill_derived(tickets, derived, KEY, tuple(rules))
 
 
 def _milestone_events(rows: pl.DataFrame, preset: Preset) -> pl.DataFrame:
