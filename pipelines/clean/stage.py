@@ -105,6 +105,7 @@ def clean_folder(data: Path, out: Path) -> CleanResult:
 
 IMPORT_REPORT, IMPORT_REJECTS = "import_report.json", "import_rejects.csv"
 EXPORT = "export"  # the rejects' table name for rows set aside by `servicereview import`
+EXPORT_HISTORY = "export_history"  # ... and for rows of the tool's status history (`--history`)
 
 
 def _with_import(result: CleanResult, data: Path, contracts: dict[str, Contract]) -> None:
@@ -114,17 +115,25 @@ def _with_import(result: CleanResult, data: Path, contracts: dict[str, Contract]
     if not report_path.exists():
         return
     report = io.read_json(report_path)
-    rejects = io.read_rejects_csv(data / IMPORT_REJECTS).with_columns(pl.lit(EXPORT).alias("table"))
+    raw = io.read_rejects_csv(data / IMPORT_REJECTS)
+    history = raw["table"] == "ticket_events"
+    rejects = raw.with_columns(pl.when(history).then(pl.lit(EXPORT_HISTORY)).otherwise(pl.lit(EXPORT)).alias("table"))
     keys = ("preset", "tool", "mode", "files", "client_map", "rows_read", "rows_used", "rows_rejected",
-            "rejected_by_reason", "reject_reasons", "extracted_at")
-    mine = dict(rejects.group_by("client_id").len().iter_rows()) if rejects.height else {}
+            "rejected_by_reason", "reject_reasons", "extracted_at", "history")
+    own = rejects.filter(pl.col("table") == EXPORT)
+    mine = dict(own.group_by("client_id").len().iter_rows()) if own.height else {}
     result.summary["import"] = {k: report.get(k) for k in keys} | {
         "rejected_by_client": {c: mine.get(c, 0) for c in contracts},
         "rejected_without_client": sum(n for c, n in mine.items() if c not in contracts),
     }
-    if rejects.height != (report.get("rows_rejected") or 0):
-        raise io.InputError(f"{data / IMPORT_REJECTS}: {rejects.height} rows, but {IMPORT_REPORT} says "
-                            f"{report.get('rows_rejected')} rows were rejected at import (files out of step)")
+    expected = {EXPORT: report.get("rows_rejected") or 0,
+                EXPORT_HISTORY: (report.get("history") or {}).get("change_rows_rejected") or 0}
+    for table, count in expected.items():
+        found = rejects.filter(pl.col("table") == table).height
+        if found != count:
+            what = "rows" if table == EXPORT else "status-history change rows"
+            raise io.InputError(f"{data / IMPORT_REJECTS}: {found} {what} rejected, but {IMPORT_REPORT} says "
+                                f"{count} were rejected at import (files out of step)")
     result.rejects = pl.concat([rejects, result.rejects])
 
 

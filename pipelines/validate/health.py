@@ -34,6 +34,7 @@ TABLE_LABELS = {
     "time_entries": "Time entries",
     "devices": "Devices",
     "export": "The export, at import",
+    "export_history": "The tool's status history, at import",
 }
 SECTION_WITHOUT = {  # what the report leaves out when an optional table is not provided
     "ticket_events": "time to 'In Progress' and paused time are not shown",
@@ -109,7 +110,8 @@ def _export(imported: dict | None, client_id: str) -> dict | None:
         return None
     own = (imported.get("client_map") or {}).get("client_id") == client_id
     return {"tool": imported.get("tool") or imported.get("preset"), "whole_export": own,
-            "files": [Path(f.get("path", "")).name for f in imported.get("files") or []],
+            "files": [Path(f.get("path", "")).name for f in imported.get("files") or []
+                      if f.get("role", "tickets") == "tickets"],
             "rows_read": imported.get("rows_read") if own else None,
             "rows_used": imported.get("rows_used") if own else None,
             "rejected": (imported.get("rejected_by_client") or {}).get(client_id, 0)}

@@ -212,3 +212,17 @@ def test_halopsa_history_as_csv_and_wrong_history_files(tmp_path, client_map):
     with pytest.raises(MappingError, match="the servicenow preset has no status-history input"):
         import_files([FIXTURES / "servicenow_event_log.csv"], "servicenow", "acme", tmp_path / "s",
                      history_files=[HISTORY / "halopsa_actions.json"])
+
+
+def test_history_rejects_reach_clean_and_stay_apart_from_the_export_rows(tmp_path, contract_data, client_map):
+    folder = contracts(tmp_path, contract_data)
+    _sla, report = pipeline(tmp_path, "zendesk", client_map, folder, [HISTORY / "zendesk_ticket_audits.json"], "run")
+    summary = json.loads((tmp_path / "run" / "clean" / "clean_summary.json").read_text())
+    assert (summary["import"]["rows_read"], summary["import"]["rows_rejected"]) == (4, 1)
+    assert summary["import"]["rejected_by_client"] == {"harbor-dental": 0, "lakeside-legal": 0}
+    assert summary["import"]["history"]["change_rows_rejected"] == 1
+    rejects = pl.read_parquet(tmp_path / "run" / "clean" / "rejects.parquet")
+    at_import = rejects.filter(pl.col("table").str.starts_with("export"))
+    assert sorted(at_import.select("table", "reason").rows()) == [
+        ("export", "unknown_client"), ("export_history", "unknown_ticket")]
+    assert summary["tables"]["ticket_events"]["rejected"] == 0  # every imported event is clean

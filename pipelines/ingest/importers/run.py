@@ -200,6 +200,7 @@ def import_frames(
                              "rows": h.counts["rows"], "status_events": h.counts["status_events"]}
                             for n, h in zip(history_names or [f[0][SOURCE][0] for f in histories], done)]
         report["history"] = _history_report(done, histories, tables, preset)
+        report["reject_reasons"] |= {r: engine.IMPORT_REJECT_REASONS[r] for r in report["history"]["rejected_by_reason"]}
         report["kpi_inputs"]["status_history"] = (
             f"status history for {report['history']['tickets_with_history']} tickets, "
             f"milestone timestamps for {report['history']['tickets_without_history']}")
