@@ -46,18 +46,28 @@ def test_event_log_without_group_columns_imports_without_inventing_counts(tmp_pa
     assert statuses == ["New", "In Progress", "Waiting on Customer", "In Progress", "Resolved", "Closed"]
 
 
+def fcr_of(tmp_path: Path, export: Path, contract_data: dict, name: str) -> tuple:
+    out = tmp_path / name
+    write_contract(out / "raw", dict(contract_data, targets={"fcr_pct": 70}))
+    result = import_files([export], MAPPING, "acme", out / "raw")
+    clean_folder(out / "raw", out / "clean")
+    metrics_folder(out / "clean", out / "metrics", "2026-03")
+    kpis = pl.read_parquet(out / "metrics" / "client_kpis.parquet").filter(pl.col("month") == "2026-03")
+    return result, kpis.select("fcr_pct", "fcr_n").row(0)
+
+
 def test_event_log_with_group_columns_derives_counts_and_fcr(tmp_path, contract_data):
-    out = tmp_path / "raw"
-    write_contract(out, dict(contract_data, targets={"fcr_pct": 70}))
-    result = import_files([LOG], MAPPING, "acme", out)
+    result, fcr = fcr_of(tmp_path, LOG, contract_data, "with")
     # C-2: Service Desk -> Network 2nd line -> L3 Database, by Bob, Cara and Dev; Batch closes C-1
     assert counts(result.tables.tickets) == {"C-1": ("0", "1", "1"), "C-2": ("2", "3", "3"), "C-3": ("0", "1", "1")}
     assert result.report["notes"]["derived"] == {"reassignment_count": 3, "escalation_level": 3, "provider_touches": 3}
-    clean_folder(out, tmp_path / "clean")
-    metrics_folder(tmp_path / "clean", tmp_path / "metrics", "2026-03")
-    kpis = pl.read_parquet(tmp_path / "metrics" / "client_kpis.parquet").filter(pl.col("month") == "2026-03")
     # resolved in March: C-1 (one group, one touch: FCR), C-2 (escalated), C-3 (reopened)
-    assert kpis.select("fcr_pct", "fcr_n").row(0) == (pytest.approx(100 / 3), 3)
+    assert fcr == (pytest.approx(100 / 3), 3)
+
+    export = tmp_path / "log.csv"
+    pl.read_csv(LOG, infer_schema=False).drop("Resource", "Support Group").write_csv(export)
+    _result, fcr = fcr_of(tmp_path, export, contract_data, "without")
+    assert fcr[0] is None  # no reassignment, escalation or touches in the export: not measured
 
 
 def test_collapse_rules_and_the_timestamp_order_warning(tmp_path):
