@@ -142,17 +142,21 @@ def _explode(obj: dict, levels: list[str], depth: int, prefix: str, parent: dict
 
 def _flat(obj: dict, prefix: str, out: dict, skip: str | None, at: str = "") -> None:
     for key, value in obj.items():
-        path = f"{at}{key}"
-        if path == skip:
-            continue
-        if isinstance(value, dict):
-            _flat(value, prefix, out, skip, path + ".")
-        elif isinstance(value, list):
-            out[prefix + path] = json.dumps(value, ensure_ascii=False)
-        elif isinstance(value, bool):
-            out[prefix + path] = "true" if value else "false"
+        kind = type(value)
+        if kind is str:  # most values: checked first
+            out[prefix + at + key] = value
+        elif value is None:
+            out[prefix + at + key] = None
+        elif kind is dict:
+            if at + key != skip:
+                _flat(value, prefix, out, skip, at + key + ".")
+        elif kind is list:
+            if at + key != skip:
+                out[prefix + at + key] = json.dumps(value, ensure_ascii=False)
+        elif kind is bool:
+            out[prefix + at + key] = "true" if value else "false"
         else:
-            out[prefix + path] = None if value is None else str(value)
+            out[prefix + at + key] = str(value)
 
 
 # ---------------------------------------------------------------- mapping the rows
