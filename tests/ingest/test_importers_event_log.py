@@ -142,6 +142,11 @@ def test_xml_xes_and_json_exports_get_a_clear_error(tmp_path):
     disguised.write_text("<html><body>Session expired</body></html>\n")
     with pytest.raises(MappingError, match=r"export\.csv: is XML"):
         import_files([disguised], "zendesk", "acme", tmp_path / "out")
+    sheet = tmp_path / "export.csv"
+    frame = pl.DataFrame({"Id": ["1"]})
+    frame.write_excel(sheet)  # an Excel workbook under a CSV name
+    with pytest.raises(MappingError, match=r"export\.csv: is a ZIP archive \(an Excel workbook saved without"):
+        import_files([sheet], "zendesk", "acme", tmp_path / "out")
     result = cli("import", "--from", "zendesk", FIXTURES / "history" / "zendesk_ticket_audits.json",
                  "--client-map", "acme", "--out", tmp_path / "out")
     assert result.exit_code == 2 and "is read with --history" in " ".join(result.output.split())

@@ -13,12 +13,19 @@ from pipelines.ingest.importers.mapping import (
     load_client_map,
     load_preset,
 )
-from pipelines.ingest.importers.run import ImportResult, import_files, import_frames, read_export
+from pipelines.ingest.importers.run import (
+    ImportResult,
+    NothingImported,
+    import_files,
+    import_frames,
+    read_export,
+)
 
 __all__ = [
     "ClientMap",
     "ImportResult",
     "MappingError",
+    "NothingImported",
     "Preset",
     "available_presets",
     "import_files",

@@ -100,7 +100,8 @@ def _head(path: Path) -> bytes:
     try:
         opener = gzip.open if path.suffix.lower() == ".gz" else open
         with opener(path, "rb") as handle:
-            return handle.read(512).lstrip(b"\xef\xbb\xbf \t\r\n")
+            head = handle.read(512)
+        return head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
     except (OSError, EOFError):
         return b""
 
@@ -119,6 +120,12 @@ def _refuse_other_formats(path: Path, role: str) -> None:
         raise MappingError(
             f"{path}: is JSON, not a CSV or Excel {role}. A tool's status history in JSON (audits, "
             "changelog, activities, actions) is read with --history next to the ticket export")
+    binary = {b"PK\x03\x04": "a ZIP archive (an Excel workbook saved without its .xlsx name? rename it; "
+                              "else unpack it)", b"%PDF": "a PDF document", b"PAR1": "a Parquet file",
+              b"\xd0\xcf\x11\xe0": "an old Office file (an .xls saved without its name? rename it to .xls)"}
+    for magic, what in binary.items():
+        if head.startswith(magic) and path.suffix.lower() not in EXCEL:
+            raise MappingError(f"{path}: is {what}, not a CSV or Excel {role}; export the tickets as CSV")
 
 
 def read_history(path: Path, preset: Preset) -> tuple[pl.DataFrame, History, list[object]]:
