@@ -31,6 +31,14 @@ OutOpt = Annotated[Path, typer.Option("--out", help="Folder to write to.")]
 PeriodOpt = Annotated[
     str | None, typer.Option("--period", help="Report month YYYY-MM (default: latest complete month).")
 ]
+PeriodsOpt = Annotated[
+    str | None, typer.Option("--period", help="Report month YYYY-MM, a range YYYY-MM:YYYY-MM (every month "
+                             "in it) or 'all' (every month in the data); default: latest complete month.")
+]
+EngineOpt = Annotated[
+    str, typer.Option("--engine", envvar="SERVICEREVIEW_ENGINE",
+                      help="Publish with 'quarto', the 'builtin' renderer, or 'auto' (Quarto when found).")
+]
 
 
 def _fail(message: str, code: int = config.EXIT_USAGE) -> None:
@@ -263,13 +271,17 @@ def _print_history(h: dict) -> None:
 
 @app.command()
 def run(
-    period: PeriodOpt = None,
+    period: PeriodsOpt = None,
     client: Annotated[list[str] | None, typer.Option("--client", help="Only these clients.")] = None,
     jobs: Annotated[int | None, typer.Option("--jobs", help="Parallel jobs (default: cores).")] = None,
     data: DataOpt = config.SAMPLE_DATA,
     force: Annotated[bool, typer.Option("--force", help="Re-execute even if nothing changed.")] = False,
+    engine: EngineOpt = "auto",
 ) -> None:
     """The monthly batch: clean, validate, metrics, notebooks per client, portfolio, publish.
+
+    With a range or 'all' every month is run in one call (the same warm kernels), oldest first,
+    and published together: the site and each client's bundle then hold all of those months.
 
     Exit codes: 0 all clients published; 1 a client failed (its notebook or its data-quality
     gate; the others completed); 2 bad arguments or unusable input; 3 another run holds the lock.
@@ -277,7 +289,8 @@ def run(
     from pipelines.run.batch import LockedError, RunOptions, run_batch
 
     _check_period(period)
-    options = RunOptions(period=period, clients=client, jobs=jobs, data=data, force=force)
+    _check_engine(engine)
+    options = RunOptions(period=period, clients=client, jobs=jobs, data=data, force=force, engine=engine)
     with _BatchProgress() as progress:
         try:
             result = _guard(run_batch, options, progress.on_event)
@@ -337,10 +350,19 @@ class _BatchProgress:
 
 
 def _check_period(period: str | None) -> None:
-    from pipelines.core.periods import is_period
+    from pipelines.core.periods import parse_periods
 
-    if period is not None and not is_period(period):
-        _fail(f"--period {period!r} is not a month like 2026-10")
+    try:
+        parse_periods(period)
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+def _check_engine(engine: str) -> None:
+    from pipelines.site.publish import ENGINES
+
+    if engine not in ("auto", *ENGINES):
+        _fail(f"--engine {engine!r} is not one of auto, {', '.join(ENGINES)}")
 
 
 def _short(path) -> str:
@@ -354,7 +376,9 @@ def _short(path) -> str:
 
 
 def _run_table(result):
-    table = Table(title=f"servicereview run — period {result.period}")
+    months = result.periods or [result.period]
+    span = months[0] if len(months) == 1 else f"{months[0]} to {months[-1]} ({len(months)} months)"
+    table = Table(title=f"servicereview run — period {span}")
     for column in ("client", "status", "time", "output"):
         table.add_column(column, justify="right" if column == "time" else "left")
     for o in result.outcomes:
@@ -374,6 +398,7 @@ def publish(
     site_clients: Annotated[
         Path, typer.Option("--site-clients", help="Folder of the per-client bundles.")
     ] = config.SITE_CLIENTS,
+    engine: EngineOpt = "auto",
 ) -> None:
     """Build the website (_site/) and the per-client bundles from reports/.
 
@@ -383,9 +408,11 @@ def publish(
     from pipelines.site.publish import PublishError
     from pipelines.site.publish import publish as build_site
 
+    _check_engine(engine)
     try:
         with _locked(build):
-            result = build_site(reports=reports, build=build, site=site, site_clients=site_clients)
+            result = build_site(reports=reports, build=build, site=site, site_clients=site_clients,
+                                engine=engine)
     except PublishError as exc:
         _fail(str(exc))
     for warning in result.warnings:
