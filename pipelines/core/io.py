@@ -122,6 +122,20 @@ def write_csv(frame: pl.DataFrame, path: Path) -> Path:
     return _atomic(path, lambda tmp: frame.write_csv(tmp, line_terminator="\n"))
 
 
+_FORMULA = r"^[=+\-@\t\r]"  # what makes a spreadsheet read a cell as a formula
+
+
+def csv_for_people(frame: pl.DataFrame) -> str:
+    """CSV text for people, who open it in a spreadsheet: a text cell that would start a formula
+    (=, +, -, @, tab, carriage return) gets a leading apostrophe, so a ticket title such as
+    `=HYPERLINK(...)` shows as text and never runs (OWASP's advice on CSV injection). Numbers
+    are left as numbers. Every CSV written for people goes through here."""
+    text = [c for c, dtype in frame.schema.items() if dtype == pl.String]
+    safe = frame.with_columns(pl.when(pl.col(c).str.contains(_FORMULA)).then(pl.lit("'") + pl.col(c))
+                              .otherwise(pl.col(c)).alias(c) for c in text)
+    return safe.write_csv(line_terminator="\n")
+
+
 def write_text(path: Path, text: str) -> Path:
     """Write a text file atomically, UTF-8 with LF line endings."""
     return _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8", newline="\n"))

@@ -1,7 +1,8 @@
 """The sections of a client's notebooks: each takes the ReportContext, returns something to show.
 
 Prose is built from the numbers (never typed by hand); thin months say so; every
-list names its ticket ids and every KPI tile can be traced to the tickets behind it.
+list names its ticket ids and every KPI tile can be traced to the tickets behind it (a CSV
+download per figure, with the exceptions named on the page).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from pipelines.report.fragments import (
     Fragment,
     Tile,
     bullets,
-    esc,
     join,
     note,
     paragraph,
@@ -28,6 +28,7 @@ from pipelines.report.fragments import (
     tiles,
 )
 from pipelines.report.sentiment import recurring_themes, score_comments
+from pipelines.report.traces import tickets_behind  # noqa: F401 - a section the notebooks call
 from pipelines.validate.health import health_frames, health_note
 
 NO_TICKETS = "No tickets have been logged for this client yet."
@@ -177,40 +178,6 @@ def data_health_note(ctx: ReportContext) -> Fragment:
     kind = "good" if ctx.health["publishable"] and not ctx.health["counts"].get("warned") else (
         "warn" if ctx.health["publishable"] else "bad")
     return note(health_note(ctx.health), kind)
-
-
-TRACED = {
-    "tickets_created": "Tickets logged", "tickets_resolved": "Tickets resolved",
-    "open_at_end": "Open at month end", "waiting_on_customer_at_end": "Waiting on you at month end",
-    "response_sla_pct": "Responses on time", "resolution_sla_pct": "Resolutions on time",
-    "fcr_pct": "Fixed at first contact", "csat_pct": "Satisfied customers", "proactive_pct": "Proactive tickets",
-    "reopen_pct": "Reopened", "escalation_pct": "Escalated",
-}
-
-
-def tickets_behind(ctx: ReportContext) -> Fragment:
-    """For each headline figure, the ticket ids it is computed from (numerator / denominator)."""
-    if ctx.ticket_sla.is_empty():
-        return paragraph(NO_TICKETS)
-    blocks = []
-    for kpi, label in TRACED.items():
-        reason = ctx.not_measured(kpi)
-        try:
-            ids = None if reason else ctx.ids(kpi)
-        except KeyError:  # the KPI's table was not provided: nothing to trace
-            reason = "not in this export: its data was not provided"
-        if reason:
-            blocks.append(f'<details class="sr-trace"><summary>{esc(label)}</summary>'
-                          f"<p>Not measured ({esc(reason)}).</p></details>")
-            continue
-        if "tickets" in ids:
-            body = f"<p><b>{len(ids['tickets'])} tickets:</b> {esc(', '.join(ids['tickets'])) or '—'}</p>"
-        else:
-            body = (f"<p><b>Counted ({len(ids['numerator'])}):</b> {esc(', '.join(ids['numerator'])) or '—'}</p>"
-                    f"<p><b>Out of ({len(ids['denominator'])}):</b> {esc(', '.join(ids['denominator'])) or '—'}</p>")
-        blocks.append(f'<details class="sr-trace"><summary>{esc(label)}</summary>{body}</details>')
-    return Fragment('<div class="sr-traces">' + "".join(blocks) + "</div>",
-                    "Ticket ids behind each figure (expand in the web page).")
 
 
 # ---------------------------------------------------------------- SLA trends

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import polars as pl
 import pytest
 
@@ -61,11 +63,26 @@ def test_breaches_list_every_target_missed_in_the_month(load):
 def test_tickets_behind_the_figures_reproduce_the_counts(load):
     ctx = load("pacific-crest")
     k = ctx.month()
-    html = sections.tickets_behind(ctx).html
-    assert f"{k['tickets_created']} tickets:" in html
-    numerator = ctx.ids("response_sla_pct")["numerator"]
-    assert len(numerator) == k["response_met"]
-    assert f"Counted ({k['response_met']})" in html
+    shown = sections.tickets_behind(ctx)
+    html = shown.html
+    assert f"<b>Tickets logged</b>: {k['tickets_created']} tickets" in html
+    ids = ctx.ids("response_sla_pct")
+    assert len(ids["numerator"]) == k["response_met"]
+    assert f"{k['response_met']} of {k['response_sla_n']} met" in html
+    # every figure's tickets are a CSV download; the page names only the misses
+    name = f"{PERIOD}-responses-on-time.csv"
+    assert f'href="tickets/{name}"' in html
+    rows = pl.read_csv(io.StringIO(shown.files[name]), infer_schema=False)
+    assert rows.height == k["response_sla_n"] and set(rows["Ticket"]) == set(ids["denominator"])
+    assert (rows["Verdict"] == "missed").sum() == k["response_sla_n"] - k["response_met"]
+    missed = sorted(set(ids["denominator"]) - set(ids["numerator"]))
+    assert missed and f"Missed ({len(missed)}): {', '.join(missed[:25])}" in html
+    exceptions = {t for kpi in ("response_sla_pct", "resolution_sla_pct", "csat_pct")
+                  for t in set(ctx.ids(kpi)["denominator"]) - set(ctx.ids(kpi)["numerator"])}
+    assert not [t for t in set(ids["numerator"]) - exceptions if t in html]  # in the CSV only
+    logged = pl.read_csv(io.StringIO(shown.files[f"{PERIOD}-tickets-logged.csv"]), infer_schema=False)
+    assert logged.height == k["tickets_created"] and set(logged["Verdict"]) == {"logged"}
+    assert set(logged.columns) >= {"Ticket", "Title", "Priority", "Logged", "First response", "Resolved"}
 
 
 def test_recurring_problems_name_their_tickets(load):
