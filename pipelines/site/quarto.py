@@ -53,6 +53,7 @@ from pipelines.validate.health import render_health_html
 NAME = "quarto"
 QUARTO_ENV = "QUARTO_PATH"
 BASE_CONFIG = config.ROOT / "_quarto.yml"
+CODE = quarto_render.CODE  # how a page is made from a notebook (part of a PDF's digest)
 INTERNAL = "_internal"  # the internal site's staging project (client ids never start with "_")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|!])")
 
