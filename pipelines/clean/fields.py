@@ -243,6 +243,22 @@ def dedupe(frame: pl.DataFrame, table: str, key: tuple[str, ...]):
     return frame, pl.concat(rejects)
 
 
+def choice(column: str, allowed: tuple[str, ...], aliases: dict[str, str]) -> pl.Expr:
+    """A value lower-cased and mapped through its aliases; null when it is none of `allowed`
+    (and null when empty: the caller decides what an empty value means)."""
+    value = pl.col(column).str.strip_chars().str.to_lowercase().replace(aliases)
+    return pl.when(value.is_in(list(allowed))).then(value).alias(column)
+
+
+def choice_check(column: str, allowed: tuple[str, ...], aliases: dict[str, str]) -> Check:
+    """A value that is given but none of the allowed ones (after aliases) -> invalid_choice."""
+    return Check(
+        "invalid_choice",
+        pl.col(column).is_not_null() & choice(column, allowed, aliases).is_null(),
+        pl.format("{}: {} is not one of {}", pl.lit(column), quoted(column), pl.lit(", ".join(allowed))),
+    )
+
+
 def close_code() -> pl.Expr:
     """close_code lower-cased, with common spellings mapped (canceled -> cancelled)."""
     code = pl.col("close_code").str.to_lowercase().str.strip_chars()

@@ -24,7 +24,13 @@ from pipelines.core.contracts import Contract, load_contracts
 from pipelines.core.io import SOURCE
 from pipelines.core.rejects import Check, attach_raw, quoted
 from pipelines.core.scales import SCALE_WORDS, number, survey_score, survey_sentiment
-from pipelines.core.schemas import REJECTS_SCHEMA, TABLES
+from pipelines.core.schemas import (
+    CONTACT_ALIASES,
+    CONTACT_CHANNELS,
+    CONTACT_DIRECTIONS,
+    REJECTS_SCHEMA,
+    TABLES,
+)
 
 _INT_COLUMNS = ("escalation_level", "reopen_count", "reassignment_count", "provider_touches")
 
@@ -270,6 +276,27 @@ def _clean_devices(frame, contracts, _done):
     return fields.to_schema(good, TABLES["devices"]), pl.concat([bad, dupes])
 
 
+def _clean_contacts(frame, contracts, _done):
+    """The client's own record of calls and emails; a ticket_ref is kept as given (matching,
+    in metrics, looks it up among the same client's tickets)."""
+    frame = fields.with_zone(frame, contracts)
+    spec = TABLES["contacts"]
+    checks = [
+        *fields.missing(spec),
+        fields.unknown_client(contracts),
+        *fields.timestamp_checks(spec),
+        fields.choice_check("channel", CONTACT_CHANNELS, CONTACT_ALIASES["channel"]),
+        fields.choice_check("direction", CONTACT_DIRECTIONS, CONTACT_ALIASES["direction"]),
+    ]
+    good, bad = fields.split_checks(frame, "contacts", checks, fields.timestamp_columns(spec))
+    good, dupes = fields.dedupe(good, "contacts", spec.key)
+    good = good.with_columns(
+        fields.choice("channel", CONTACT_CHANNELS, CONTACT_ALIASES["channel"]),
+        fields.choice("direction", CONTACT_DIRECTIONS, CONTACT_ALIASES["direction"]).fill_null("outbound"),
+    )
+    return fields.to_schema(good, spec).sort("client_id", "at", "contact_id"), pl.concat([bad, dupes])
+
+
 _CLEANERS = {
     "tickets": _clean_tickets,
     "ticket_events": _clean_events,
@@ -277,6 +304,7 @@ _CLEANERS = {
     "outages": _clean_outages,
     "time_entries": _clean_time_entries,
     "devices": _clean_devices,
+    "contacts": _clean_contacts,
 }
 
 

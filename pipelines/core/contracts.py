@@ -255,6 +255,15 @@ class Quality(_Model):
     min_input_coverage: float = Field(0.9, ge=0, le=1)
 
 
+class ContactMatching(_Model):
+    """How the client's own record of calls and emails is matched to the provider's tickets."""
+
+    window: Minutes = 240  # a ticket logged within this much working time after the contact
+    early: Minutes = 10  # ... or up to this long (clock time) before it: the two clocks may differ
+    min_score: float = Field(0.5, ge=0, le=1)  # weaker evidence is "not matched"
+    same_person: float = Field(0.8, gt=0, le=1)  # requester similarity from which it is one person
+
+
 class Contract(_Model):
     """One client's contract (`contracts/<client_id>.yml`)."""
 
@@ -279,6 +288,7 @@ class Contract(_Model):
         default_factory=lambda: ["merged", "cancelled", "duplicate"]
     )
     quality: Quality = Quality()
+    contact_matching: ContactMatching = ContactMatching()
 
     @field_validator("timezone")
     @classmethod
@@ -412,6 +422,8 @@ def load_contracts(folder: str | Path) -> dict[str, Contract]:
 def contract_to_yaml(contract: Contract) -> str:
     """Serialise a contract back to YAML in the documented shape."""
     data = contract.model_dump(mode="json")
+    if contract.contact_matching == ContactMatching():
+        del data["contact_matching"]  # the defaults, spelled nowhere: files stay as they were
     data["business_hours"] = {
         day: [[_clock(a), _clock(b)] for a, b in windows] if len(windows) > 1
         else [_clock(windows[0][0]), _clock(windows[0][1])]

@@ -132,8 +132,45 @@ DEVICES = TableSpec(
     key=("client_id", "device_id", "as_of"),
 )
 
+CONTACT_CHANNELS = ("phone", "email", "chat", "portal", "walk-in")
+CONTACT_DIRECTIONS = ("outbound", "inbound")  # from the client's side: to / from the provider
+# Other spellings (lower-cased) a client's log or phone system uses -> the canonical value.
+CONTACT_ALIASES = {
+    "channel": {"call": "phone", "telephone": "phone", "voice": "phone", "voicemail": "phone",
+                "e-mail": "email", "mail": "email", "web": "portal", "web form": "portal",
+                "self-service": "portal", "walk in": "walk-in", "walkin": "walk-in",
+                "in person": "walk-in", "in-person": "walk-in", "onsite": "walk-in",
+                "on-site": "walk-in", "im": "chat", "teams": "chat"},
+    "direction": {"out": "outbound", "outgoing": "outbound", "sent": "outbound",
+                  "to provider": "outbound", "in": "inbound", "incoming": "inbound",
+                  "received": "inbound", "from provider": "inbound"},
+}
+
+CONTACTS = TableSpec(  # the client's own record of the calls and emails it made (optional)
+    name="contacts",
+    columns={
+        "client_id": pl.String,
+        "contact_id": pl.String,  # unique per client: the call id, the Message-ID, a log row number
+        "at": UTC_TS,
+        "channel": pl.String,  # CONTACT_CHANNELS
+        "direction": pl.String,  # CONTACT_DIRECTIONS; empty = outbound (the client contacted the provider)
+        "requester": pl.String,  # who contacted: a name, an email address
+        "subject": pl.String,
+        "ticket_ref": pl.String,  # the provider's ticket id when the contact names one (per client)
+    },
+    required=("client_id", "contact_id", "at", "channel"),
+    timestamps=("at",),
+    key=("client_id", "contact_id"),
+)
+
+def ticket_key(value: pl.Expr) -> pl.Expr:
+    """How a contact's ticket_ref finds a ticket id: trimmed, any case, a leading '#' dropped."""
+    return value.str.strip_chars().str.strip_chars_start("#").str.strip_chars().str.to_uppercase()
+
+
 TABLES: dict[str, TableSpec] = {
-    spec.name: spec for spec in (TICKETS, TICKET_EVENTS, SURVEYS, OUTAGES, TIME_ENTRIES, DEVICES)
+    spec.name: spec
+    for spec in (TICKETS, TICKET_EVENTS, SURVEYS, OUTAGES, TIME_ENTRIES, DEVICES, CONTACTS)
 }
 
 # Columns a source may use for the same thing (lower-cased) -> canonical name.
@@ -169,4 +206,5 @@ REJECT_REASONS = {
     "survey_unknown_ticket": "a survey for a ticket that is not in the clean tickets",
     "rating_out_of_scale": "the survey rating is outside the contract's scale",
     "nonexistent_local_time": "a local time that does not exist (skipped by a daylight-saving change)",
+    "invalid_choice": "a value is not one of the field's allowed values (a contact's channel or direction)",
 }

@@ -9,6 +9,8 @@ folder and writes the outputs through `pipelines.core.io`:
 - `client_uptime.parquet`: outage minutes and uptime per client, month and service
 - `client_kpi_coverage.parquet`: per client, month and KPI the share of its tickets that carry
   the fields it needs, and whether it is measured (pipelines.metrics.coverage)
+- `contact_matches.parquet`, `ticket_contacts.parquet`: the client's own record of calls and
+  emails matched to the tickets, per contact and per ticket (pipelines.metrics.contacts)
 - `metrics_summary.json`: period, as-of instants, where the data ends, clients, row counts, timings
 
 A month is complete when the data reaches its last day (the export's stated extraction
@@ -28,10 +30,11 @@ import polars as pl
 from pipelines.core import io
 from pipelines.core.contracts import Contract, load_contracts
 from pipelines.core.periods import month_index, month_label
-from pipelines.metrics import coverage, kpis, service_kpis, sla
+from pipelines.metrics import contacts, coverage, kpis, service_kpis, sla
 
-OPTIONAL_TABLES = ("ticket_events", "surveys", "outages", "time_entries", "devices")
-OUTPUTS = ("ticket_sla", "client_kpis", "client_kpis_by_priority", "client_uptime", "client_kpi_coverage")
+OPTIONAL_TABLES = ("ticket_events", "surveys", "outages", "time_entries", "devices", "contacts")
+OUTPUTS = ("ticket_sla", "client_kpis", "client_kpis_by_priority", "client_uptime", "client_kpi_coverage",
+           "contact_matches", "ticket_contacts")
 SERVICE_COLUMNS = ["uptime_pct", "planned_maintenance_minutes", "hours_logged", "onsite_visits",
                    "cost_per_ticket", "patch_compliance_pct", "patch_compliance_n",
                    "service_credit_pct"]
@@ -44,7 +47,7 @@ BY_PRIORITY_COLUMNS = ["client_id", "month", "priority",
 # Only what the metrics use, so the big tables cost less memory (others: every column).
 READ_COLUMNS = {
     "tickets": ["ticket_id", "client_id", "created_at", "priority", "first_response_at",
-                "resolved_at", "closed_at", "close_code", "source", "category", "asset", "requester",
+                "resolved_at", "closed_at", "close_code", "source", "category", "asset", "requester", "title",
                 "escalation_level", "reopen_count", "reassignment_count", "provider_touches", "fcr"],
     "ticket_events": ["client_id", "ticket_id", "at", "status"],
     "surveys": ["ticket_id", "client_id", "responded_at", "score"],
@@ -60,6 +63,8 @@ class MetricsResult:
     client_kpis_by_priority: pl.DataFrame
     client_uptime: pl.DataFrame
     client_kpi_coverage: pl.DataFrame
+    contact_matches: pl.DataFrame = field(default_factory=lambda: contacts.empty().contact_matches)
+    ticket_contacts: pl.DataFrame = field(default_factory=lambda: contacts.empty().ticket_contacts)
     summary: dict = field(default_factory=dict)
 
 
@@ -112,6 +117,8 @@ def compute_metrics(tables: dict[str, pl.DataFrame | None], contracts: dict[str,
     scope = sla.make_scope(contracts, first_month, period)
     ticket_sla = sla.evaluate(tickets, tables.get("ticket_events"), contracts, scope)
     lap("ticket_sla")
+    matched = contacts.match_contacts(tables.get("contacts"), tickets, ticket_sla, contracts, scope)
+    lap("contacts")
     facts = kpis.build_facts(ticket_sla, tables, contracts, scope)
     lap("facts")
     grid = kpis.month_grid(ticket_sla, scope)
@@ -159,6 +166,8 @@ def compute_metrics(tables: dict[str, pl.DataFrame | None], contracts: dict[str,
         client_kpis_by_priority=priority.select(BY_PRIORITY_COLUMNS),
         client_uptime=uptime.select(service_kpis.UPTIME_COLUMNS).sort("client_id", "month", "service"),
         client_kpi_coverage=covered,
+        contact_matches=matched.contact_matches,
+        ticket_contacts=matched.ticket_contacts,
         summary=summary,
     )
     summary["rows"] = {name: getattr(result, name).height for name in OUTPUTS}

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from pipelines.core.contracts import Contract
-from pipelines.core.schemas import TABLES
+from pipelines.core.schemas import TABLES, ticket_key
 from pipelines.validate.suites import (
     HISTORY_TABLE,
     MIN_VOLUME_MONTHS,
@@ -184,6 +184,16 @@ def _derive_devices(frame, _tickets, _resolved) -> pl.DataFrame:
     return frame.with_columns(_record(_col(frame, "device_id")))
 
 
+def _derive_contacts(frame, tickets, _resolved) -> pl.DataFrame:
+    """Whether a contact's ticket_ref is one of the client's tickets (`ticket_key`)."""
+    ids = tickets.select(ticket_key(_col(tickets, "ticket_id"))).to_series().drop_nulls().unique()
+    known = pl.lit(None, dtype=pl.Boolean)
+    if _usable(frame, "ticket_ref"):
+        ref = ticket_key(pl.col("ticket_ref"))
+        known = pl.when(ref.is_not_null()).then(ref.is_in(ids.implode()))
+    return frame.with_columns(_record(_col(frame, "contact_id")), known.alias("ticket_known"))
+
+
 _DERIVE = {
     "tickets": _derive_tickets,
     "ticket_events": _derive_events,
@@ -191,6 +201,7 @@ _DERIVE = {
     "outages": _derive_outages,
     "time_entries": _derive_time_entries,
     "devices": _derive_devices,
+    "contacts": _derive_contacts,
 }
 
 

@@ -33,6 +33,7 @@ TABLE_LABELS = {
     "outages": "Outages",
     "time_entries": "Time entries",
     "devices": "Devices",
+    "contacts": "Your own record of calls and emails",
     "export": "The export, at import",
     "export_history": "The tool's status history, at import",
 }
@@ -42,6 +43,7 @@ SECTION_WITHOUT = {  # what the report leaves out when an optional table is not 
     "outages": "uptime and uptime credits are not shown",
     "time_entries": "hours and on-site visits are not shown",
     "devices": "patch compliance is not shown",
+    "contacts": "your own record of calls and emails is not compared with the tickets",
 }
 
 

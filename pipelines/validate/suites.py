@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from pipelines.core.contracts import CLOSE_CODES, Contract
-from pipelines.core.schemas import TABLES
+from pipelines.core.schemas import CONTACT_CHANNELS, CONTACT_DIRECTIONS, TABLES
 
 FLOOR = datetime(2000, 1, 1, tzinfo=UTC)  # no help desk export holds real work before this
 RECORD_ID = "record_id"  # derived in every table: the id shown as an example of a finding
@@ -56,6 +56,7 @@ TABLE_NOUNS = {  # what one row of each table is, in words
     "outages": "outages",
     "time_entries": "time entries",
     "devices": "device records",
+    "contacts": "calls and emails in your own record",
 }
 
 
@@ -316,6 +317,28 @@ def _device_checks() -> list[Check]:
     ]
 
 
+def _contact_checks() -> list[Check]:
+    t = "contacts"
+    return [
+        *_common_checks(t),
+        Check(t, "contacts.unique_id", "ExpectColumnValuesToBeUnique", {"column": "contact_id"},
+              "error", "The same call or email id appears more than once in your record, so it "
+              "would be counted twice.", column="contact_id"),
+        Check(t, "contacts.channel_known", "ExpectColumnValuesToBeInSet",
+              {"column": "channel", "value_set": list(CONTACT_CHANNELS)}, "error",
+              "Some calls or emails have a channel other than phone, email, chat, portal or "
+              "walk-in.", column="channel"),
+        Check(t, "contacts.direction_known", "ExpectColumnValuesToBeInSet",
+              {"column": "direction", "value_set": list(CONTACT_DIRECTIONS)}, "error",
+              "Some calls or emails are neither to nor from the provider.", column="direction"),
+        Check(t, "contacts.ticket_ref_known", "ExpectColumnValuesToBeInSet",
+              {"column": "ticket_known", "value_set": [True]}, "warning",
+              "Some calls or emails in your record name a ticket number that is not among your "
+              "tickets in the provider's export; they are matched by person and time instead.",
+              column="ticket_ref"),
+    ]
+
+
 CHECKS: dict[str, list[Check]] = {
     SCHEMA_TABLE: _schema_table_checks(),
     "tickets": _ticket_checks(),
@@ -326,6 +349,7 @@ CHECKS: dict[str, list[Check]] = {
     "outages": _outage_checks(),
     "time_entries": _time_entry_checks(),
     "devices": _device_checks(),
+    "contacts": _contact_checks(),
 }
 SUITE_TABLES = tuple(CHECKS)  # validation order; schema, ticket_volume, ticket_history are derived
 

@@ -84,7 +84,7 @@ def test_every_input_row_is_clean_or_rejected(raw, tmp_path):
         assert counts["rows_in"] == clean_rows + rejected == counts["clean"] + counts["rejected"]
     assert result.summary["tables"]["tickets"]["rows_in"] == 15
     assert result.summary["tables"]["tickets"]["ignored_columns"] == ["Extra"]
-    assert result.summary["missing_tables"] == ["time_entries", "devices"]
+    assert result.summary["missing_tables"] == ["time_entries", "devices", "contacts"]
     assert json.loads((out / "clean_summary.json").read_text())["tables"]["surveys"]["rows_in"] == 5
 
 

@@ -28,6 +28,7 @@ from pipelines.ingest.sample.faults import (
     MARK,
     Fault,
     Injector,
+    contact_faults,
     quality_faults,
     reject_faults,
     valid_oddities,
@@ -66,6 +67,7 @@ def dirty_sample(seed: int = 7, end: str = "2026-10") -> DirtySet:
     quality = quality_faults(injector, client)
     reject_faults(injector, client, zone, int(end[:4]))
     valid = valid_oddities(injector, zone)
+    contact_faults(injector, client)
     faults = injector.located() + valid + quality
     out = {name: f.drop(MARK) for name, f in injector.frames.items()}
     out["tickets"] = out["tickets"].with_columns(

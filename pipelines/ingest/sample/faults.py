@@ -271,6 +271,20 @@ def reject_faults(inj: Injector, client: str, zone: str, year: int) -> None:
     )
 
 
+
+
+def contact_faults(inj: Injector, client: str) -> None:
+    """Contact rows cleaning must reject (drawn last, so the other tables' faults stay put)."""
+    contact = inj.pick("contacts", (pl.col("client_id") == client) & (pl.col("channel") == "phone"))
+    inj.insert("contacts", contact | {"contact_id": contact["contact_id"] + "-fax", "channel": "fax"},
+               "invalid_choice", "channel 'fax' is not phone, email, chat, portal or walk-in")
+    inj.insert("contacts", contact | {"contact_id": contact["contact_id"] + "-x", "direction": "sideways"},
+               "invalid_choice", "direction 'sideways' is not outbound or inbound")
+    inj.insert("contacts", contact | {"contact_id": None}, "missing_required_field", "contact_id is empty")
+    inj.insert("contacts", contact | {"at": "yesterday 3pm", "contact_id": contact["contact_id"] + "-t"},
+               "unparseable_timestamp", "at 'yesterday 3pm' is not ISO 8601")
+
+
 def valid_oddities(inj: Injector, zone: str) -> list[Fault]:
     """Valid timestamps written without an offset: cleaning reads them in the client's zone."""
     faults = []

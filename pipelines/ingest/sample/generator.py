@@ -9,7 +9,9 @@ The story: tickets arrive mostly in business hours with a Monday peak; response 
 resolution times are lognormal around each priority's targets (a few percent breach);
 status histories pause on the customer, sometimes reopen; surveys follow the ticket's
 fate; one client's service degrades for a few months after its engineer leaves, then
-partly recovers. Work is vectorised per client with numpy, so a million tickets take
+partly recovers. Each client also keeps its own record of the calls and emails it made
+(`pipelines.ingest.sample.contacts`), and `Sample.truth["contacts"]` says which ticket each
+of them became, if any. Work is vectorised per client with numpy, so a million tickets take
 seconds, and one seed always gives the same bytes.
 """
 
@@ -23,13 +25,14 @@ import polars as pl
 from pipelines.core.contracts import Contract
 from pipelines.ingest.sample import operations as ops
 from pipelines.ingest.sample import story
+from pipelines.ingest.sample.contacts import TRUTH_COLUMNS, client_contacts
 from pipelines.ingest.sample.calendar import Period, SampleError, holiday_days, period, weekday
 from pipelines.ingest.sample.tickets import ClientPlan, client_tickets, degraded_months
 
 __all__ = ["Sample", "SampleError", "degraded_months", "generate_sample", "raw_frames"]
 
 TS_FORMAT = "%Y-%m-%dT%H:%M:%S%:z"
-TABLE_NAMES = ("tickets", "ticket_events", "surveys", "outages", "time_entries", "devices")
+TABLE_NAMES = ("tickets", "ticket_events", "surveys", "outages", "time_entries", "devices", "contacts")
 
 # Tickets per seat per month, by origin: people, monitoring alerts, scheduled maintenance.
 RATES = {"user": 0.84, "monitoring": 0.22, "maintenance": 0.07}
@@ -39,11 +42,13 @@ SEASON = np.array([1.08, 1.0, 1.04, 0.98, 1.0, 0.95, 0.9, 0.88, 1.06, 1.02, 1.0,
 
 @dataclass
 class Sample:
-    """Generated raw tables (typed, timestamps in UTC), the contracts and the story's facts."""
+    """Generated raw tables (typed, timestamps in UTC), the contracts, the story's facts and
+    the known truth behind them (`truth["contacts"]`: the ticket each contact became, or null)."""
 
     tables: dict[str, pl.DataFrame]
     contracts: dict[str, Contract]
     story: dict = field(default_factory=dict)
+    truth: dict[str, pl.DataFrame] = field(default_factory=dict)
 
 
 def generate_sample(
@@ -65,6 +70,7 @@ def generate_sample(
     scale = tickets / expected if tickets else 1.0
 
     parts: dict[str, list[pl.DataFrame]] = {name: [] for name in TABLE_NAMES}
+    truth = [pl.DataFrame(schema=TRUTH_COLUMNS)]
     for client in planned:
         draw = client_tickets(client, per, scale)
         frames = {
@@ -72,6 +78,8 @@ def generate_sample(
             "ticket_events": draw["ticket_events"],
             "surveys": ops.surveys(client, draw),
         } | ops.operations(client, per, draw)
+        frames["contacts"], known = client_contacts(client, per, draw, seed)
+        truth.append(known)
         for name in TABLE_NAMES:
             parts[name].append(frames[name])
     # One table at a time, dropping its parts, so the peak holds one table twice, not all.
@@ -86,7 +94,8 @@ def generate_sample(
         "departing_engineer": story.DEPARTING_ENGINEER if degraded is not None else None,
         "seats": {p.client_id: p.seats for p in profiles},
     }
-    return Sample(tables, {c.profile.client_id: c.contract for c in planned}, story_facts)
+    return Sample(tables, {c.profile.client_id: c.contract for c in planned}, story_facts,
+                  {"contacts": pl.concat(truth).sort("client_id", "contact_id")})
 
 
 # ---------------------------------------------------------------- planning
@@ -133,6 +142,7 @@ _SORT_KEYS = {
     "outages": ("started_at", "client_id", "service", "ended_at"),
     "time_entries": ("started_at", "client_id", "ticket_id", "engineer", "work_type", "minutes"),
     "devices": ("as_of", "client_id", "device_id"),
+    "contacts": ("at", "client_id", "contact_id"),
 }
 
 

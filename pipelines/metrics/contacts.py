@@ -1,0 +1,365 @@
+"""The client's own record against the provider's tickets: which call or email became which ticket.
+
+A client that keeps its own record of the calls and emails it made (the `contacts` table: its
+phone system's call log, its sent mail to the provider's support address) can check the
+provider's tickets with it. Everything is judged AS OF the end of the report period, like the
+SLA: only contacts and tickets before it count.
+
+Matching, per client, in three passes (deterministic: ties are broken by time, then by id):
+1. `ticket_ref`: a contact that names one of the client's tickets belongs to it (several
+   contacts may name the same ticket: a follow-up email, a second call).
+2. Person and time, one-to-one: a ticket (not from a proactive source such as monitoring: the
+   provider raised those itself) logged within the contract's `contact_matching.window`
+   of working time after the contact (on the client's business calendar; up to `early` before
+   it, for clocks that differ) is a candidate. The evidence is scored 0-1: the requester's
+   similarity (weight 0.45; a different person is never a candidate), the subject's similarity
+   to the ticket's title (0.35) and closeness in time (0.20), averaged over what both sides
+   record; with neither person nor subject to compare, time alone counts at 60%. Pairs below
+   `min_score` are dropped; the rest are assigned best first, each contact and each ticket
+   used once.
+3. `repeat_contact`: a contact left over whose best candidate is a ticket already matched, by
+   the same person (and, when both record one, about the same subject), is a repeated contact
+   about that request (a missed call before the call that got through).
+Anything else is `not_matched`, or `window_open` when its window had not closed by the period
+end (its ticket may still be logged after it); contacts from the provider (`inbound`) are
+not requests and are not matched.
+
+Per ticket, the client's first contact (the earliest matched) starts the clock the client
+sees: the lag until the ticket was logged, and the response time from that moment on the
+priority's SLA clock, judged against the same target as the provider's figure.
+
+`match_contacts` is pure: frames, contracts and scope in, the two frames out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from rapidfuzz import fuzz, process
+
+from pipelines.core.business_time import MINUTE, NEVER, Clock
+from pipelines.core.contracts import Contract
+from pipelines.core.schemas import UTC_TS, ticket_key
+from pipelines.metrics import sla
+
+CONTACT_MATCH_COLUMNS = [
+    "client_id", "contact_id", "at", "month", "channel", "direction", "requester", "subject",
+    "ticket_ref", "ticket_id", "match", "score", "requester_score", "subject_score",
+    "ticket_after_minutes", "window_ends_at", "why",
+]
+TICKET_CONTACT_COLUMNS = [
+    "client_id", "ticket_id", "created_at", "created_month", "priority", "calendar", "source",
+    "contacts", "first_contact_id", "first_contact_at", "logged_after_minutes",
+    "response_target_minutes", "response_minutes", "response_status",
+    "response_from_contact_minutes", "response_from_contact_due_at", "response_from_contact_status",
+]
+MATCHED = ("ticket_ref", "requester_and_time", "subject_and_time", "time_only", "repeat_contact")
+UNMATCHED = ("not_matched", "window_open", "inbound")
+WEIGHTS = {"requester": 0.45, "subject": 0.35, "time": 0.20}
+TIME_ONLY = 0.6  # with neither person nor subject to compare, time is weak evidence
+SAME_SUBJECT = 0.6  # subject similarity from which two texts are about the same thing
+_NOISE = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv)\s*:\s*)+|\[[^\]]*\]|[^\w\s]", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Matches:
+    """The matching's outputs: one row per contact and one per ticket of the clients with contacts."""
+
+    contact_matches: pl.DataFrame
+    ticket_contacts: pl.DataFrame
+
+
+def empty() -> Matches:
+    """No contact record at all: both outputs empty, with their columns."""
+    return Matches(pl.DataFrame(schema=_MATCH_SCHEMA), pl.DataFrame(schema=_TICKET_SCHEMA))
+
+
+def person(text: pl.Expr) -> pl.Expr:
+    """A requester as comparable words: 'jane.smith@x.example' and 'Smith, Jane' -> 'jane smith'."""
+    local = text.str.to_lowercase().str.replace(r"^.*<([^>]+)>.*$", "$1").str.replace(r"@.*$", "")
+    return local.str.replace_all(r"[^a-z\s]", " ").str.replace_all(r"\s+", " ").str.strip_chars()
+
+
+def subject(text: pl.Expr) -> pl.Expr:
+    """A subject or title as comparable words: no Re:/Fwd:, no [ticket refs], no punctuation."""
+    return (text.str.replace_all(_NOISE.pattern, " ").str.to_lowercase()
+            .str.replace_all(r"\s+", " ").str.strip_chars())
+
+
+def match_contacts(contacts: pl.DataFrame | None, tickets: pl.DataFrame, ticket_sla: pl.DataFrame,
+                   contracts: dict[str, Contract], scope: sla.Scope,
+                   clock: Clock | None = None) -> Matches:
+    """Match every contact before its client's period end to that client's tickets (see above).
+
+    `tickets` is the clean tickets table (requester, title, source); `ticket_sla` the per-ticket
+    SLA table of the same scope (it holds only tickets logged before the period end)."""
+    if contacts is None or contacts.is_empty():
+        return empty()
+    as_of = scope.as_of
+    cidx = scope.client_index(contacts["client_id"])
+    known = cidx >= 0
+    c = contacts.filter(pl.Series(known))
+    c = c.filter(pl.Series(sla.epoch_us(c["at"]) < as_of[cidx[known]]))
+    if c.is_empty():
+        return empty()
+    c = c.sort("client_id", "at", "contact_id")
+    t = (ticket_sla.join(tickets.select("client_id", "ticket_id", "requester", "title", "source"),
+                         on=["client_id", "ticket_id"], how="left", maintain_order="left")
+         .filter(pl.col("client_id").is_in(c["client_id"].unique().implode()))
+         .sort("client_id", "created_at", "ticket_id"))
+    c_idx, t_idx = scope.client_index(c["client_id"]), scope.client_index(t["client_id"])
+    at, created = sla.epoch_us(c["at"]), sla.epoch_us(t["created_at"])
+    if clock is None:
+        earliest = int(min(at.min(), created.min() if len(created) else at.min()))
+        clock = sla.build_clock(contracts, scope, earliest)
+    rules = [contracts[name].contact_matching for name in scope.clients]
+    window = np.rint(np.array([r.window for r in rules]) * MINUTE).astype(np.int64)[c_idx]
+    window_end = clock.add(2 * c_idx, at, window)
+    outbound = (c["direction"] != "inbound").to_numpy()
+
+    ticket = np.full(c.height, -1, np.int64)  # row in t per contact
+    reason = np.full(c.height, "", object)
+    score = np.full(c.height, np.nan)
+    r_score, s_score = np.full(c.height, np.nan), np.full(c.height, np.nan)
+
+    # 1. By the ticket the contact names.
+    keys = t.select(pl.col("client_id"), ticket_key(pl.col("ticket_id")).alias("__key"),
+                    pl.int_range(pl.len()).alias("__t")).unique(["client_id", "__key"], keep="first")
+    ref = (c.select("client_id", ticket_key(pl.col("ticket_ref")).alias("__key"))
+           .join(keys, on=["client_id", "__key"], how="left", maintain_order="left")["__t"]
+           .fill_null(-1).to_numpy())
+    by_ref = outbound & (ref >= 0)
+    ticket[by_ref], reason[by_ref], score[by_ref] = ref[by_ref], "ticket_ref", 1.0
+
+    # 2. Person, subject and time, one-to-one, best first.
+    pairs = _candidates(c, t, c_idx, t_idx, at, created, window_end, outbound & ~by_ref, rules)
+    pairs = pairs.filter(~pl.col("__t").is_in(pl.Series(np.flatnonzero(_proactive(t, contracts)))))
+    pairs = _scored(pairs, c, t, clock, c_idx, at, created, window, rules)
+    taken: set[int] = set()  # a ticket found by its number may still be given its first call here
+    used: set[int] = set()
+    for k, ti, sc, rs, ss, why in pairs.select("__c", "__t", "score", "__r", "__s", "__why").iter_rows():
+        if k in used or ti in taken:
+            continue
+        used.add(k)
+        taken.add(ti)
+        ticket[k], reason[k], score[k], r_score[k], s_score[k] = ti, why, sc, rs, ss
+
+    # 3. A repeated contact about a request already matched.
+    matched = set(ticket[ticket >= 0].tolist())
+    repeat = pairs.filter(~pl.col("__c").is_in(list(used)) & pl.col("__t").is_in(list(matched))
+                          & (pl.col("__why") == "requester_and_time")
+                          & (pl.col("__s").is_nan() | (pl.col("__s") >= SAME_SUBJECT)))
+    for k, ti, sc, rs, ss in repeat.select("__c", "__t", "score", "__r", "__s").iter_rows():
+        if ticket[k] < 0:
+            ticket[k], reason[k], score[k], r_score[k], s_score[k] = ti, "repeat_contact", sc, rs, ss
+
+    open_window = window_end >= as_of[c_idx]
+    reason[(ticket < 0) & outbound] = np.where(open_window, "window_open", "not_matched")[
+        (ticket < 0) & outbound]
+    reason[~outbound] = "inbound"
+    rows = _contact_rows(c, t, ticket, reason, score, r_score, s_score, window_end, clock, c_idx, at,
+                         created, contracts)
+    return Matches(rows, _ticket_rows(rows, t, clock, scope, t_idx, created))
+
+
+# ---------------------------------------------------------------- candidates and scores
+
+
+def _candidates(c, t, c_idx, t_idx, at, created, window_end, wanted, rules) -> pl.DataFrame:
+    """(contact row, ticket row) pairs: the same client's tickets logged from `early` before the
+    contact to the end of its window (tickets are sorted by client and time)."""
+    early = np.rint(np.array([r.early for r in rules]) * MINUTE).astype(np.int64)[c_idx]
+    lo = np.zeros(c.height, np.int64)
+    hi = np.zeros(c.height, np.int64)
+    for client in np.unique(c_idx):  # both frames are sorted by client (the scope's order)
+        rows = slice(*np.searchsorted(c_idx, [client, client + 1]))
+        first, stop = np.searchsorted(t_idx, [client, client + 1])
+        mine = created[first:stop]
+        lo[rows] = first + np.searchsorted(mine, at[rows] - early[rows], side="left")
+        hi[rows] = first + np.searchsorted(mine, window_end[rows], side="right")
+    count = np.where(wanted, hi - lo, 0)
+    k = np.repeat(np.arange(c.height), count)
+    ti = lo[k] + np.arange(len(k)) - np.repeat(np.cumsum(count) - count, count)
+    return pl.DataFrame({"__c": k, "__t": ti}, schema={"__c": pl.Int64, "__t": pl.Int64})
+
+
+def _proactive(t: pl.DataFrame, contracts: dict[str, Contract]) -> np.ndarray:
+    """Tickets from the contract's proactive sources (monitoring, maintenance): the provider raised
+    them itself, so no contact of the client's is their origin."""
+    pairs = pl.DataFrame([(cid, s.lower()) for cid, k in contracts.items() for s in k.proactive_sources],
+                         schema={"client_id": pl.String, "source": pl.String}, orient="row")
+    return (t.select("client_id", pl.col("source").str.to_lowercase())
+            .join(pairs.with_columns(__p=pl.lit(True)), on=["client_id", "source"], how="left",
+                  maintain_order="left")["__p"].fill_null(False).to_numpy())
+
+
+def _similarity(left: pl.Series, right: pl.Series, scorer) -> np.ndarray:
+    """Pairwise rapidfuzz similarity 0-1; NaN where either side is empty."""
+    both = (left.is_not_null() & right.is_not_null() & (left != "") & (right != "")).fill_null(False)
+    out = np.full(len(left), np.nan)
+    pick = both.to_numpy()
+    if pick.any():
+        out[pick] = process.cpdist(left.filter(both).to_list(), right.filter(both).to_list(),
+                                   scorer=scorer, workers=1) / 100.0
+    return out
+
+
+def _scored(pairs, c, t, clock, c_idx, at, created, window, rules) -> pl.DataFrame:
+    """Each candidate pair's evidence and score; pairs that cannot be the same request dropped;
+    ordered best first (then earlier contact, smaller gap, ids)."""
+    k, ti = pairs["__c"].to_numpy(), pairs["__t"].to_numpy()
+    people = c.select(person(pl.col("requester"))).to_series()
+    their = t.select(person(pl.col("requester"))).to_series()
+    r = _similarity(people.gather(k), their.gather(ti), fuzz.token_sort_ratio)
+    s = _similarity(c.select(subject(pl.col("subject"))).to_series().gather(k),
+                    t.select(subject(pl.col("title"))).to_series().gather(ti), fuzz.WRatio)
+    lane = 2 * c_idx[k]
+    start = np.maximum(created[ti], at[k])  # a ticket logged just before counts as no gap
+    gap = clock.position(lane, start) - clock.position(lane, at[k])
+    closeness = np.clip(1 - gap / window[k], 0, 1)
+    has_r, has_s = ~np.isnan(r), ~np.isnan(s)
+    same = np.array([x.same_person for x in rules])[c_idx[k]]
+    weight = WEIGHTS["time"] + WEIGHTS["requester"] * has_r + WEIGHTS["subject"] * has_s
+    total = (WEIGHTS["time"] * closeness + WEIGHTS["requester"] * np.nan_to_num(r)
+             + WEIGHTS["subject"] * np.nan_to_num(s))
+    score = np.where(has_r | has_s, total / weight, TIME_ONLY * closeness)
+    keep = ~(has_r & (r < same)) & ~(~has_r & has_s & (s < SAME_SUBJECT))
+    keep &= score >= np.array([x.min_score for x in rules])[c_idx[k]]
+    why = np.where(has_r, "requester_and_time", np.where(has_s, "subject_and_time", "time_only"))
+    frame = pl.DataFrame({
+        "__c": k, "__t": ti, "score": np.round(score, 4), "__r": r, "__s": s, "__why": why,
+        "__gap": gap, "__at": at[k], "__cid": c["contact_id"].gather(k),
+        "__tid": t["ticket_id"].gather(ti),
+    }).filter(pl.Series(keep))
+    return frame.sort(["score", "__at", "__gap", "__cid", "__tid"],
+                      descending=[True, False, False, False, False])
+
+
+# ---------------------------------------------------------------- output rows
+
+
+def _contact_rows(c, t, ticket, reason, score, r_score, s_score, window_end, clock, c_idx, at,
+                  created, contracts) -> pl.DataFrame:
+    has = ticket >= 0
+    row = np.maximum(ticket, 0)
+    lane = 2 * c_idx
+    after = np.zeros(c.height, np.int64)
+    if has.any():
+        later = np.maximum(created[row[has]], at[has])
+        earlier = np.minimum(created[row[has]], at[has])
+        sign = np.where(created[row[has]] >= at[has], 1, -1)
+        after[has] = sign * (clock.position(lane[has], later) - clock.position(lane[has], earlier))
+    ids = t["ticket_id"].gather(pl.Series(row)) if t.height else pl.Series([None] * c.height, dtype=pl.String)
+    frame = c.with_columns(
+        month=_local_month(c, contracts),
+        ticket_id=pl.select(pl.when(pl.lit(pl.Series(has))).then(pl.lit(ids))).to_series(),
+        match=pl.Series(reason.astype(str), dtype=pl.String),
+        score=pl.Series(score),
+        requester_score=pl.Series(np.round(r_score * 100, 1)),
+        subject_score=pl.Series(np.round(s_score * 100, 1)),
+        ticket_after_minutes=sla.minutes(after, has),
+        window_ends_at=sla.stamp(window_end),
+    ).with_columns(pl.col("score", "requester_score", "subject_score").fill_nan(None))
+    return frame.with_columns(why=_why()).select(CONTACT_MATCH_COLUMNS)
+
+
+def _why() -> pl.Expr:
+    """The match in words, for the report's lists."""
+    gap = pl.col("ticket_after_minutes").abs().round(0).cast(pl.Int64)
+    when = (pl.when(pl.col("ticket_after_minutes") >= 0)
+            .then(pl.format("logged {} working min after", gap))
+            .otherwise(pl.format("logged {} working min before", gap)))
+    person_ = pl.when(pl.col("requester_score").is_not_null()).then(
+        pl.format("same person ({}%), ", pl.col("requester_score").round(0).cast(pl.Int64))).otherwise(pl.lit(""))
+    subject_ = pl.when(pl.col("subject_score").is_not_null()).then(
+        pl.format("subject {}% alike, ", pl.col("subject_score").round(0).cast(pl.Int64))).otherwise(pl.lit(""))
+    return (pl.when(pl.col("match") == "ticket_ref").then(pl.format("names ticket {}", pl.col("ticket_id")))
+            .when(pl.col("match") == "repeat_contact")
+            .then(pl.format("{}another contact about the same request", person_))
+            .when(pl.col("match").is_in(MATCHED)).then(pl.concat_str([person_, subject_, when]))
+            .when(pl.col("match") == "window_open")
+            .then(pl.lit("no ticket yet; its window ran past the end of the month"))
+            .when(pl.col("match") == "inbound").then(pl.lit("from the provider, not a request"))
+            .otherwise(pl.lit("no ticket of the same person or subject logged in the window")))
+
+
+def _local_month(frame: pl.DataFrame, contracts: dict[str, Contract]) -> pl.Series:
+    """'YYYY-MM' of each row's `at` in its client's time zone."""
+    zones = {cid: contracts[cid].timezone for cid in frame["client_id"].unique().to_list()}
+    zone = pl.col("client_id").replace_strict(zones, default=None)
+    month = pl.lit(None, dtype=pl.String)
+    for z in sorted(set(zones.values())):
+        month = pl.when(zone == z).then(pl.col("at").dt.convert_time_zone(z).dt.strftime("%Y-%m")).otherwise(month)
+    return frame.select(month.alias("month")).to_series()
+
+
+def _ticket_rows(matches: pl.DataFrame, t: pl.DataFrame, clock: Clock, scope: sla.Scope,
+                 t_idx: np.ndarray, created: np.ndarray) -> pl.DataFrame:
+    """Per ticket of the clients with a contact record: its contacts, the first one, the lag
+    and the response time measured from the client's first contact."""
+    if t.is_empty():
+        return pl.DataFrame(schema=_TICKET_SCHEMA)
+    first = (matches.filter(pl.col("ticket_id").is_not_null() & (pl.col("direction") == "outbound"))
+             .sort("at", "contact_id")
+             .group_by("client_id", "ticket_id", maintain_order=True)
+             .agg(pl.len().alias("contacts"), pl.col("contact_id").first().alias("first_contact_id"),
+                  pl.col("at").first().alias("first_contact_at")))
+    frame = t.join(first, on=["client_id", "ticket_id"], how="left", maintain_order="left")
+    has = frame["first_contact_at"].is_not_null().to_numpy()
+    lane = 2 * t_idx + (frame["calendar"] == "24x7").to_numpy().astype(np.int64)
+    start = np.minimum(sla.epoch_us(frame["first_contact_at"]), created)
+    f_start = clock.position(lane, start)
+    logged = clock.position(lane, created) - f_start
+    response_at = sla.epoch_us(frame.select(pl.coalesce("first_response_at", "resolved_at")).to_series())
+    responded = response_at != NEVER
+    took = np.where(responded, clock.position(lane, np.where(responded, np.maximum(response_at, start), start))
+                    - f_start, 0)
+    target = np.rint(frame["response_target_minutes"].fill_null(0).to_numpy() * MINUTE).astype(np.int64)
+    due = clock.instant(lane, f_start + np.maximum(target, 1))
+    status = np.where(responded, np.where(took <= target, "met", "breached"),
+                      np.where(due < scope.as_of[t_idx], "breached", "pending"))
+    status = np.where(frame["response_status"].to_numpy() == "excluded", "excluded", status)
+    return frame.with_columns(
+        contacts=pl.col("contacts").fill_null(0).cast(pl.Int64),
+        logged_after_minutes=sla.minutes(logged, has),
+        response_from_contact_minutes=sla.minutes(took, has & responded),
+        response_from_contact_due_at=pl.select(pl.when(pl.lit(pl.Series(has))).then(
+            pl.lit(sla.stamp(due)))).to_series(),
+        response_from_contact_status=pl.select(pl.when(pl.lit(pl.Series(has))).then(
+            pl.lit(pl.Series(status.astype(str))))).to_series(),
+    ).select(TICKET_CONTACT_COLUMNS)
+
+
+_MATCH_SCHEMA = {
+    "client_id": pl.String, "contact_id": pl.String, "at": UTC_TS, "month": pl.String,
+    "channel": pl.String, "direction": pl.String, "requester": pl.String, "subject": pl.String,
+    "ticket_ref": pl.String, "ticket_id": pl.String, "match": pl.String, "score": pl.Float64,
+    "requester_score": pl.Float64, "subject_score": pl.Float64, "ticket_after_minutes": pl.Float64,
+    "window_ends_at": UTC_TS, "why": pl.String,
+}
+_TICKET_SCHEMA = {
+    "client_id": pl.String, "ticket_id": pl.String, "created_at": UTC_TS, "created_month": pl.String,
+    "priority": pl.String, "calendar": pl.String, "source": pl.String, "contacts": pl.Int64,
+    "first_contact_id": pl.String, "first_contact_at": UTC_TS, "logged_after_minutes": pl.Float64,
+    "response_target_minutes": pl.Float64, "response_minutes": pl.Float64, "response_status": pl.String,
+    "response_from_contact_minutes": pl.Float64, "response_from_contact_due_at": UTC_TS,
+    "response_from_contact_status": pl.String,
+}
+
+
+def agreement(matches: pl.DataFrame, truth: pl.DataFrame) -> dict:
+    """How the matching compares with a known truth (client_id, contact_id, ticket_id or null):
+    precision = right matches / matches made, recall = right matches / contacts that did become a
+    ticket (contacts from the provider are left out of both)."""
+    joined = (matches.filter(pl.col("match") != "inbound")
+              .join(truth.select("client_id", "contact_id", pl.col("ticket_id").alias("__true")),
+                    on=["client_id", "contact_id"], how="inner"))
+    made = joined.filter(pl.col("ticket_id").is_not_null())
+    right = made.filter(pl.col("ticket_id") == pl.col("__true")).height
+    real = joined.filter(pl.col("__true").is_not_null()).height
+    return {"contacts": joined.height, "matched": made.height, "right": right, "with_ticket": real,
+            "precision": right / made.height if made.height else None,
+            "recall": right / real if real else None}
