@@ -363,3 +363,49 @@ def agreement(matches: pl.DataFrame, truth: pl.DataFrame) -> dict:
     return {"contacts": joined.height, "matched": made.height, "right": right, "with_ticket": real,
             "precision": right / made.height if made.height else None,
             "recall": right / real if real else None}
+
+
+def month_summary(matches: pl.DataFrame, ticket_contacts: pl.DataFrame, month: str,
+                  contract: Contract) -> dict:
+    """One client's reconciliation for a month: its contacts of the month and how they matched,
+    the tickets logged in the month with and without a contact, the lag to logging and the
+    response verdicts measured both ways (the same tickets: those logged in the month that
+    have a contact). Counts come with the ids behind them."""
+    mine = matches.filter(pl.col("month") == month)
+    requests = mine.filter(pl.col("direction") == "outbound")
+    by_match = dict(requests.group_by("match").len().iter_rows())
+    tickets = ticket_contacts.filter(pl.col("created_month") == month)
+    contacted = tickets.filter(pl.col("contacts") > 0)
+    proactive = [s.lower() for s in contract.proactive_sources]
+    without = tickets.filter(pl.col("contacts") == 0).with_columns(
+        pl.col("source").fill_null("not recorded").alias("source"))
+    lag = contacted["logged_after_minutes"].drop_nulls()
+
+    def verdicts(column: str) -> dict:
+        counts = dict(contacted.group_by(column).len().iter_rows())
+        met, breached = counts.get("met", 0), counts.get("breached", 0)
+        return {"met": met, "breached": breached, "pending": counts.get("pending", 0),
+                "excluded": counts.get("excluded", 0), "n": met + breached,
+                "pct": 100 * met / (met + breached) if met + breached else None}
+
+    return {
+        "contacts": requests.height,
+        "inbound": mine.height - requests.height,
+        "matched": sum(by_match.get(m, 0) for m in MATCHED),
+        "by_match": {m: by_match.get(m, 0) for m in (*MATCHED, "not_matched", "window_open")},
+        "not_matched_ids": requests.filter(pl.col("match") == "not_matched")["contact_id"].to_list(),
+        "tickets": tickets.height,
+        "with_contact": contacted.height,
+        "without_contact": without.height,
+        "without_proactive": without.filter(pl.col("source").str.to_lowercase().is_in(proactive)).height,
+        "without_by_source": {s: sorted(ids) for s, ids in without.group_by("source")
+                              .agg(pl.col("ticket_id")).sort("source").iter_rows()},
+        "lag_n": lag.len(),
+        "lag_median_minutes": lag.median(),
+        "lag_p90_minutes": lag.quantile(0.9, "linear"),
+        "logged_over_hour": contacted.filter(pl.col("logged_after_minutes") > 60)["ticket_id"].to_list(),
+        "provider": verdicts("response_status"),
+        "from_contact": verdicts("response_from_contact_status"),
+        "differ_ids": contacted.filter(pl.col("response_status") != pl.col("response_from_contact_status"))
+        ["ticket_id"].to_list(),
+    }

@@ -20,6 +20,8 @@ TABLE_TITLES = {
     "client_uptime": "Uptime per service (client_uptime)",
     "client_kpi_coverage": "What the export supports (client_kpi_coverage)",
     "ticket_sla": "Per ticket (ticket_sla)",
+    "contact_matches": "Your own record of calls and emails, per contact (contact_matches)",
+    "ticket_contacts": "Your own record of calls and emails, per ticket (ticket_contacts)",
 }
 
 

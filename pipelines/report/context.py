@@ -9,7 +9,7 @@ template runs as it is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from pipelines.clean.stage import clean_folder
 from pipelines.core import config, io
 from pipelines.core.contracts import Contract, load_contract, load_contracts
 from pipelines.core.layout import Layout
-from pipelines.metrics import trace
+from pipelines.metrics import contacts, trace
 from pipelines.metrics.stage import OUTPUTS, MetricsResult, compute_metrics
 from pipelines.report import charts
 from pipelines.validate.gate import validate_one
@@ -43,6 +43,9 @@ class ReportContext:
     build_dir: Path
     coverage: pl.DataFrame  # per month and KPI: what the export supports (metrics.coverage)
     summary: dict  # the metrics run's summary: where the data ends, whether the period is complete
+    # the client's own record of calls and emails matched to its tickets (metrics.contacts)
+    contact_matches: pl.DataFrame = field(default_factory=lambda: contacts.empty().contact_matches)
+    ticket_contacts: pl.DataFrame = field(default_factory=lambda: contacts.empty().ticket_contacts)
 
     @property
     def name(self) -> str:
@@ -180,6 +183,8 @@ def _load_client(client_id: str, period: str | None, layout: Layout) -> ReportCo
         build_dir=layout.build,
         coverage=metrics.client_kpi_coverage,
         summary=metrics.summary,
+        contact_matches=metrics.contact_matches,
+        ticket_contacts=metrics.ticket_contacts,
     )
 
 

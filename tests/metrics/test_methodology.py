@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipelines.metrics import methodology
+from pipelines.metrics.contacts import CONTACT_MATCH_COLUMNS, TICKET_CONTACT_COLUMNS
 from pipelines.metrics.service_kpis import UPTIME_COLUMNS
 from pipelines.metrics.sla import TICKET_SLA_COLUMNS
 from pipelines.metrics.stage import BY_PRIORITY_COLUMNS, CLIENT_KPI_COLUMNS
@@ -14,6 +15,8 @@ from pipelines.metrics.stage import BY_PRIORITY_COLUMNS, CLIENT_KPI_COLUMNS
     ("ticket_sla", TICKET_SLA_COLUMNS),
     ("client_kpis", CLIENT_KPI_COLUMNS),
     ("client_uptime", UPTIME_COLUMNS),
+    ("contact_matches", CONTACT_MATCH_COLUMNS),
+    ("ticket_contacts", TICKET_CONTACT_COLUMNS),
 ])
 def test_every_column_has_an_entry_and_every_entry_a_column(table, columns):
     entries = methodology.load()[table]
@@ -33,6 +36,7 @@ def test_render_is_markdown_with_every_column():
     for column in [*CLIENT_KPI_COLUMNS, *TICKET_SLA_COLUMNS]:
         assert f"`{column}`" in text
     assert "Wilson" in text and "9 or 10" in text  # the CSAT and interval rules are stated
+    assert "4 working hours" in text and "rapidfuzz" in text  # the contact matching rules too
 
 
 def test_an_entry_without_a_definition_is_reported(tmp_path):

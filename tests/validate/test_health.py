@@ -148,7 +148,7 @@ def test_fragment_for_embedding(summary):
 
 def test_frames_and_note_for_notebooks(summary):
     frames = health_frames(summary)
-    assert frames["tables"].height == 6
+    assert frames["tables"].height == 7  # every canonical table, provided or not
     assert frames["rejected"]["count"].to_list() == [2, 1]
     assert frames["findings"].columns == ["status", "label", "column", "count", "scope", "text", "examples"]
     assert frames["findings"]["examples"][0] == "T-9, T-12"

@@ -92,8 +92,14 @@ def good_rows() -> dict[str, list[dict]]:
          "last_patched_at": ts("2026-10-15T03:00"), "patch_status": "ok"}
         for n in range(1, 6)
     ]
+    contacts = [
+        {"client_id": "acme", "contact_id": f"C{n:03d}", "at": t["created_at"] - 0.1 * H,
+         "channel": "phone" if n % 2 else "email", "direction": "outbound", "requester": "Jane Doe",
+         "subject": None if n % 2 else "Printer jammed", "ticket_ref": t["ticket_id"] if n % 3 == 0 else None}
+        for n, t in enumerate(tickets[:12])
+    ]
     return {"tickets": tickets, "ticket_events": events, "surveys": surveys, "outages": outages,
-            "time_entries": entries, "devices": devices}
+            "time_entries": entries, "devices": devices, "contacts": contacts}
 
 
 def tables_of(rows: dict[str, list[dict]]) -> dict[str, pl.DataFrame]:
@@ -230,6 +236,21 @@ def broken_rows() -> dict[str, list[dict]]:
         {**device, "device_id": "D1", "patch_status": "pending"},  # D1 twice in one snapshot
         {**device, "device_id": "D-LATER", "last_patched_at": device["as_of"] + 24 * H},
     ]
+    co = rows["contacts"]
+    contact = co[1]
+    co += [
+        {**contact, "contact_id": "C-NOCLIENT", "client_id": None},
+        {**contact, "contact_id": None},
+        {**contact, "contact_id": "C-NOAT", "at": None},
+        {**contact, "contact_id": "C-NOCHANNEL", "channel": None},
+        {**contact, "contact_id": "C-OTHER", "client_id": "zenith"},
+        {**contact, "contact_id": "C-FUTURE", "at": ts("2027-01-01T00:00")},
+        {**contact, "contact_id": "C-DUP"},
+        {**contact, "contact_id": "C-DUP"},
+        {**contact, "contact_id": "C-FAX", "channel": "fax"},
+        {**contact, "contact_id": "C-SIDEWAYS", "direction": "sideways"},
+        {**contact, "contact_id": "C-REF", "ticket_ref": "T-NOPE"},
+    ]
     return rows
 
 
@@ -299,6 +320,16 @@ BROKEN = {
     "devices.time_range.last_patched_at": ("failed", "last_patched_at", 1, ["D-OLD"]),
     "devices.unique_device": ("failed", "device_id", 2, ["D1"]),
     "devices.patched_before_snapshot": ("failed", "last_patched_at", 1, ["D-LATER"]),
+    "contacts.required.client_id": ("failed", "client_id", 1, ["C-NOCLIENT"]),
+    "contacts.required.contact_id": ("failed", "contact_id", 1, ["row 14"]),
+    "contacts.required.at": ("failed", "at", 1, ["C-NOAT"]),
+    "contacts.required.channel": ("failed", "channel", 1, ["C-NOCHANNEL"]),
+    "contacts.client": ("failed", "client_id", 1, ["C-OTHER"]),
+    "contacts.time_range.at": ("failed", "at", 1, ["C-FUTURE"]),
+    "contacts.unique_id": ("failed", "contact_id", 2, ["C-DUP"]),
+    "contacts.channel_known": ("failed", "channel", 1, ["C-FAX"]),
+    "contacts.direction_known": ("failed", "direction", 1, ["C-SIDEWAYS"]),
+    "contacts.ticket_ref_known": ("warned", "ticket_ref", 1, ["C-REF"]),
 }
 
 
@@ -366,7 +397,7 @@ def test_a_naive_timestamp_is_a_wrong_type():
 def missing_columns():
     dropped = {"tickets": "status", "ticket_events": "actor", "surveys": "comment",
                "outages": "planned", "time_entries": "engineer", "devices": "patch_status"}
-    tables = {n: f.drop(dropped[n]) for n, f in tables_of(good_rows()).items()}
+    tables = {n: f.drop(dropped[n]) if n in dropped else f for n, f in tables_of(good_rows()).items()}
     return validate_client(tables, contract(), now=NOW)
 
 

@@ -78,7 +78,7 @@ def test_files_per_client_and_summary(run):
     assert summary["clients"]["bravo"]["failed_checks"] == ["tickets.first_response_after_created"]
     assert summary["clients"]["acme"]["publishable"] is True
     assert set(summary["timings"]) >= {"gx_import_seconds", "per_client_seconds", "total_seconds"}
-    assert set(summary["not_provided"]) == {"surveys", "outages", "time_entries", "devices"}
+    assert set(summary["not_provided"]) == {"surveys", "outages", "time_entries", "devices", "contacts"}
     tables = acme["tables"]
     assert tables["surveys"]["status"] == "not provided"
     assert tables["ticket_events"] == {"status": "checked", "rows": 2}
