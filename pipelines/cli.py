@@ -269,6 +269,28 @@ def _print_history(h: dict) -> None:
         console.print(table)
 
 
+@app.command(name="import-contacts")
+def import_contacts(
+    files: Annotated[list[Path], typer.Argument(help="Call log(s), sent-mail CSV(s) or .mbox file(s).")],
+    source: Annotated[str, typer.Option("--from", help="asterisk, call-log, sent-mail, mbox, or a preset YAML.")],
+    client: Annotated[str, typer.Option("--client", help="The client whose record this is.")],
+    provider: Annotated[list[str], typer.Option(
+        "--provider", help="The provider's support number, address or @domain (repeatable).")],
+    out: Annotated[Path, typer.Option("--out", help="Data folder: contacts.csv is merged there.")],
+    utc: Annotated[bool, typer.Option("--utc", help="Times without an offset are UTC (else the client's zone).")] = False,
+) -> None:
+    """Turn a client's own record of calls and emails into the contacts table (merged into OUT/contacts.csv)."""
+    from pipelines.ingest.contacts import import_contacts as run_import
+
+    r = _guard(run_import, files, source, client, provider, out, utc=utc)
+    console.print(
+        f"import-contacts ({r['tool']}): {r['rows_read']} rows read -> {r['contacts']} contacts with the "
+        f"provider for {r['client_id']} ({r['not_with_provider']} not with the provider, left out; "
+        f"{r['replaced']} earlier rows replaced); {r['contacts_in_file']} rows in {out / 'contacts.csv'}",
+        highlight=False,
+    )
+
+
 @app.command()
 def run(
     period: PeriodsOpt = None,

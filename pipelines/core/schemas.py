@@ -168,6 +168,12 @@ def ticket_key(value: pl.Expr) -> pl.Expr:
     return value.str.strip_chars().str.strip_chars_start("#").str.strip_chars().str.to_uppercase()
 
 
+def ticket_number(value: pl.Expr) -> pl.Expr:
+    """A ticket id's number alone ('HD-44170' -> '44170'): a ticket_ref written without the prefix
+    ('Ticket #44170') finds the one ticket of its client with that number (null: no digits)."""
+    return value.str.extract(r"(\d+)\D*$").str.strip_chars_start("0")
+
+
 TABLES: dict[str, TableSpec] = {
     spec.name: spec
     for spec in (TICKETS, TICKET_EVENTS, SURVEYS, OUTAGES, TIME_ENTRIES, DEVICES, CONTACTS)

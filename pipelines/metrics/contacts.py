@@ -7,7 +7,8 @@ SLA: only contacts and tickets before it count.
 
 Matching, per client, in three passes (deterministic: ties are broken by time, then by id):
 1. `ticket_ref`: a contact that names one of the client's tickets belongs to it (several
-   contacts may name the same ticket: a follow-up email, a second call).
+   contacts may name the same ticket: a follow-up email, a second call); a reference without
+   the id's prefix ('#44170') names the one ticket of the client with that number.
 2. Person and time, one-to-one: a ticket (not from a proactive source such as monitoring: the
    provider raised those itself) logged within the contract's `contact_matching.window`
    of working time after the contact (on the client's business calendar; up to `early` before
@@ -42,7 +43,7 @@ from rapidfuzz import fuzz, process
 
 from pipelines.core.business_time import MINUTE, NEVER, Clock
 from pipelines.core.contracts import Contract
-from pipelines.core.schemas import UTC_TS, ticket_key
+from pipelines.core.schemas import UTC_TS, ticket_key, ticket_number
 from pipelines.metrics import sla
 
 CONTACT_MATCH_COLUMNS = [
@@ -126,11 +127,7 @@ def match_contacts(contacts: pl.DataFrame | None, tickets: pl.DataFrame, ticket_
     r_score, s_score = np.full(c.height, np.nan), np.full(c.height, np.nan)
 
     # 1. By the ticket the contact names.
-    keys = t.select(pl.col("client_id"), ticket_key(pl.col("ticket_id")).alias("__key"),
-                    pl.int_range(pl.len()).alias("__t")).unique(["client_id", "__key"], keep="first")
-    ref = (c.select("client_id", ticket_key(pl.col("ticket_ref")).alias("__key"))
-           .join(keys, on=["client_id", "__key"], how="left", maintain_order="left")["__t"]
-           .fill_null(-1).to_numpy())
+    ref = _by_ref(c, t)
     by_ref = outbound & (ref >= 0)
     ticket[by_ref], reason[by_ref], score[by_ref] = ref[by_ref], "ticket_ref", 1.0
 
@@ -184,6 +181,22 @@ def _candidates(c, t, c_idx, t_idx, at, created, window_end, wanted, rules) -> p
     k = np.repeat(np.arange(c.height), count)
     ti = lo[k] + np.arange(len(k)) - np.repeat(np.cumsum(count) - count, count)
     return pl.DataFrame({"__c": k, "__t": ti}, schema={"__c": pl.Int64, "__t": pl.Int64})
+
+
+def _by_ref(c: pl.DataFrame, t: pl.DataFrame) -> np.ndarray:
+    """Row in t of the ticket each contact names (-1: none): the same id (`ticket_key`), else
+    the one ticket of the client with the same number (`ticket_number`)."""
+    rows = t.select("client_id", pl.int_range(pl.len()).alias("__t"), ticket_key(pl.col("ticket_id")).alias("__key"),
+                    ticket_number(pl.col("ticket_id")).alias("__num"))
+    exact = rows.unique(["client_id", "__key"], keep="first")
+    number = rows.filter(pl.len().over("client_id", "__num") == 1)
+    refs = c.select("client_id", ticket_key(pl.col("ticket_ref")).alias("__key"),
+                    ticket_number(pl.col("ticket_ref")).alias("__num"))
+    by_key = refs.join(exact.select("client_id", "__key", "__t"), on=["client_id", "__key"], how="left",
+                       maintain_order="left")["__t"]
+    by_num = refs.join(number.select("client_id", "__num", "__t"), on=["client_id", "__num"], how="left",
+                       maintain_order="left")["__t"]
+    return by_key.fill_null(by_num).fill_null(-1).to_numpy()
 
 
 def _proactive(t: pl.DataFrame, contracts: dict[str, Contract]) -> np.ndarray:

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from pipelines.core.contracts import Contract
-from pipelines.core.schemas import TABLES, ticket_key
+from pipelines.core.schemas import TABLES, ticket_key, ticket_number
 from pipelines.validate.suites import (
     HISTORY_TABLE,
     MIN_VOLUME_MONTHS,
@@ -185,12 +185,16 @@ def _derive_devices(frame, _tickets, _resolved) -> pl.DataFrame:
 
 
 def _derive_contacts(frame, tickets, _resolved) -> pl.DataFrame:
-    """Whether a contact's ticket_ref is one of the client's tickets (`ticket_key`)."""
-    ids = tickets.select(ticket_key(_col(tickets, "ticket_id"))).to_series().drop_nulls().unique()
+    """Whether a contact's ticket_ref is one of the client's tickets (its id, `ticket_key`, or
+    its number, `ticket_number`)."""
+    ticket = _col(tickets, "ticket_id")
+    ids = tickets.select(ticket_key(ticket)).to_series().drop_nulls().unique()
+    numbers = tickets.select(ticket_number(ticket)).to_series().drop_nulls().unique()
     known = pl.lit(None, dtype=pl.Boolean)
     if _usable(frame, "ticket_ref"):
-        ref = ticket_key(pl.col("ticket_ref"))
-        known = pl.when(ref.is_not_null()).then(ref.is_in(ids.implode()))
+        ref = pl.col("ticket_ref")
+        known = pl.when(ref.is_not_null()).then(ticket_key(ref).is_in(ids.implode())
+                                                | ticket_number(ref).is_in(numbers.implode()))
     return frame.with_columns(_record(_col(frame, "contact_id")), known.alias("ticket_known"))
 
 
