@@ -274,15 +274,15 @@ def import_contacts(
     files: Annotated[list[Path], typer.Argument(help="Call log(s), sent-mail CSV(s) or .mbox file(s).")],
     source: Annotated[str, typer.Option("--from", help="asterisk, call-log, sent-mail, mbox, or a preset YAML.")],
     client: Annotated[str, typer.Option("--client", help="The client whose record this is.")],
-    provider: Annotated[list[str], typer.Option(
-        "--provider", help="The provider's support number, address or @domain (repeatable).")],
     out: Annotated[Path, typer.Option("--out", help="Data folder: contacts.csv is merged there.")],
+    provider: Annotated[list[str] | None, typer.Option(
+        "--provider", help="The provider's support number, address or @domain (repeatable).")] = None,
     utc: Annotated[bool, typer.Option("--utc", help="Times without an offset are UTC (else the client's zone).")] = False,
 ) -> None:
     """Turn a client's own record of calls and emails into the contacts table (merged into OUT/contacts.csv)."""
     from pipelines.ingest.contacts import import_contacts as run_import
 
-    r = _guard(run_import, files, source, client, provider, out, utc=utc)
+    r = _guard(run_import, files, source, client, provider or [], out, utc=utc)
     console.print(
         f"import-contacts ({r['tool']}): {r['rows_read']} rows read -> {r['contacts']} contacts with the "
         f"provider for {r['client_id']} ({r['not_with_provider']} not with the provider, left out; "

@@ -56,6 +56,7 @@ def test_bundle_does_show_its_own_data(bundles, client_id):
 SECRETS = {"acme": "ACME-SECRET-555 confidential complaint",
            "acme-holdings": "HOLDINGS-SECRET-555 confidential complaint"}
 ORPHAN = "ORPHAN-SECRET-555 survey that names no client"
+CALL_SECRETS = {"acme": "ACME-CALL-SECRET", "acme-holdings": "HOLDINGS-CALL-SECRET"}  # in contact subjects
 RENAMED = {"bondi-physio": ("acme", "Acme"), "thameside-architects": ("acme-holdings", "Acme Holdings")}
 LOWEST = {"3-point": "negative", "5-point": "1", "0-10": "0"}
 
@@ -64,7 +65,9 @@ def _colliding_export(target):
     """Two clients whose names are substrings of each other ("Acme", "Acme Holdings") and
     whose tickets are numbered 1, 2, 3... each, both with a ticket 555 carrying a confidential
     survey comment, as a per-tenant PSA export gives them (events and surveys carry their
-    client); plus one survey for ticket 555 that names no client."""
+    client); plus one survey for ticket 555 that names no client. Each client's own record of
+    calls and emails names its ticket 555 in a confidential subject and holds a confidential
+    email that matches no ticket (so its report lists it)."""
     import polars as pl
     import yaml
 
@@ -122,6 +125,15 @@ def _colliding_export(target):
         if "ticket_id" in frame.columns:
             frame = renumber(frame, keep_unknown=True).drop("__client")
         frame.with_columns(pl.col("client_id").replace(clients)).write_csv(data / f"{name}.csv")
+    contacts = pl.read_csv(data / "contacts.csv", infer_schema=False).filter(pl.col("client_id").is_in(RENAMED))
+    contacts = renumber(contacts.rename({"ticket_ref": "ticket_id"}), keep_unknown=True) \
+        .rename({"ticket_id": "ticket_ref"}).drop("__client").with_columns(pl.col("client_id").replace(clients))
+    secret = [{"client_id": c, "contact_id": f"SECRET-{n}", "at": at, "channel": "email", "direction": "outbound",
+               "requester": "Zed Unknown", "subject": f"{text} {what}", "ticket_ref": ref}
+              for c, text in CALL_SECRETS.items()
+              for n, (at, what, ref) in enumerate((("2026-10-14T10:00:00", "about our ticket", "555"),
+                                                   ("2026-10-20T03:00:00", "never logged", None)))]
+    pl.concat([contacts, pl.DataFrame(secret, schema=contacts.schema)]).write_csv(data / "contacts.csv")
     return data
 
 
@@ -170,7 +182,7 @@ def test_colliding_ticket_ids_never_carry_a_comment_into_another_clients_bundle(
         assert len(csvs) >= 8, client  # the tickets behind each figure are scanned with the rest
         leaks = []
         for path, text in texts.items():
-            for marker in (SECRETS[other], ORPHAN, f"[{other.upper()}]"):
+            for marker in (SECRETS[other], ORPHAN, f"[{other.upper()}]", CALL_SECRETS[other]):
                 if marker in text:
                     leaks.append(f"{path.name}: {marker!r}")
             if client == "acme-holdings" and re.search(r"\bAcme\b(?! Holdings)", text):
@@ -180,5 +192,7 @@ def test_colliding_ticket_ids_never_carry_a_comment_into_another_clients_bundle(
         assert leaks == []
         shown = [p.name for p, t in texts.items() if SECRETS[client] in t]
         assert "monthly_report.html" in shown and "survey_sentiment.html" in shown, (client, shown)
+        calls = [p.name for p, t in texts.items() if f"{CALL_SECRETS[client]} never logged" in t]
+        assert "monthly_report.html" in calls, (client, calls)  # its own unmatched email is listed
         if any(p.suffix == ".pdf" for p in texts):
             assert "monthly_report.pdf" in shown, (client, own_name, shown)

@@ -93,17 +93,33 @@ def _rows(ticket_rows: np.ndarray, at: np.ndarray, channel, kind, direction: str
                "direction": pl.String})
 
 
+def _apart(at: np.ndarray, who: np.ndarray, stranger: np.ndarray, created: np.ndarray,
+           requester: np.ndarray) -> np.ndarray:
+    """False for a call or email that never became a ticket but comes within a day before a
+    ticket of the same person: nobody could tell it from that ticket's first contact, so the
+    sample leaves it out (the truth stays knowable)."""
+    keep = np.ones(len(at), bool)
+    for i in np.flatnonzero(stranger):
+        mine = created[requester == who[i]]
+        keep[i] = not np.any((mine >= at[i] - 3600) & (mine <= at[i] + DAY))
+    return keep
+
+
 def _frames(c: ClientPlan, rng, rows: pl.DataFrame, tickets: pl.DataFrame, draw: dict,
             n: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Who, what and which ticket for each contact row, in time order with per-client ids."""
     rows = rows.sort("at", "row", "kind")
-    m = rows.height
     kind, channel = rows["kind"].to_numpy(), rows["channel"].to_numpy()
     ticket_row = rows["row"].to_numpy()
     cast = draw["cast"]
     who = draw["requester"][ticket_row].copy()
     stranger = kind == "unlogged"
     who[stranger] = rng.choice(len(cast["staff"]), size=stranger.sum(), p=cast["staff_weight"])
+    clear = _apart(rows["at"].to_numpy(), who, stranger, draw["created"], draw["requester"])
+    rows, kind, channel, ticket_row, who = (rows.filter(pl.Series(clear)), kind[clear], channel[clear],
+                                            ticket_row[clear], who[clear])
+    m = rows.height
+    stranger = stranger[clear]
     name = take(cast["staff"], who).to_list()
     domain = f"{c.profile.client_id}.example"
     as_address = (channel == "email") & (rng.random(m) < 0.3)
