@@ -10,15 +10,9 @@ import pytest
 from pipelines.ingest.sample.generator import generate_sample
 from pipelines.report import contact_sections as cs
 from pipelines.report import context as report
+from tests.report.conftest import PERIOD
 
 pytestmark = pytest.mark.slow
-PERIOD = "2026-10"
-
-
-@pytest.fixture(scope="module")
-def load(sample_run):
-    build = sample_run.home / "build"
-    return lambda client: report.load(client, PERIOD, build_dir=build, data_dir=sample_run.data)
 
 
 @pytest.fixture(scope="module")

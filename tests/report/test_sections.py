@@ -9,16 +9,10 @@ import pytest
 
 from pipelines.report import context as report
 from pipelines.report import sections
+from tests.report.conftest import PERIOD
 from tests.conftest import XSS_CLIENT, XSS_TICKET
 
 pytestmark = pytest.mark.slow
-PERIOD = "2026-10"
-
-
-@pytest.fixture(scope="module")
-def load(sample_run):
-    build = sample_run.home / "build"
-    return lambda client: report.load(client, PERIOD, build_dir=build, data_dir=sample_run.data)
 
 
 def test_headline_numbers_are_the_metrics(load):
