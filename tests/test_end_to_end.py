@@ -98,7 +98,7 @@ def test_a_client_report_in_a_browser_offline(sample_run, browser):
         assert box and box["width"] > 100 and box["height"] > 50, f"chart {i} is empty"
         assert charts.nth(i).locator("path, rect").count() > 5
     assert page.locator("main svg title").count() > 20  # hover values, offline
-    review = page.locator("table.sr-table", has_text=XSS_TICKET)
+    review = page.locator("table.sr-table", has_text=XSS_TICKET).filter(has_text="Comment tone")
     assert "<script>window.__pwned=1</script>" in review.inner_text()
 
     artifacts = config.PROJECT / "test-artifacts"

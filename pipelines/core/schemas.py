@@ -163,6 +163,7 @@ CONTACTS = TableSpec(  # the client's own record of the calls and emails it made
     key=("client_id", "contact_id"),
 )
 
+
 def ticket_key(value: pl.Expr) -> pl.Expr:
     """How a contact's ticket_ref finds a ticket id: trimmed, any case, a leading '#' dropped."""
     return value.str.strip_chars().str.strip_chars_start("#").str.strip_chars().str.to_uppercase()

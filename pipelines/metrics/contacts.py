@@ -34,7 +34,6 @@ priority's SLA clock, judged against the same target as the provider's figure.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,7 +61,7 @@ UNMATCHED = ("not_matched", "window_open", "inbound")
 WEIGHTS = {"requester": 0.45, "subject": 0.35, "time": 0.20}
 TIME_ONLY = 0.6  # with neither person nor subject to compare, time is weak evidence
 SAME_SUBJECT = 0.6  # subject similarity from which two texts are about the same thing
-_NOISE = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv)\s*:\s*)+|\[[^\]]*\]|[^\w\s]", re.IGNORECASE)
+_NOISE = r"(?i)^\s*((re|fw|fwd|aw|wg|sv)\s*:\s*)+|\[[^\]]*\]|[^\w\s]"  # Re:/Fwd:, [refs], punctuation
 
 
 @dataclass(frozen=True)
@@ -80,13 +79,16 @@ def empty() -> Matches:
 
 def person(text: pl.Expr) -> pl.Expr:
     """A requester as comparable words: 'jane.smith@x.example' and 'Smith, Jane' -> 'jane smith'."""
-    local = text.str.to_lowercase().str.replace(r"^.*<([^>]+)>.*$", "$1").str.replace(r"@.*$", "")
-    return local.str.replace_all(r"[^a-z\s]", " ").str.replace_all(r"\s+", " ").str.strip_chars()
+    shown = text.str.extract(r'^\s*"?([^"<]*?)"?\s*<[^>]*>')  # 'Jane Smith <jane@x>': the name
+    address = text.str.extract(r"<([^>]+)>")
+    local = (pl.coalesce(pl.when(shown.str.contains(r"\p{L}")).then(shown), address, text)
+             .str.to_lowercase().str.replace(r"@.*$", ""))
+    return local.str.replace_all(r"[^\p{L}\s]", " ").str.replace_all(r"\s+", " ").str.strip_chars()
 
 
 def subject(text: pl.Expr) -> pl.Expr:
     """A subject or title as comparable words: no Re:/Fwd:, no [ticket refs], no punctuation."""
-    return (text.str.replace_all(_NOISE.pattern, " ").str.to_lowercase()
+    return (text.str.replace_all(_NOISE, " ").str.to_lowercase()
             .str.replace_all(r"\s+", " ").str.strip_chars())
 
 

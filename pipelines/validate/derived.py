@@ -194,7 +194,7 @@ def _derive_contacts(frame, tickets, _resolved) -> pl.DataFrame:
     if _usable(frame, "ticket_ref"):
         ref = pl.col("ticket_ref")
         known = pl.when(ref.is_not_null()).then(ticket_key(ref).is_in(ids.implode())
-                                                | ticket_number(ref).is_in(numbers.implode()))
+                                                | ticket_number(ref).is_in(numbers.implode()).fill_null(False))
     return frame.with_columns(_record(_col(frame, "contact_id")), known.alias("ticket_known"))
 
 

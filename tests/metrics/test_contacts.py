@@ -181,3 +181,12 @@ def test_precision_and_recall_on_generated_contacts_with_known_truth():
     assert score["precision"] >= 0.95 and score["recall"] >= 0.95
     kinds = set(truth["kind"])
     assert kinds == {"first", "late", "repeat", "follow_up", "unlogged", "inbound"}
+
+
+def test_people_compare_by_name_whatever_the_form():
+    names = pl.DataFrame({"x": ["Renée Dubois", "jane.smith@acme.example", '"Smith, Jane" <js@acme.example>',
+                                "<bob.lee@acme.example>", "+1 (212) 555-0132"]})
+    assert names.select(contacts.person(pl.col("x")))["x"].to_list() == [
+        "renée dubois", "jane smith", "smith jane", "bob lee", ""]  # a number is no person
+    subjects = pl.DataFrame({"x": ["Re: FW: [AC-1001] Printer jammed!!", "printer   jammed"]})
+    assert subjects.select(contacts.subject(pl.col("x")))["x"].to_list() == ["printer jammed"] * 2
