@@ -41,6 +41,10 @@ def test_a_call_log_with_a_header_and_numbers_written_differently(tmp_path):
     assert sorted(got) == ["c-1001", "c-1002"]
     assert got["c-1001"]["requester"] == "Jane Smith"
     assert got["c-1002"]["requester"] == "+1 (212) 555-0132"  # no name: the number (never compared as a person)
+    short = import_contacts([FIXTURES / "call_log.csv"], "call-log", "acme", ["800-555-0100"], tmp_path / "b")
+    assert short["contacts"] == 2  # the provider's number without the country code
+    extension = import_contacts([FIXTURES / "call_log.csv"], "call-log", "acme", ["0100"], tmp_path / "c")
+    assert extension["contacts"] == 0  # an internal extension must match exactly
 
 
 def test_sent_mail_csv_and_ticket_numbers_in_subjects(tmp_path):

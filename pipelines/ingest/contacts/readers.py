@@ -32,7 +32,7 @@ from pipelines.core.io import InputError
 PRESETS_DIR = Path(__file__).parent / "presets"
 TEXT_COLUMNS = ("client_id", "contact_id", "at", "channel", "direction", "requester", "subject",
                 "ticket_ref")
-CALL_FIELDS = ("at", "caller", "caller_name", "callee", "duration", "call_id", "direction")
+CALL_FIELDS = ("at", "caller", "caller_name", "callee", "duration", "call_id")
 MAIL_FIELDS = ("at", "from", "to", "cc", "subject", "message_id")
 # A ticket number in a subject: "[HD-12345]", "Ticket #12345", "Case: INC0012345", "#12345".
 TICKET_REF = (r"\[#?([A-Za-z]{0,8}-?\d{3,})\]|(?i:ticket|case|incident|request)\s*(?i:no\.?|number)?"
@@ -111,13 +111,15 @@ def provider_parts(provider: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _is_number(column: pl.Expr, numbers: list[str]) -> pl.Expr:
-    """The same number: equal digits, or one ends with the other (+44 20 7946 0000 vs 020 7946 0000)
-    when the shorter has at least 7 digits (an internal extension must match exactly)."""
+    """The same number: equal digits, or the shorter is the end of the longer and has at least 7
+    digits (+44 20 7946 0000 and 020 7946 0000; an internal extension must match exactly)."""
     d = digits(column)
     hit = pl.lit(False)
     for n in numbers:
-        tail = n[-9:] if len(n) >= 9 else n
-        hit = hit | (d == n) | ((pl.lit(len(n)) >= 7) & (d.str.len_chars() >= 7) & d.str.ends_with(tail))
+        hit = hit | (d == n)
+        if len(n) >= 7:
+            hit = hit | (d.str.ends_with(n))
+        hit = hit | ((d.str.len_chars() >= 7) & pl.lit(n).str.ends_with(d))
     return hit.fill_null(False)
 
 
@@ -177,9 +179,7 @@ def calls_to_contacts(frame: pl.DataFrame, preset: ContactPreset, numbers: list[
                       label: str) -> pl.DataFrame:
     """Call rows -> contact rows: calls to the provider are outbound, from it inbound."""
     to_provider, from_provider = _is_number(pl.col("callee"), numbers), _is_number(pl.col("caller"), numbers)
-    given = pl.col("direction").str.to_lowercase()
-    direction = (pl.when(to_provider).then(pl.lit("outbound")).when(from_provider).then(pl.lit("inbound"))
-                 .when(given.str.contains("out") & (pl.lit(not numbers))).then(pl.lit("outbound")))
+    direction = pl.when(to_provider).then(pl.lit("outbound")).when(from_provider).then(pl.lit("inbound"))
     name = pl.col("caller_name").str.replace(r'^\s*"?([^"<]*?)"?\s*<[^>]*>\s*$', "$1").str.strip_chars()
     name = pl.when(name.str.contains(r"[A-Za-z]")).then(name)  # a caller id that is only a number is no name
     return frame.select(
