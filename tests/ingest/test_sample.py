@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from pipelines.clean.stage import clean_folder
@@ -453,3 +455,19 @@ def test_tickets_option_scales_the_volume():
     large = generate_sample(clients=4, months=2, seed=1, end=END, tickets=3000)
     assert 700 < small.tables["tickets"].height < 900
     assert 2800 < large.tables["tickets"].height < 3200
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), clients=st.integers(1, 6), months=st.integers(1, 4),
+       end=st.sampled_from(["2025-03", "2026-04", "2026-10"]))
+@example(seed=11, clients=3, months=4, end=END)  # no unplanned outage for the dirty client
+@example(seed=22, clients=3, months=4, end=END)
+@example(seed=27, clients=3, months=4, end=END)
+def test_every_seed_and_size_gives_a_sample_and_a_complete_dirty_set(tmp_path_factory, seed, clients,
+                                                                      months, end):
+    out = tmp_path_factory.mktemp("seed")
+    done = CliRunner().invoke(app, ["sample", "--out", str(out), "--clients", str(clients), "--months",
+                                    str(months), "--seed", str(seed), "--end", end, "--tickets", "150"])
+    assert done.exit_code == 0, done.output
+    faults = json.loads((out / "dirty" / "faults.json").read_text())["faults"]
+    assert {f["reason"] for f in faults} >= set(REJECT_REASONS)

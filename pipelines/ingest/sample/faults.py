@@ -38,11 +38,18 @@ class Injector:
         self.frames, self.rng, self.notes = frames, rng, {}
         self.used: set[str] = set()
 
-    def pick(self, table: str, where: pl.Expr) -> dict:
-        """A random row (as a dict) matching `where`, not used before."""
-        frame = self.frames[table].with_row_index("__i").filter(where & pl.col(MARK).is_null())
+    def pick(self, table: str, where: pl.Expr, *fallbacks: pl.Expr) -> dict:
+        """A random row (as a dict) not used before, matching `where`, or else the first of
+        `fallbacks` some row matches (a small client may have no unplanned outage at all)."""
+        unused = self.frames[table].with_row_index("__i").filter(pl.col(MARK).is_null())
         if table == "tickets":
-            frame = frame.filter(~pl.col("ticket_id").is_in(sorted(self.used)))
+            unused = unused.filter(~pl.col("ticket_id").is_in(sorted(self.used)))
+        for condition in (where, *fallbacks):
+            frame = unused.filter(condition)
+            if frame.height:
+                break
+        else:  # a generator bug: every sample has rows of every table to copy faults from
+            raise SampleError(f"the dirty set has no {table} row to copy a fault from")
         row = frame.row(int(self.rng.integers(frame.height)), named=True)
         if row.get("ticket_id"):
             self.used.add(row["ticket_id"])
@@ -162,7 +169,7 @@ def reject_faults(inj: Injector, client: str, zone: str, year: int) -> None:
         at=at,
     )
 
-    event = inj.pick("ticket_events", its_ticket & (pl.col("status") == "In Progress"))
+    event = inj.pick("ticket_events", its_ticket & (pl.col("status") == "In Progress"), its_ticket)
     inj.insert(
         "ticket_events",
         event | {"status": None, "at": _shift(event["at"], 5)},
@@ -192,7 +199,7 @@ def reject_faults(inj: Injector, client: str, zone: str, year: int) -> None:
         "unparseable_timestamp",
         "at '2026-09-15 around 10am' is not ISO 8601",
     )
-    copy = inj.pick("ticket_events", its_ticket & (pl.col("status") == "New"))
+    copy = inj.pick("ticket_events", its_ticket & (pl.col("status") == "New"), its_ticket)
     inj.insert(
         "ticket_events",
         copy,
@@ -201,7 +208,7 @@ def reject_faults(inj: Injector, client: str, zone: str, year: int) -> None:
         at=inj.frames["ticket_events"].height,
     )
 
-    survey = inj.pick("surveys", its_ticket)
+    survey = inj.pick("surveys", its_ticket, pl.lit(True))  # its ticket id is replaced
     inj.insert(
         "surveys",
         survey | {"ticket_id": "ZZ-00002"},
@@ -223,7 +230,9 @@ def reject_faults(inj: Injector, client: str, zone: str, year: int) -> None:
         "rating '4' on a 3-point (positive/neutral/negative) client",
     )
 
-    outage = inj.pick("outages", mine & (pl.col("planned") == "false"))
+    # the client may have had no unplanned outage (or none at all): then copy another one
+    outage = inj.pick("outages", mine & (pl.col("planned") == "false"), mine, pl.lit(True))
+    outage |= {"client_id": client, "planned": "false"}
     inj.insert(
         "outages",
         outage | {"started_at": outage["ended_at"], "ended_at": outage["started_at"]},
@@ -237,7 +246,8 @@ def reject_faults(inj: Injector, client: str, zone: str, year: int) -> None:
         "planned 'sometimes' is not true/false",
     )
 
-    entry = inj.pick("time_entries", mine & (pl.col("work_type") == "remote"))
+    entry = inj.pick("time_entries", mine & (pl.col("work_type") == "remote"), mine, pl.lit(True))
+    entry |= {"client_id": client, "work_type": "remote"}
     inj.insert(
         "time_entries",
         entry | {"minutes": "1h30"},
@@ -251,7 +261,7 @@ def reject_faults(inj: Injector, client: str, zone: str, year: int) -> None:
         "started_at is empty",
     )
 
-    device = inj.pick("devices", mine & (pl.col("patch_status") == "compliant"))
+    device = inj.pick("devices", mine & (pl.col("patch_status") == "compliant"), mine)
     inj.insert(
         "devices", device | {"device_id": None}, "missing_required_field", "device_id is empty"
     )
