@@ -31,6 +31,15 @@ OutOpt = Annotated[Path, typer.Option("--out", help="Folder to write to.")]
 PeriodOpt = Annotated[
     str | None, typer.Option("--period", help="Report month YYYY-MM (default: latest complete month).")
 ]
+EncodingOpt = Annotated[str | None, typer.Option(
+    "--encoding", help="Encoding of CSV files that are not UTF-8, e.g. cp1252 (UTF-8 files stay UTF-8).")]
+SeparatorOpt = Annotated[str | None, typer.Option(
+    "--separator", help="CSV separator, e.g. ';' (default: read from each file's header).")]
+ExtractedOpt = Annotated[str | None, typer.Option(
+    "--extracted-at", help="When the export was taken (ISO date/time, default now): later timestamps "
+                           "than a day after it are implausible.")]
+EarliestOpt = Annotated[str | None, typer.Option(
+    "--earliest", help="Timestamps before this date are implausible (default 1990-01-01).")]
 
 
 def _fail(message: str, code: int = config.EXIT_USAGE) -> None:
@@ -99,13 +108,37 @@ def sample(
         console.print(f"wrote {path}", highlight=False)
 
 
+def _read_settings(encoding, separator, extracted_at, earliest):
+    """(time bounds or None for the defaults, read options) from the options, or a clear exit 2."""
+    from datetime import datetime
+
+    from pipelines.clean.fields import TimeBounds
+    from pipelines.core.io import InputError, ReadOptions
+
+    moments = {}
+    for name, value in (("--extracted-at", extracted_at), ("--earliest", earliest)):
+        try:
+            if value:
+                moments[name] = datetime.fromisoformat(value)
+        except ValueError:
+            _fail(f"{name} {value!r} is not an ISO date or time like 2026-11-01 or 2026-11-01T06:00:00Z")
+    try:
+        bounds = TimeBounds.of(moments.get("--extracted-at"), moments.get("--earliest")) if moments else None
+        return bounds, ReadOptions(encoding, separator)
+    except InputError as exc:
+        _fail(str(exc))
+
+
 @app.command()
-def clean(data: DataOpt = config.SAMPLE_DATA, out: OutOpt = BUILD.clean) -> None:
+def clean(data: DataOpt = config.SAMPLE_DATA, out: OutOpt = BUILD.clean, encoding: EncodingOpt = None,
+          separator: SeparatorOpt = None, extracted_at: ExtractedOpt = None,
+          earliest: EarliestOpt = None) -> None:
     """Ingest raw exports: clean tables + rejects (every row accounted for)."""
     from pipelines.clean.stage import clean_folder
 
+    bounds, options = _read_settings(encoding, separator, extracted_at, earliest)
     with _locked():
-        result = _guard(clean_folder, data, out)
+        result = _guard(clean_folder, data, out, bounds, options)
     console.print(_clean_table(result.summary))
     console.print(f"clean tables and rejects written to {out}", highlight=False)
 
@@ -268,6 +301,10 @@ def run(
     jobs: Annotated[int | None, typer.Option("--jobs", help="Parallel jobs (default: cores).")] = None,
     data: DataOpt = config.SAMPLE_DATA,
     force: Annotated[bool, typer.Option("--force", help="Re-execute even if nothing changed.")] = False,
+    encoding: EncodingOpt = None,
+    separator: SeparatorOpt = None,
+    extracted_at: ExtractedOpt = None,
+    earliest: EarliestOpt = None,
 ) -> None:
     """The monthly batch: clean, validate, metrics, notebooks per client, portfolio, publish.
 
@@ -277,7 +314,9 @@ def run(
     from pipelines.run.batch import LockedError, RunOptions, run_batch
 
     _check_period(period)
-    options = RunOptions(period=period, clients=client, jobs=jobs, data=data, force=force)
+    bounds, read = _read_settings(encoding, separator, extracted_at, earliest)
+    options = RunOptions(period=period, clients=client, jobs=jobs, data=data, force=force, bounds=bounds,
+                         read=read)
     with _BatchProgress() as progress:
         try:
             result = _guard(run_batch, options, progress.on_event)

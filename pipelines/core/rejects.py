@@ -40,6 +40,24 @@ def with_reasons(frame: pl.DataFrame, checks) -> pl.DataFrame:
     return frame.with_columns(reason.alias("__reason"), detail.alias("__detail"))
 
 
+def split_rejects(frame: pl.DataFrame, checks) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(rows passing every check, failing rows with `__reason` / `__detail` of their first
+    failing check). Each check is evaluated once and the details only for failing rows: the
+    outcome of `with_reasons` and a filter, several times faster on millions of rows."""
+    names = [f"__check_{i}" for i in range(len(checks))]
+    flagged = frame.with_columns([c.failed.fill_null(False).alias(n) for c, n in zip(checks, names)])
+    failing = pl.any_horizontal(names) if names else pl.lit(False)
+    good = flagged.filter(~failing).drop(names)
+    reason = pl.lit(None, dtype=pl.String)
+    detail = pl.lit(None, dtype=pl.String)
+    for (code, _, text), name in reversed(list(zip(checks, names))):
+        reason = pl.when(pl.col(name)).then(pl.lit(code)).otherwise(reason)
+        detail = pl.when(pl.col(name)).then(text).otherwise(detail)
+    # rechunked: polars 2.1 panics formatting text in a frame of many chunks (a filter's result)
+    bad = flagged.filter(failing).rechunk().with_columns(reason.alias("__reason"), detail.alias("__detail"))
+    return good, bad.drop(names)
+
+
 def reject_rows(bad: pl.DataFrame, table: str) -> pl.DataFrame:
     """Rows carrying `__reason` / `__detail` (and __source / __row) -> rows of the rejects table."""
     client = pl.col("client_id") if "client_id" in bad.columns else pl.lit(None, dtype=pl.String)

@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pipelines.clean.fields import TimeBounds
 from pipelines.clean.stage import clean_folder
 from pipelines.core import config
 from pipelines.core.contracts import load_contracts
-from pipelines.core.io import InputError, digest, write_json
+from pipelines.core.io import InputError, ReadOptions, digest, write_json
 from pipelines.core.layout import STALE_FILE, STATE_FILE, Layout
 from pipelines.core.periods import period_title
 from pipelines.core.reports import CLIENT, PORTFOLIO
@@ -58,6 +59,8 @@ class RunOptions:
     notebooks: Path = config.NOTEBOOKS
     publish: bool = True
     force: bool = False
+    bounds: TimeBounds | None = None  # plausible timestamps (default: 1990 to now plus a day)
+    read: ReadOptions = ReadOptions()  # encoding and separator of the CSV files
 
 
 @dataclass
@@ -117,7 +120,8 @@ def _run_locked(options: RunOptions, on_event: OnEvent) -> BatchResult:
     timings: dict[str, float] = {}
     layout = Layout(options.build)
     templates = execute.load_templates(options.notebooks)
-    recipe = fingerprints.recipe_digest([t.path for t in templates])
+    # how the data is read is part of the recipe: another --encoding or --extracted-at redoes the run
+    recipe = digest(fingerprints.recipe_digest([t.path for t in templates]), repr((options.bounds.key if options.bounds else None, options.read)))
     key = fingerprints.inputs_digest(options.data, recipe, options.period, options.clients)
     last = _read_json(layout.last_run)
     if not options.force and last.get("key") == key and _outputs_exist(options.reports, last):
@@ -131,7 +135,7 @@ def _run_locked(options: RunOptions, on_event: OnEvent) -> BatchResult:
         return result
 
     with _timed(timings, "clean", on_event):
-        cleaned = clean_folder(options.data, layout.clean)
+        cleaned = clean_folder(options.data, layout.clean, options.bounds, options.read)
     clients = _select_clients(cleaned.summary["by_client"], options.clients)
     with _timed(timings, "metrics", on_event):
         metrics = metrics_folder(layout.clean, layout.metrics, period=options.period)

@@ -322,6 +322,20 @@ def test_bad_preset_file_names_the_field(tmp_path):
         import_files([FIXTURES / "zendesk_tickets.csv"], field, "acme", tmp_path / "out")
 
 
+def test_preset_and_client_map_aliases_are_refused(tmp_path):
+    laughs = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 9))
+    preset = tmp_path / "laughs.yml"
+    preset.write_text("name: laughs\ntool: x\nl0: &l0 [lol, lol]\n" + laughs + "columns: *l8\n")
+    with pytest.raises(MappingError) as info:
+        import_files([FIXTURES / "zendesk_tickets.csv"], preset, "acme", tmp_path / "out")
+    assert "laughs.yml: not valid YAML (line 4: an alias (*l0) repeats another part" in str(info.value)
+    assert len(str(info.value)) < 400
+    clients = tmp_path / "clients.yml"
+    clients.write_text("default: &x acme\nmap: {Harbor: *x}\n")
+    with pytest.raises(MappingError, match=r"clients\.yml: not valid YAML \(line 2: an alias \(\*x\)"):
+        import_files([FIXTURES / "zendesk_tickets.csv"], "zendesk", str(clients), tmp_path / "out")
+
+
 def test_several_files_reconcile_and_stale_outputs_go(tmp_path):
     frame = pl.read_csv(FIXTURES / "zendesk_tickets.csv", infer_schema=False)
     first, second = tmp_path / "march-a.csv", tmp_path / "march-b.csv"

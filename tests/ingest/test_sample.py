@@ -416,9 +416,9 @@ def test_dirty_client_passes_cleaning_but_breaks_ordering(dirty):
     folder, result = dirty
     dirty_client = json.loads((folder / "faults.json").read_text())["dirty_client"]
     tickets = result.tables["tickets"]
-    early = tickets.filter(pl.col("first_response_at") < pl.col("created_at"))
-    assert set(early["client_id"]) == {dirty_client}
-    share = early.height / tickets.filter(pl.col("client_id") == dirty_client).height
+    late = tickets.filter(pl.col("first_response_at") > pl.col("resolved_at"))
+    assert set(late["client_id"]) == {dirty_client}
+    share = late.height / tickets.filter(pl.col("client_id") == dirty_client).height
     assert 0.07 < share < 0.13
     events = result.tables["ticket_events"].join(
         tickets.select("ticket_id", "created_at", "closed_at"), on="ticket_id"

@@ -21,7 +21,7 @@ from typing import Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from pipelines.core.contracts import CLIENT_ID_PATTERN
+from pipelines.core.contracts import CLIENT_ID_PATTERN, MAX_ERRORS, load_yaml
 from pipelines.core.io import InputError
 from pipelines.core.schemas import TICKETS
 from pipelines.ingest.importers.preset_parts import Agreement, Derive, History, _Model
@@ -285,14 +285,16 @@ def parse_preset(data: object, source: str = "<preset>") -> Preset:
         return Preset.model_validate(data)
     except ValidationError as exc:
         lines = []
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            msg = err["msg"].removeprefix("Value error, ")
+        for err in exc.errors()[:MAX_ERRORS]:  # every echoed part capped: the file may be hostile
+            loc = ".".join(str(p)[:100] for p in err["loc"]) or "(top level)"
+            msg = err["msg"].removeprefix("Value error, ")[:300]
             if err["type"] == "extra_forbidden":
                 msg = "unknown key (check the spelling; README.md in pipelines/ingest/importers lists the keys)"
             elif err["type"] == "missing":
                 msg = "required key is missing"
             lines.append(f"{source}: {loc}: {msg}")
+        if len(exc.errors()) > MAX_ERRORS:
+            lines.append(f"{source}: … and {len(exc.errors()) - MAX_ERRORS} more problems")
         raise MappingError("\n".join(lines)) from None
 
 
@@ -342,7 +344,7 @@ def _client_id(value: object, where: str) -> str:
 
 def _read_yaml(path: Path) -> object:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return load_yaml(path.read_text(encoding="utf-8"))  # no aliases: no "billion laughs"
     except FileNotFoundError:
         raise MappingError(f"{path}: file not found") from None
     except OSError as exc:

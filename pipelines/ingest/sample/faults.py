@@ -151,6 +151,19 @@ def reject_faults(inj: Injector, client: str, zone: str, year: int) -> None:
         "resolved_before_created",
         "resolved_at is 3 hours before created_at",
     )
+    row = inj.pick("tickets", resolved)
+    inj.insert(
+        "tickets",
+        row | {"first_response_at": _shift(row["created_at"], -120)},
+        "response_before_created",
+        "first_response_at is 2 hours before created_at",
+    )
+    ticket("implausible_timestamp", "created_at 9999-12-31 is far after the export was taken",
+           created_at="9999-12-31T23:59:00+00:00", first_response_at=None, resolved_at=None,
+           closed_at=None, status="New", close_code=None)
+    ticket("implausible_timestamp", "created_at 1900-01-01 is before the earliest plausible time (1990)",
+           created_at="1900-01-01T09:00:00+00:00", first_response_at=None, resolved_at=None,
+           closed_at=None, status="New", close_code=None)
     original = inj.pick("tickets", resolved)
     inj.insert(
         "tickets",
@@ -228,6 +241,20 @@ def reject_faults(inj: Injector, client: str, zone: str, year: int) -> None:
         },
         "rating_out_of_scale",
         "rating '4' on a 3-point (positive/neutral/negative) client",
+    )
+    unsurveyed = inj.pick(
+        "tickets", resolved & ~pl.col("ticket_id").is_in(inj.frames["surveys"]["ticket_id"])
+    )
+    inj.insert(
+        "surveys",
+        {
+            "ticket_id": unsurveyed["ticket_id"],
+            "responded_at": _shift(unsurveyed["resolved_at"], 90),
+            "rating": survey["rating"],
+            "comment": "Fixed quickly\x00\x00\x00",
+        },
+        "nul_byte",
+        "the comment holds NUL bytes (a corrupt export)",
     )
 
     # the client may have had no unplanned outage (or none at all): then copy another one
@@ -319,13 +346,16 @@ def valid_oddities(inj: Injector, zone: str) -> list[Fault]:
 def quality_faults(inj: Injector, client: str) -> list[Fault]:
     """Problems that pass cleaning but a data-quality gate must flag, all on one client."""
     tickets = inj.frames["tickets"]
+    # first responses recorded after the resolution (a response before creation is a reject)
     mine = tickets.filter(
         (pl.col("client_id") == client) & pl.col("first_response_at").is_not_null()
+        & pl.col("resolved_at").is_not_null()
     )
     count = max(1, round(0.10 * tickets.filter(pl.col("client_id") == client).height))
     early = sorted(inj.rng.choice(mine["ticket_id"].to_numpy(), size=count, replace=False).tolist())
-    created = dict(zip(mine["ticket_id"], mine["created_at"]))
-    values = {t: _shift(created[t], -float(inj.rng.integers(5, 91))) for t in early}
+    created = dict(zip(tickets["ticket_id"], tickets["created_at"]))
+    resolved = dict(zip(mine["ticket_id"], mine["resolved_at"]))
+    values = {t: _shift(resolved[t], float(inj.rng.integers(5, 91))) for t in early}
     inj.frames["tickets"] = tickets.with_columns(
         pl.col("ticket_id")
         .replace_strict(values, default=pl.col("first_response_at"), return_dtype=pl.String)
@@ -380,7 +410,7 @@ def quality_faults(inj: Injector, client: str) -> list[Fault]:
             "tickets",
             None,
             "quality",
-            "first_response_at before created_at (by 5-90 minutes)",
+            "first_response_at after resolved_at (by 5-90 minutes)",
             client,
             tuple(early),
         ),
