@@ -47,6 +47,13 @@ def _fail(message: str, code: int = config.EXIT_USAGE) -> None:
     raise typer.Exit(code)
 
 
+def _build_of(out: Path) -> Path:
+    """The build folder a stage's output belongs to: the workspace's build/ when it is in there
+    (the folder a run locks), else the output's own parent (another workspace, e.g. a test's)."""
+    out, build = Path(out).resolve(), config.BUILD.resolve()
+    return config.BUILD if out == build or build in out.parents else out.parent
+
+
 @contextmanager
 def _locked(build: Path = config.BUILD):
     """Hold the run lock of the workspace while a command writes into it (exit 3 when taken)."""
@@ -137,7 +144,7 @@ def clean(data: DataOpt = config.SAMPLE_DATA, out: OutOpt = BUILD.clean, encodin
     from pipelines.clean.stage import clean_folder
 
     bounds, options = _read_settings(encoding, separator, extracted_at, earliest)
-    with _locked():
+    with _locked(_build_of(out)):
         result = _guard(clean_folder, data, out, bounds, options)
     console.print(_clean_table(result.summary))
     console.print(f"clean tables and rejects written to {out}", highlight=False)
@@ -162,7 +169,7 @@ def validate(
     from pipelines.validate.health import write_health_pages
     from pipelines.validate.suites import TABLE_NOUNS
 
-    with _locked():
+    with _locked(_build_of(out)):
         results = _guard(validate_folder, data, out, clients=client, data_docs=data_docs)
         write_health_pages(data, out, list(results), out / "health")
     table = Table(title="validate: data-quality gate per client")
@@ -211,7 +218,7 @@ def metrics(
         except ValueError as exc:
             _fail(f"--period: {exc}")
     try:
-        with _locked():
+        with _locked(_build_of(out)):
             result = _guard(metrics_folder, data, out, period)
     except ValueError as exc:  # e.g. a ticket whose priority has no target in its contract
         _fail(str(exc))

@@ -334,6 +334,30 @@ def write_csv(frame: pl.DataFrame, path: Path) -> Path:
     return _atomic(path, lambda tmp: frame.write_csv(tmp, line_terminator="\n"))
 
 
+_FORMULA_START = r"^[=+\-@\t\r]"  # what a spreadsheet runs as a formula (OWASP: CSV injection)
+_NUMBER = r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$"
+
+
+def neutralised(frame: pl.DataFrame) -> pl.DataFrame:
+    """Text cells a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage
+    return) prefixed with a single quote, as OWASP advises for CSV files people open; a number
+    such as -5 or +1.5 is kept as it is. Only for files written for people: data files keep
+    their values."""
+    text = [c for c, dtype in frame.schema.items() if dtype == pl.String]
+    return frame.with_columns(
+        pl.when(pl.col(c).str.contains(_FORMULA_START) & ~pl.col(c).str.contains(_NUMBER))
+        .then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
+        for c in text
+    )
+
+
+def write_csv_for_people(frame: pl.DataFrame, path: Path) -> Path:
+    """Write a CSV meant to be opened in a spreadsheet (rejects, ticket lists): formulas
+    neutralised (`neutralised`) and every text cell quoted."""
+    return _atomic(path, lambda tmp: neutralised(frame).write_csv(tmp, line_terminator="\n",
+                                                                   quote_style="non_numeric"))
+
+
 def write_text(path: Path, text: str) -> Path:
     """Write a text file atomically, UTF-8 with LF line endings."""
     return _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8", newline="\n"))

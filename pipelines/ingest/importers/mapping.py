@@ -13,6 +13,8 @@ the field, so a typo never silently drops a column.
 
 from __future__ import annotations
 
+import codecs
+
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,7 +126,8 @@ class Preset(_Model):
     description: str = ""
     docs: list[str] = Field(default_factory=list)  # where the column names come from
     separator: str = Field(",", min_length=1, max_length=1)
-    encoding: Literal["utf8", "utf8-lossy"] = "utf8-lossy"
+    # of an export that is not UTF-8 (cp1252, latin-1, …); UTF-8 files are read as UTF-8
+    encoding: str = "utf8"
     null_values: list[str] = Field(default_factory=lambda: [""])
     booleans: dict[Literal["true", "false"], list[str]] = Field(
         default_factory=lambda: {"true": ["true", "yes", "y", "1"], "false": ["false", "no", "n", "0"]}
@@ -239,6 +242,18 @@ class Preset(_Model):
         if self.milestones and self.milestones.current_status_at:
             names.append(self.milestones.current_status_at)
         return list(dict.fromkeys(names))
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        if value.replace("-", "").lower() == "utf8lossy":
+            raise ValueError("utf8-lossy would replace characters silently; give the export's encoding "
+                             "(e.g. cp1252) or leave it out for UTF-8")
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"{value[:50]!r} is not an encoding Python knows (like cp1252, latin-1)") from None
+        return value
 
 
 @dataclass(frozen=True)

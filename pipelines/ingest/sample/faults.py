@@ -363,10 +363,11 @@ def quality_faults(inj: Injector, client: str) -> list[Fault]:
     )
     inj.used.update(early)
 
-    closed = tickets.filter(
+    closed = tickets.filter(  # never reopened: a change after closing is then out of order for sure
         (pl.col("client_id") == client)
         & (pl.col("status") == "Closed")
         & (pl.col("close_code") == "resolved")
+        & (pl.col("reopen_count") == "0")
         & ~pl.col("ticket_id").is_in(early)
     )
     end = max(datetime.fromisoformat(t) for t in closed["closed_at"])
