@@ -349,14 +349,20 @@ class Contract(_Model):
     def _targets_fall_due_within_a_year(self) -> Contract:
         weekly = sum(_minutes(end) - _minutes(start) for windows in self.business_hours.values()
                      for start, end in windows)
+        open_days = sum(1 for windows in self.business_hours.values() if windows)
         for priority, target in self.sla.items():
+            if target.calendar != "business":
+                continue  # a 24x7 duration is bounded by parse_duration
             for name in ("response", "resolution"):
-                minutes = getattr(target, name)
-                if target.calendar == "business" and minutes / weekly * 7 > MAX_TARGET_DAYS:
+                minutes, days = target.minutes(name), target.business_days(name)
+                length, per_week = (f"{days}bd", open_days) if minutes is None else (
+                    f"{_duration(minutes)} of business hours", weekly)
+                took = (days if minutes is None else minutes) / per_week * 7
+                if took > MAX_TARGET_DAYS:
                     raise ValueError(
-                        f"sla.{priority}.{name}: {_duration(minutes)} of business hours takes "
-                        f"{minutes / weekly * 7:,.0f} days to fall due with {_duration(weekly)} of business "
-                        f"hours a week; a target must fall due within {MAX_TARGET_DAYS} days")
+                        f"sla.{priority}.{name}: {length} takes {took:,.0f} days to fall due with "
+                        f"{_duration(weekly)} of business hours a week; a target must fall due within "
+                        f"{MAX_TARGET_DAYS} days")
         return self
 
     @model_validator(mode="after")

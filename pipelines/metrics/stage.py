@@ -107,7 +107,11 @@ def compute_metrics(tables: dict[str, pl.DataFrame | None], contracts: dict[str,
     ends = data_ends(tables)
     export_end = extracted_at or max(ends.values(), default=None)
     period = period or default_period(export_end, contracts)
-    month_index(period)  # validates the spelling
+    today = datetime.now(UTC).date()
+    if month_index(period) > today.year * 12 + today.month - 1:  # also validates the spelling
+        # nothing can be known about it yet, and the calendars would run to it (year 2999 …)
+        raise io.InputError(f"--period {period} has not begun yet (today is {today.isoformat()}); "
+                            "a report is for a month that has started")
     first_month = _first_month(tickets, contracts, period)
     scope = sla.make_scope(contracts, first_month, period)
     ticket_sla = sla.evaluate(tickets, tables.get("ticket_events"), contracts, scope)
