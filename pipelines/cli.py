@@ -59,11 +59,15 @@ def _locked(build: Path = config.BUILD):
     """Hold the run lock of the workspace while a command writes into it (exit 3 when taken)."""
     from pipelines.run.lock import LockedError, run_lock
 
+    from pipelines.core.io import describe_os_error
+
     try:
         with run_lock(build):
             yield
     except LockedError as exc:
         _fail(str(exc), config.EXIT_LOCKED)
+    except OSError as exc:  # a full disk, a folder that cannot be written: a message, not a traceback
+        _fail(describe_os_error(exc))
 
 
 def _guard(func, *args, **kwargs):
@@ -72,10 +76,14 @@ def _guard(func, *args, **kwargs):
     from pipelines.core.io import InputError
     from pipelines.run.execute import TemplateError
 
+    from pipelines.core.io import describe_os_error
+
     try:
         return func(*args, **kwargs)
     except (ContractError, InputError, TemplateError) as exc:
         _fail(str(exc))
+    except OSError as exc:
+        _fail(describe_os_error(exc))
 
 
 def _clean_table(summary: dict):

@@ -8,10 +8,12 @@ derived tables are Parquet with the schemas in `pipelines.core.schemas`.
 from __future__ import annotations
 
 import codecs
+import errno
 import gzip
 import hashlib
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -308,20 +310,65 @@ def _canonical_columns(frame: pl.DataFrame, path: Path, table: str) -> pl.DataFr
     return frame.rename(renames)
 
 
+class WriteError(OSError):
+    """A file that could not be written (the disk is full, the folder is read-only)."""
+
+
 def _atomic(path: Path, write) -> Path:
     """Write through a temporary file next to `path`, then rename: a reader never sees half a file.
 
     The temporary file is created with open() (not mkstemp, whose 0600 mode would stick)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         write(tmp)
         os.replace(tmp, path)
+    except OSError as exc:  # name the file the user will look for, not the temporary one
+        raise WriteError(exc.errno, exc.strerror or str(exc), str(path)) from None
+    except pl.exceptions.PolarsError as exc:  # polars reports a full disk as its own error
+        found = re.search(r"os error (\d+)", str(exc))
+        if not found:
+            raise
+        number = int(found.group(1))
+        raise WriteError(number, os.strerror(number), str(path)) from None
     finally:
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+_STAGING = re.compile(r"^\.(.+\.(new|tmp|old)-\d+|tmp-.+-\d+|.+\.\d+\.tmp)$")
+
+
+def sweep_staging(folders: list[Path]) -> list[Path]:
+    """Remove what an interrupted run left in `folders`: staging folders (`.clean.new-<pid>`,
+    `._site.tmp-<pid>`, `.tmp-<client>-<pid>`), backups of a swap (`.<name>.old-<pid>`) and
+    half-written files (`.<name>.<pid>.tmp`). Only under the run lock: then no one else writes."""
+    removed = []
+    for folder in folders:
+        if not Path(folder).is_dir():
+            continue
+        for entry in sorted(Path(folder).iterdir()):
+            if _STAGING.match(entry.name):
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+                removed.append(entry)
+    return removed
+
+
+def describe_os_error(exc: OSError) -> str:
+    """An OSError in words for the user: which file, what went wrong and what to do."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    text = f"{'cannot write ' if isinstance(exc, WriteError) else ''}{where}{exc.strerror or exc}"
+    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        text += " (the disk is full or a file size limit is reached: free some space and run again)"
+    elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR):
+        text += (" (that folder cannot be written: check its permissions, or set SERVICEREVIEW_HOME to a "
+                 "writable folder)")
+    return text
 
 
 def write_table(frame: pl.DataFrame, path: Path) -> Path:
