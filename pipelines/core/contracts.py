@@ -401,8 +401,13 @@ class Contract(_Model):
 
 
 @cache
+def _iana_zones() -> frozenset[str]:
+    return frozenset(available_timezones()) | {"UTC"}
+
+
+@cache
 def _known_zone(name: str) -> bool:
-    if name not in available_timezones() and name != "UTC":
+    if name not in _iana_zones():
         return False
     import polars as pl
 
