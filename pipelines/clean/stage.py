@@ -183,11 +183,10 @@ def _clean_tickets(frame, ctx):
         *fields.timestamp_checks(TABLES["tickets"], ctx.bounds),
         *fields.integer_checks(_INT_COLUMNS),
         *fields.boolean_checks(("fcr",)),
+        fields.before("resolved_at", "created_at", "resolved_before_created"),
+        fields.before("first_response_at", "created_at", "response_before_created"),
     ]
     good, bad = fields.split_checks(frame, "tickets", checks, fields.timestamp_columns(TABLES["tickets"]))
-    order = [fields.before_created("resolved_at", "resolved_before_created"),
-             fields.before_created("first_response_at", "response_before_created")]
-    good, bad2 = fields.split_checks(good, "tickets", order, {})
     good, dupes = fields.dedupe(good, "tickets", TABLES["tickets"].key)
     status = fields.lookup(good, "status", fields.contract_pairs(contracts, Contract.status_lookup))
     good = good.with_columns(
@@ -199,7 +198,7 @@ def _clean_tickets(frame, ctx):
         fields.boolean("fcr"),
         pl.col("source", "type").str.to_lowercase(),
     )
-    return fields.to_schema(good, TABLES["tickets"]), pl.concat([bad, bad2, dupes])
+    return fields.to_schema(good, TABLES["tickets"]), pl.concat([bad, dupes])
 
 
 def _clean_events(frame, ctx):
@@ -259,17 +258,12 @@ def _clean_outages(frame, ctx):
         fields.unknown_client(contracts),
         *fields.timestamp_checks(TABLES["outages"], ctx.bounds),
         *fields.boolean_checks(("planned",)),
+        fields.before("ended_at", "started_at", "ended_before_started"),
     ]
     good, bad = fields.split_checks(frame, "outages", checks, fields.timestamp_columns(TABLES["outages"]))
-    order = Check(
-        "ended_before_started",
-        pl.col("ended_at") < pl.col("started_at"),
-        pl.format("ended_at {} is before started_at {}", fields.iso_text("ended_at"), fields.iso_text("started_at")),
-    )
-    good, bad2 = fields.split_checks(good, "outages", [order], {})
     good, dupes = fields.dedupe(good, "outages", ())
     good = good.with_columns(fields.boolean("planned").fill_null(False))
-    return fields.to_schema(good, TABLES["outages"]), pl.concat([bad, bad2, dupes])
+    return fields.to_schema(good, TABLES["outages"]), pl.concat([bad, dupes])
 
 
 def _clean_time_entries(frame, ctx):
