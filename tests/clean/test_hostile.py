@@ -295,3 +295,11 @@ def test_summary_is_json_and_rows_still_reconcile(raw, tmp_path):
     assert summary["tables"]["tickets"] | {"ignored_columns": []} == result.summary["tables"]["tickets"] | {
         "ignored_columns": []}
     assert summary["tables"]["tickets"]["rows_in"] == 2 == summary["tables"]["tickets"]["clean"] + 1
+
+
+def test_the_readme_names_every_reject_reason():
+    from pipelines.core import config
+    from pipelines.core.schemas import REJECT_REASONS
+
+    readme = (config.PROJECT / "README.md").read_text()
+    assert [r for r in REJECT_REASONS if f"`{r}`" not in readme] == []
