@@ -128,7 +128,8 @@ def _read_settings(encoding, separator, extracted_at, earliest):
     from datetime import datetime
 
     from pipelines.clean.fields import TimeBounds
-    from pipelines.core.io import InputError, ReadOptions
+    from pipelines.core.io import InputError
+    from pipelines.core.exports import ReadOptions
 
     moments = {}
     for name, value in (("--extracted-at", extracted_at), ("--earliest", earliest)):

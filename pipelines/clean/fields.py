@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
+from pipelines.clean import timestamps
 from pipelines.core.contracts import Contract
 from pipelines.core.io import NUL, ROW, SOURCE
-from pipelines.clean import timestamps
 from pipelines.core.rejects import Check, quoted, reject_rows, split_rejects
 from pipelines.core.schemas import REJECTS_SCHEMA, TableSpec
 
@@ -39,7 +39,7 @@ def missing(spec: TableSpec) -> list[Check]:
 
 
 def nul_byte(frame: pl.DataFrame) -> list[Check]:
-    """A text value holding a NUL byte -> nul_byte (a corrupt or binary export); `io.read_raw`
+    """A text value holding a NUL byte -> nul_byte (a corrupt or binary export); `exports.read_raw`
     marks such rows only when the file has any."""
     if NUL not in frame.columns:
         return []

@@ -19,7 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.clean import fields
-from pipelines.core import io
+from pipelines.core import exports, io
 from pipelines.core.contracts import Contract, contract_to_yaml, load_contracts
 from pipelines.core.io import SOURCE
 from pipelines.core.rejects import Check, attach_raw, quoted
@@ -56,7 +56,7 @@ class _Context:
 
 def clean_tables(raw: dict[str, pl.DataFrame | None], contracts: dict[str, Contract],
                  bounds: fields.TimeBounds | None = None) -> CleanResult:
-    """Clean every raw table (as read by `io.read_raw`) against the clients' contracts;
+    """Clean every raw table (as read by `exports.read_raw`) against the clients' contracts;
     timestamps outside `bounds` (default: 1990 to now plus a day) are implausible."""
     bounds = bounds or fields.TimeBounds.of()
     if raw.get("tickets") is None:
@@ -79,7 +79,7 @@ def clean_tables(raw: dict[str, pl.DataFrame | None], contracts: dict[str, Contr
         tables[name] = good
         rejects.append(bad)
         summary["tables"][name] = _reconcile(name, frame, good, bad)
-        summary["tables"][name]["ignored_columns"] = io.unknown_columns(frame, name)
+        summary["tables"][name]["ignored_columns"] = exports.unknown_columns(frame, name)
 
     all_rejects = pl.concat(rejects) if rejects else pl.DataFrame(schema=REJECTS_SCHEMA)
     summary["by_client"] = _by_client(tables, all_rejects, contracts)
@@ -90,7 +90,7 @@ def clean_tables(raw: dict[str, pl.DataFrame | None], contracts: dict[str, Contr
 
 
 def clean_folder(data: Path, out: Path, bounds: fields.TimeBounds | None = None,
-                 options: io.ReadOptions | None = None) -> CleanResult:
+                 options: exports.ReadOptions | None = None) -> CleanResult:
     """Read `data/` (raw tables + contracts/), write clean Parquet tables, rejects and a summary.
 
     `options` say how CSV files are read (encoding, separator). Files that resolve outside
@@ -98,11 +98,11 @@ def clean_folder(data: Path, out: Path, bounds: fields.TimeBounds | None = None,
     see a mix of runs."""
     data, out = Path(data), Path(out)
     for path in [data / "contracts", *(data / "contracts").glob("*.y*ml")]:
-        io.inside(path, data)
+        exports.inside(path, data)
     contracts = load_contracts(data / "contracts")
     raw: dict[str, pl.DataFrame | None] = {}
     for name in TABLES:
-        path = io.find_table(data, name)
+        path = exports.find_table(data, name)
         if path is None:
             if not TABLES[name].optional_table:
                 raise io.InputError(
@@ -110,7 +110,7 @@ def clean_folder(data: Path, out: Path, bounds: fields.TimeBounds | None = None,
                 )
             raw[name] = None
             continue
-        raw[name] = io.read_raw(path, name, options or io.ReadOptions())
+        raw[name] = exports.read_raw(path, name, options or exports.ReadOptions())
     result = clean_tables(raw, contracts, bounds)
     _with_import(result, data, contracts)
     staging = out.parent / f".{out.name}.new-{os.getpid()}"

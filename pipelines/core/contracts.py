@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import math
 import re
-import reprlib
 from datetime import date, time
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
 import holidays
 import yaml
@@ -30,6 +29,8 @@ from pydantic import (
     model_validator,
 )
 
+from pipelines.core.limits import MAX_ERRORS, load_yaml, shown, usable_zone
+
 PRIORITIES = ("P1", "P2", "P3", "P4")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CLOSE_CODES = ("resolved", "merged", "cancelled", "duplicate")
@@ -39,8 +40,6 @@ CLIENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 RESERVED_CLIENT_IDS = ("portfolio", "site", "assets", "site_libs")
 SURVEY_SCALES = ("3-point", "5-point", "0-10")
 MAX_TARGET_DAYS = 365  # the longest SLA target (and, on business hours, the longest time to fall due)
-MAX_YAML_BYTES = 1_000_000  # a contract or preset is a few kB; anything this large is not one
-MAX_ERRORS = 20  # problems listed per file (the rest are counted)
 
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)d)?\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*$")
 _BUSINESS_DAYS = re.compile(r"^\s*(\d+)\s*bd\s*$")
@@ -48,35 +47,6 @@ _BUSINESS_DAYS = re.compile(r"^\s*(\d+)\s*bd\s*$")
 
 class ContractError(ValueError):
     """A contract file that cannot be used; the message names file, field and expectation."""
-
-
-_SHOWN = reprlib.Repr()
-_SHOWN.maxstring = _SHOWN.maxother = 200
-_SHOWN.maxlist = _SHOWN.maxtuple = _SHOWN.maxdict = _SHOWN.maxset = 8
-_SHOWN.maxlevel, _SHOWN.maxlong = 3, 60
-
-
-def shown(value: object) -> str:
-    """A value as it is echoed in an error message: its repr, at most about 200 characters."""
-    return _SHOWN.repr(value)
-
-
-class YamlAliasError(yaml.YAMLError):
-    """A YAML alias (*name) in a contract or preset: refused, so no file expands itself
-    ("billion laughs")."""
-
-
-def load_yaml(text: str) -> object:
-    """Safe YAML without aliases (`YamlAliasError`, a YAMLError) and of a sane size."""
-    if len(text) > MAX_YAML_BYTES:
-        raise yaml.YAMLError(f"{len(text):,} characters is too large (at most {MAX_YAML_BYTES:,})")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: 10x faster
-    for event in yaml.parse(text, Loader=loader):
-        if isinstance(event, yaml.AliasEvent):
-            raise YamlAliasError(f"line {event.start_mark.line + 1}: an alias (*{shown(event.anchor)[1:-1]}) "
-                                 "repeats another part of the file; aliases are not allowed, write the "
-                                 "value out")
-    return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
 
 
 def parse_duration(value: object) -> float:
@@ -332,9 +302,7 @@ class Contract(_Model):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        # the IANA names both zoneinfo and Polars know: right/UTC (leap seconds), posix/...
-        # and localtime load in zoneinfo, but Polars refuses them later
-        if not _known_zone(value):
+        if not usable_zone(value):  # right/UTC loads in zoneinfo, but Polars refuses it
             raise ValueError(f"{shown(value)} is not an IANA time zone like Europe/London")
         return value
 
@@ -398,24 +366,6 @@ class Contract(_Model):
         lookup = {s.casefold(): s for s in known}
         lookup.update({k.casefold(): v for k, v in self.statuses.aliases.items()})
         return lookup
-
-
-@cache
-def _iana_zones() -> frozenset[str]:
-    return frozenset(available_timezones()) | {"UTC"}
-
-
-@cache
-def _known_zone(name: str) -> bool:
-    if name not in _iana_zones():
-        return False
-    import polars as pl
-
-    try:
-        pl.Series([date(2026, 1, 1)]).cast(pl.Datetime("us")).dt.replace_time_zone(name)
-    except pl.exceptions.PolarsError:
-        return False
-    return True
 
 
 def _minutes(moment: time) -> float:

@@ -29,7 +29,8 @@ from pipelines.clean.fields import TimeBounds
 from pipelines.clean.stage import clean_folder
 from pipelines.core import config
 from pipelines.core.contracts import ContractError, load_contracts
-from pipelines.core.io import InputError, ReadOptions, describe_os_error, digest, sweep_staging, write_json
+from pipelines.core.io import InputError, describe_os_error, digest, sweep_staging, write_json
+from pipelines.core.exports import ReadOptions
 from pipelines.core.layout import STALE_FILE, STATE_FILE, Layout
 from pipelines.core.periods import period_title
 from pipelines.core.reports import CLIENT, PORTFOLIO

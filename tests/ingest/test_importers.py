@@ -14,7 +14,7 @@ from pipelines.clean.stage import clean_folder
 from pipelines.cli import app
 from pipelines.core.io import InputError
 from pipelines.ingest.importers import MappingError, import_files
-from tests.conftest import write_contract
+from tests.conftest import ACME, write_contract
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "importers"
 
@@ -362,6 +362,10 @@ def test_files_for_people_neutralise_spreadsheet_formulas(tmp_path):
     assert json.loads(rejects["raw"][0])["@Customer"] == "=cmd|' /C calc'!A0"  # the value itself is kept
     tickets = pl.read_csv(out / "tickets.csv", infer_schema=False)  # data for clean keeps its values
     assert tickets["ticket_id"].to_list() == ["H-1", "H-3"]
+    write_contract(out, dict(ACME, client_id="harbor-dental"))
+    carried = clean_folder(out, tmp_path / "clean").rejects.filter(pl.col("table") == "export")
+    assert carried["detail"].to_list() == [  # read back as they were
+        "@Customer: '=cmd|' /C calc'!A0' is not in --client-map and it has no default"]
 
 
 def test_an_export_that_is_not_utf8_needs_the_presets_encoding(tmp_path):

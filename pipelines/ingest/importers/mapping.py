@@ -23,7 +23,8 @@ from typing import Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from pipelines.core.contracts import CLIENT_ID_PATTERN, MAX_ERRORS, load_yaml
+from pipelines.core.contracts import CLIENT_ID_PATTERN
+from pipelines.core.limits import MAX_ERRORS, load_yaml
 from pipelines.core.io import InputError
 from pipelines.core.schemas import TICKETS
 from pipelines.ingest.importers.preset_parts import Agreement, Derive, History, _Model

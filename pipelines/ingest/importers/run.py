@@ -21,7 +21,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.core import io
+from pipelines.core import exports, io
 from pipelines.core.io import ROW, SOURCE
 from pipelines.core.rejects import attach_raw
 from pipelines.ingest.importers import engine, history
@@ -74,7 +74,7 @@ def read_export(path: Path, preset: Preset) -> pl.DataFrame:
         if path.suffix.lower() in EXCEL:
             frame = _read_excel(path)
         else:  # strict UTF-8 or the preset's encoding: never a character replaced silently
-            frame, _ = io.read_csv_text(path, _read_options(preset))
+            frame, _ = exports.read_csv_text(path, _read_options(preset))
     except FileNotFoundError:
         raise MappingError(f"{path}: file not found") from None
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as exc:
@@ -85,9 +85,9 @@ def read_export(path: Path, preset: Preset) -> pl.DataFrame:
     )
 
 
-def _read_options(preset: Preset) -> io.ReadOptions:
+def _read_options(preset: Preset) -> exports.ReadOptions:
     utf8 = preset.encoding.replace("-", "").lower() == "utf8"
-    return io.ReadOptions(None if utf8 else preset.encoding, preset.separator)
+    return exports.ReadOptions(None if utf8 else preset.encoding, preset.separator)
 
 
 def _read_excel(path: Path) -> pl.DataFrame:
@@ -156,7 +156,7 @@ def read_history(path: Path, preset: Preset) -> tuple[pl.DataFrame, History, lis
         frame, stated = history.flatten(history.pages_of(doc, shape), shape, path.name)
         return frame, shape, stated
     try:
-        frame, _ = io.read_csv_text(path, _read_options(preset))
+        frame, _ = exports.read_csv_text(path, _read_options(preset))
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as exc:
         raise MappingError(f"--history {path}: cannot be read as JSON or CSV ({exc})".replace("\n", " ")) from None
     known = {header_key(c): c for h in preset.history if h.format == "csv" for c in _csv_columns(h)}
