@@ -8,13 +8,14 @@ per ticket, one survey per ten tickets when events are asked for) with the hosti
 real export has: values without an offset (read in the client's zone), about 1% of rows
 with a fault for each kind of check (unreadable timestamps and numbers, unknown
 priorities, exact and conflicting duplicates). Then runs `clean_folder` in a fresh
-subprocess and prints its wall time, peak RSS (VmHWM) and rows per second.
+subprocess and prints its wall time, CPU seconds (user + system, all threads: steadier than
+the wall time on a busy machine), peak RSS (VmHWM) and rows per second.
 
 `--raw DIR` keeps the generated export for the next run (it is reused when its
 parameters match). The clean stage is imported from whichever interpreter runs this
 file, so the same script measures another checkout:
 
-    cd /work/main && .venv/bin/python /path/to/this/bench/bench_clean.py --raw /tmp/raw5m
+    cd ../other-checkout && .venv/bin/python /path/to/bench/bench_clean.py --raw /tmp/raw5m
 """
 
 from __future__ import annotations
@@ -163,14 +164,16 @@ def make_raw(out: Path, tickets: int, clients: int, events: int, fmt: str, seed:
 
 
 _CHILD = """
-import json, sys, time
+import json, resource, sys, time
 t = time.perf_counter()
 from pipelines.clean.stage import clean_folder
 r = clean_folder({raw!r}, {out!r})
 wall = time.perf_counter() - t
+use = resource.getrusage(resource.RUSAGE_SELF)
 hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
 import pipelines
-print(json.dumps({{"wall": wall, "rss_mb": hwm / 1024, "code": pipelines.__file__,
+print(json.dumps({{"wall": wall, "cpu": use.ru_utime + use.ru_stime, "rss_mb": hwm / 1024,
+                  "code": pipelines.__file__,
                   "tables": {{k: [v["rows_in"], v["clean"], v["rejected"]] for k, v in r.summary["tables"].items()}}}}))
 """
 
@@ -208,7 +211,7 @@ def main() -> None:
         for _ in range(args.repeat):
             r = run_clean(raw, tmp / "clean")
             shutil.rmtree(tmp / "clean", ignore_errors=True)
-            print(f"  wall {r['wall']:.1f} s, peak RSS {r['rss_mb']:,.0f} MB, "
+            print(f"  wall {r['wall']:.1f} s, CPU {r['cpu']:.1f} s, peak RSS {r['rss_mb']:,.0f} MB, "
                   f"{total / r['wall']:,.0f} rows/s  (code: {Path(r['code']).parent.parent})")
         for name, (rows_in, clean, rejected) in r["tables"].items():
             if rows_in:

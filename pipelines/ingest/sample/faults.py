@@ -144,20 +144,11 @@ def reject_faults(inj: Injector, client: str, zone: str, year: int) -> None:
         status="New",
         close_code=None,
     )
-    row = inj.pick("tickets", resolved)
-    inj.insert(
-        "tickets",
-        row | {"resolved_at": _shift(row["created_at"], -180)},
-        "resolved_before_created",
-        "resolved_at is 3 hours before created_at",
-    )
-    row = inj.pick("tickets", resolved)
-    inj.insert(
-        "tickets",
-        row | {"first_response_at": _shift(row["created_at"], -120)},
-        "response_before_created",
-        "first_response_at is 2 hours before created_at",
-    )
+    for column, minutes, reason in (("resolved_at", 180, "resolved_before_created"),
+                                    ("first_response_at", 120, "response_before_created")):
+        row = inj.pick("tickets", resolved)
+        inj.insert("tickets", row | {column: _shift(row["created_at"], -minutes)}, reason,
+                   f"{column} is {minutes // 60} hours before created_at")
     ticket("implausible_timestamp", "created_at 9999-12-31 is far after the export was taken",
            created_at="9999-12-31T23:59:00+00:00", first_response_at=None, resolved_at=None,
            closed_at=None, status="New", close_code=None)
@@ -228,34 +219,18 @@ def reject_faults(inj: Injector, client: str, zone: str, year: int) -> None:
         "survey_unknown_ticket",
         "ticket ZZ-00002 does not exist",
     )
-    unsurveyed = inj.pick(
-        "tickets", resolved & ~pl.col("ticket_id").is_in(inj.frames["surveys"]["ticket_id"])
-    )
-    inj.insert(
-        "surveys",
-        {
-            "ticket_id": unsurveyed["ticket_id"],
-            "responded_at": _shift(unsurveyed["resolved_at"], 60),
-            "rating": "4",
-            "comment": "Good",
-        },
-        "rating_out_of_scale",
-        "rating '4' on a 3-point (positive/neutral/negative) client",
-    )
-    unsurveyed = inj.pick(
-        "tickets", resolved & ~pl.col("ticket_id").is_in(inj.frames["surveys"]["ticket_id"])
-    )
-    inj.insert(
-        "surveys",
-        {
-            "ticket_id": unsurveyed["ticket_id"],
-            "responded_at": _shift(unsurveyed["resolved_at"], 90),
-            "rating": survey["rating"],
-            "comment": "Fixed quickly\x00\x00\x00",
-        },
-        "nul_byte",
-        "the comment holds NUL bytes (a corrupt export)",
-    )
+    def survey_of_another_ticket(minutes: float, rating: str, comment: str, reason: str, detail: str) -> None:
+        unsurveyed = inj.pick(
+            "tickets", resolved & ~pl.col("ticket_id").is_in(inj.frames["surveys"]["ticket_id"])
+        )
+        row = {"ticket_id": unsurveyed["ticket_id"], "rating": rating, "comment": comment,
+               "responded_at": _shift(unsurveyed["resolved_at"], minutes)}
+        inj.insert("surveys", row, reason, detail)
+
+    survey_of_another_ticket(60, "4", "Good", "rating_out_of_scale",
+                             "rating '4' on a 3-point (positive/neutral/negative) client")
+    survey_of_another_ticket(90, survey["rating"], "Fixed quickly\x00\x00\x00", "nul_byte",
+                             "the comment holds NUL bytes (a corrupt export)")
 
     # the client may have had no unplanned outage (or none at all): then copy another one
     outage = inj.pick("outages", mine & (pl.col("planned") == "false"), mine, pl.lit(True))
