@@ -36,8 +36,8 @@ EncodingOpt = Annotated[str | None, typer.Option(
 SeparatorOpt = Annotated[str | None, typer.Option(
     "--separator", help="CSV separator, e.g. ';' (default: read from each file's header).")]
 ExtractedOpt = Annotated[str | None, typer.Option(
-    "--extracted-at", help="When the export was taken (ISO date/time, default now): later timestamps "
-                           "than a day after it are implausible.")]
+    "--extracted-at", help="When the export was taken (ISO date/time; default: as the import recorded it, "
+                           "else now): timestamps over a day later are implausible, months up to it complete.")]
 EarliestOpt = Annotated[str | None, typer.Option(
     "--earliest", help="Timestamps before this date are implausible (default 1990-01-01).")]
 
@@ -57,9 +57,8 @@ def _build_of(out: Path) -> Path:
 @contextmanager
 def _locked(build: Path = config.BUILD):
     """Hold the run lock of the workspace while a command writes into it (exit 3 when taken)."""
-    from pipelines.run.lock import LockedError, run_lock
-
     from pipelines.core.io import describe_os_error
+    from pipelines.run.lock import LockedError, run_lock
 
     try:
         with run_lock(build):
@@ -73,10 +72,8 @@ def _locked(build: Path = config.BUILD):
 def _guard(func, *args, **kwargs):
     """Run a stage; turn input errors into a clear message and exit code 2."""
     from pipelines.core.contracts import ContractError
-    from pipelines.core.io import InputError
+    from pipelines.core.io import InputError, describe_os_error
     from pipelines.run.execute import TemplateError
-
-    from pipelines.core.io import describe_os_error
 
     try:
         return func(*args, **kwargs)
@@ -128,8 +125,8 @@ def _read_settings(encoding, separator, extracted_at, earliest):
     from datetime import datetime
 
     from pipelines.clean.fields import TimeBounds
-    from pipelines.core.io import InputError
     from pipelines.core.exports import ReadOptions
+    from pipelines.core.io import InputError
 
     moments = {}
     for name, value in (("--extracted-at", extracted_at), ("--earliest", earliest)):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -85,6 +86,7 @@ def clean_tables(raw: dict[str, pl.DataFrame | None], contracts: dict[str, Contr
     summary["by_client"] = _by_client(tables, all_rejects, contracts)
     summary["plausible_timestamps"] = {"earliest": bounds.earliest.isoformat(),
                                        "latest": bounds.latest.isoformat()}
+    summary["extracted_at"] = bounds.extracted_at.isoformat() if bounds.extracted_at else None
     summary["inferred_survey_scales"] = ctx.inferred
     return CleanResult(tables=tables, rejects=all_rejects, summary=summary, contracts=ctx.contracts)
 
@@ -100,6 +102,10 @@ def clean_folder(data: Path, out: Path, bounds: fields.TimeBounds | None = None,
     for path in [data / "contracts", *(data / "contracts").glob("*.y*ml")]:
         exports.inside(path, data)
     contracts = load_contracts(data / "contracts")
+    if bounds is None:  # the export's own extraction time when the importer recorded one, else now
+        stated = (io.read_json(data / IMPORT_REPORT).get("extracted_at")
+                  if (data / IMPORT_REPORT).exists() else None)
+        bounds = fields.TimeBounds.of(datetime.fromisoformat(stated) if stated else None)
     raw: dict[str, pl.DataFrame | None] = {}
     for name in TABLES:
         path = exports.find_table(data, name)

@@ -222,7 +222,9 @@ def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None) ->
     contracts = load_contracts(clean_dir / "contracts")
     read_s = time.perf_counter() - started
     summary = clean_dir / "clean_summary.json"
-    stated = (io.read_json(summary).get("import") or {}).get("extracted_at") if summary.exists() else None
+    cleaned = io.read_json(summary) if summary.exists() else {}
+    # when the export was taken: as `clean --extracted-at` gave it, or as the import recorded it
+    stated = cleaned.get("extracted_at") or (cleaned.get("import") or {}).get("extracted_at")
     result = compute_metrics(tables, contracts, period,
                              extracted_at=datetime.fromisoformat(stated).astimezone(UTC) if stated else None)
     written = time.perf_counter()

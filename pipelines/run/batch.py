@@ -29,8 +29,8 @@ from pipelines.clean.fields import TimeBounds
 from pipelines.clean.stage import clean_folder
 from pipelines.core import config
 from pipelines.core.contracts import ContractError, load_contracts
-from pipelines.core.io import InputError, describe_os_error, digest, sweep_staging, write_json
 from pipelines.core.exports import ReadOptions
+from pipelines.core.io import InputError, describe_os_error, digest, sweep_staging, write_json
 from pipelines.core.layout import STALE_FILE, STATE_FILE, Layout
 from pipelines.core.periods import period_title
 from pipelines.core.reports import CLIENT, PORTFOLIO
@@ -160,7 +160,8 @@ def _run_locked(options: RunOptions, on_event: OnEvent) -> BatchResult:
     layout = Layout(options.build)
     templates = execute.load_templates(options.notebooks)
     # how the data is read is part of the recipe: another --encoding or --extracted-at redoes the run
-    recipe = digest(fingerprints.recipe_digest([t.path for t in templates]), repr((options.bounds.key if options.bounds else None, options.read)))
+    reading = repr((options.bounds.key if options.bounds else None, options.read))
+    recipe = digest(fingerprints.recipe_digest([t.path for t in templates]), reading)
     key = fingerprints.inputs_digest(options.data, recipe, options.period, options.clients)
     last = _read_json(layout.last_run)
     if not options.force and last.get("key") == key and _outputs_exist(options.reports, last):

@@ -75,6 +75,28 @@ def test_the_earliest_plausible_time_is_configurable_through_the_cli(raw, tmp_pa
     assert "--extracted-at 'last tuesday' is not an ISO date or time like 2026-11-01" in bad.output
 
 
+def test_the_extraction_time_given_to_clean_is_the_exports_end_for_metrics(raw, tmp_path):
+    from pipelines.metrics.stage import metrics_folder
+
+    _tickets(raw, "T1,acme,2026-10-01T09:00:00Z,High,New,,,x", "T2,acme,2026-11-03T09:00:00Z,High,New,,,y")
+    done = CliRunner().invoke(app, ["clean", "--data", str(raw), "--out", str(tmp_path / "clean"),
+                                    "--extracted-at", "2026-11-01T06:00:00Z"])
+    assert done.exit_code == 0, done.output
+    rejects = pl.read_parquet(tmp_path / "clean" / "rejects.parquet")
+    assert rejects.select("row", "reason").rows() == [(2, "implausible_timestamp")]  # over a day later
+    summary = metrics_folder(tmp_path / "clean", tmp_path / "metrics").summary
+    assert (summary["period"], summary["export_end_from"]) == ("2026-10", "extraction time")
+
+
+def test_the_extraction_time_an_import_recorded_bounds_the_timestamps(raw, tmp_path):
+    _tickets(raw, "T1,acme,2026-10-01T09:00:00Z,High,New,,,x", "T2,acme,2026-10-20T09:00:00Z,High,New,,,y")
+    (raw / "import_report.json").write_text(json.dumps({"extracted_at": "2026-10-15T00:00:00+00:00",
+                                                        "rows_rejected": 0}))
+    result, rejects = _rejects(raw, tmp_path)
+    assert [(row, r["reason"]) for row, r in rejects.items()] == [(2, "implausible_timestamp")]
+    assert result.summary["extracted_at"] == "2026-10-15T00:00:00+00:00"
+
+
 def test_metrics_after_clean_never_walk_a_calendar_from_1900_or_to_9999(raw, tmp_path):
     from pipelines.metrics.stage import metrics_folder
 
