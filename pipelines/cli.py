@@ -138,7 +138,7 @@ def _read_settings(encoding, separator, extracted_at, earliest):
     try:
         bounds = TimeBounds.of(moments.get("--extracted-at"), moments.get("--earliest")) if moments else None
         return bounds, ReadOptions(encoding, separator)
-    except InputError as exc:
+    except (InputError, ValueError) as exc:
         _fail(str(exc))
 
 

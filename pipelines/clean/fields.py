@@ -82,9 +82,19 @@ class TimeBounds:
 
     @classmethod
     def of(cls, extracted_at: datetime | None = None, earliest: datetime | None = None) -> TimeBounds:
-        """Bounds for an export extracted at `extracted_at` (default: now); naive means UTC."""
+        """Bounds for an export extracted at `extracted_at` (default: now); naive means UTC.
+        The range itself is bounded: an export is not taken in the future, nor is anything
+        plausible before 1970 (ValueError, saying which)."""
+        now = datetime.now(UTC)
         given = _utc(extracted_at) if extracted_at else None
-        return cls(_utc(earliest or EARLIEST), (given or datetime.now(UTC)) + timedelta(days=1), given)
+        if given and given > now + timedelta(days=1):
+            raise ValueError(f"--extracted-at {given:%Y-%m-%dT%H:%M:%SZ} is in the future (now is "
+                             f"{now:%Y-%m-%dT%H:%M:%SZ}); give when the export was taken")
+        floor = _utc(earliest or EARLIEST)
+        if floor < EPOCH:
+            raise ValueError(f"--earliest {floor.date().isoformat()} is before 1970-01-01: no help-desk data is "
+                             "that old")
+        return cls(floor, (given or now) + timedelta(days=1), given)
 
     @property
     def key(self) -> str:
@@ -93,6 +103,7 @@ class TimeBounds:
 
 
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _utc(moment: datetime) -> datetime:

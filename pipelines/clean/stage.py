@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -105,7 +105,8 @@ def clean_folder(data: Path, out: Path, bounds: fields.TimeBounds | None = None,
     if bounds is None:  # the export's own extraction time when the importer recorded one, else now
         stated = (io.read_json(data / IMPORT_REPORT).get("extracted_at")
                   if (data / IMPORT_REPORT).exists() else None)
-        bounds = fields.TimeBounds.of(datetime.fromisoformat(stated) if stated else None)
+        moment = datetime.fromisoformat(stated).astimezone(UTC) if stated else None
+        bounds = fields.TimeBounds.of(min(moment, datetime.now(UTC)) if moment else None)  # never the future
     raw: dict[str, pl.DataFrame | None] = {}
     for name in TABLES:
         path = exports.find_table(data, name)

@@ -69,10 +69,12 @@ def test_the_earliest_plausible_time_is_configurable_through_the_cli(raw, tmp_pa
     assert done.exit_code == 0, done.output
     rejects = pl.read_parquet(tmp_path / "out" / "rejects.parquet")
     assert rejects.select("row", "reason").rows() == [(1, "implausible_timestamp")]
-    bad = CliRunner().invoke(app, ["clean", "--data", str(raw), "--out", str(tmp_path / "x"),
-                                   "--extracted-at", "last tuesday"])
-    assert bad.exit_code == 2
-    assert "--extracted-at 'last tuesday' is not an ISO date or time like 2026-11-01" in bad.output
+    for option, value, message in (
+            ("--extracted-at", "last tuesday", "--extracted-at 'last tuesday' is not an ISO date or time"),
+            ("--extracted-at", "9999-01-01", "--extracted-at 9999-01-01T00:00:00Z is in the future"),
+            ("--earliest", "0001-01-01", "--earliest 0001-01-01 is before 1970-01-01")):  # unbounded ranges
+        bad = CliRunner().invoke(app, ["clean", "--data", str(raw), "--out", str(tmp_path / "x"), option, value])
+        assert bad.exit_code == 2 and message in bad.output, bad.output
 
 
 def test_the_extraction_time_given_to_clean_is_the_exports_end_for_metrics(raw, tmp_path):
