@@ -25,8 +25,11 @@ class Check(NamedTuple):
 
 
 def quoted(column: str) -> pl.Expr:
-    """A column's value in quotes for a reject's detail ('' when empty)."""
-    return pl.format("'{}'", pl.col(column).fill_null(""))
+    """A column's value in quotes for a reject's detail ('' when empty), cut to 200 characters
+    (the raw values keep it whole)."""
+    value = pl.col(column).fill_null("")
+    short = pl.when(value.str.len_chars() > 200).then(value.str.slice(0, 200) + pl.lit("…")).otherwise(value)
+    return pl.format("'{}'", short)
 
 
 def with_reasons(frame: pl.DataFrame, checks) -> pl.DataFrame:

@@ -312,6 +312,13 @@ def test_ratings_that_do_not_tell_the_scale_are_a_clear_error(raw, tmp_path, con
             ) in " ".join(done.output.split())
 
 
+def test_a_huge_value_is_cut_short_in_the_detail_and_kept_whole_in_the_raw_values(raw, tmp_path):
+    _tickets(raw, f"T1,acme,{'9' * 100_000},High,New,,,x")
+    _, rejects = _rejects(raw, tmp_path)
+    assert rejects[1]["detail"] == f"created_at: '{'9' * 200}…' is not an ISO 8601 timestamp like 2026-03-02T09:15:00"
+    assert json.loads(rejects[1]["raw"])["created_at"] == "9" * 100_000
+
+
 def test_summary_is_json_and_rows_still_reconcile(raw, tmp_path):
     _tickets(raw, "T1,acme,9999-01-01T00:00:00Z,High,New,,,x", "T2,acme,2026-10-01T09:00:00,High,New,,,y")
     result = clean_folder(raw, tmp_path / "out")
