@@ -146,6 +146,23 @@ def write_json(data: object, path: Path) -> Path:
     return write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def write_model(model: object, path: Path) -> Path:
+    """Write a fitted model atomically with joblib (internal build artefacts only)."""
+    import joblib  # comes with scikit-learn; kept out of notebook kernels' imports
+
+    return _atomic(path, lambda tmp: joblib.dump(model, tmp, compress=3))
+
+
+def read_model(path: Path) -> object:
+    """Load a model written by `write_model` (only ever from this project's own build folder)."""
+    import joblib
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found (run `servicereview metrics` first)")
+    return joblib.load(path)
+
+
 def read_json(path: Path) -> dict:
     """Read a JSON file written by `write_json` (a summary or a validation result)."""
     path = Path(path)

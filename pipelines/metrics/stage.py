@@ -9,7 +9,10 @@ folder and writes the outputs through `pipelines.core.io`:
 - `client_uptime.parquet`: outage minutes and uptime per client, month and service
 - `client_kpi_coverage.parquet`: per client, month and KPI the share of its tickets that carry
   the fields it needs, and whether it is measured (pipelines.metrics.coverage)
-- `metrics_summary.json`: period, as-of instants, where the data ends, clients, row counts, timings
+- `metrics_summary.json`: period, as-of instants, where the data ends, clients, row counts,
+  the tone fit in brief, timings
+- the comment tone (`pipelines.metrics.tone`): `comment_tone.parquet`, `tone_fit.json` and
+  `tone_model.joblib`, trained on every client's rated comments up to the period
 
 A month is complete when the data reaches its last day (the export's stated extraction
 time, else its latest ticket or status event); the default period is the latest complete
@@ -28,7 +31,7 @@ import polars as pl
 from pipelines.core import io
 from pipelines.core.contracts import Contract, load_contracts
 from pipelines.core.periods import month_index, month_label
-from pipelines.metrics import coverage, kpis, service_kpis, sla
+from pipelines.metrics import coverage, kpis, service_kpis, sla, tone
 
 OPTIONAL_TABLES = ("ticket_events", "surveys", "outages", "time_entries", "devices")
 OUTPUTS = ("ticket_sla", "client_kpis", "client_kpis_by_priority", "client_uptime", "client_kpi_coverage")
@@ -47,7 +50,7 @@ READ_COLUMNS = {
                 "resolved_at", "closed_at", "close_code", "source", "category", "asset", "requester",
                 "escalation_level", "reopen_count", "reassignment_count", "provider_touches", "fcr"],
     "ticket_events": ["client_id", "ticket_id", "at", "status"],
-    "surveys": ["ticket_id", "client_id", "responded_at", "score"],
+    "surveys": ["ticket_id", "client_id", "responded_at", "score", "sentiment", "comment"],
 }
 
 
@@ -210,21 +213,30 @@ def _attach(client: pl.DataFrame, frame: pl.DataFrame | None, columns: dict[str,
                              for c, dtype in columns.items()])
 
 
-def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None) -> MetricsResult:
-    """Read a clean folder (tables + contracts/), compute, write the outputs to out_dir."""
+def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
+                   tone_min_labels: int | None = None) -> MetricsResult:
+    """Read a clean folder (tables + contracts/), compute, write the outputs to out_dir; then
+    estimate comment tone (below `tone_min_labels` rated comments, default
+    SERVICEREVIEW_TONE_MIN_LABELS or 2,000, from the word list)."""
     started = time.perf_counter()
     clean_dir, out_dir = Path(clean_dir), Path(out_dir)
     tables = io.read_clean(clean_dir, columns=READ_COLUMNS)
     contracts = load_contracts(clean_dir / "contracts")
+    min_labels = tone.min_labels_setting() if tone_min_labels is None else tone_min_labels
     read_s = time.perf_counter() - started
     summary = clean_dir / "clean_summary.json"
     stated = (io.read_json(summary).get("import") or {}).get("extracted_at") if summary.exists() else None
     result = compute_metrics(tables, contracts, period,
                              extracted_at=datetime.fromisoformat(stated).astimezone(UTC) if stated else None)
+    toned = time.perf_counter()
+    estimated = tone.estimate_tone(tables.get("surveys"), contracts, result.summary["period"], min_labels)
+    result.summary["tone"] = tone.brief(estimated.fit)
     written = time.perf_counter()
     for name in OUTPUTS:
         io.write_table(getattr(result, name), out_dir / f"{name}.parquet")
+    tone.write_tone(estimated, out_dir)
     result.summary["timings_s"] = {"read": round(read_s, 3), **result.summary["timings_s"],
+                                   "tone": round(written - toned, 3),
                                    "write": round(time.perf_counter() - written, 3),
                                    "total": round(time.perf_counter() - started, 3)}
     io.write_json(result.summary, out_dir / "metrics_summary.json")
