@@ -2,11 +2,12 @@
 
 Every survey carries the customer's own rating, turned into negative / neutral / positive
 through the client's scale when it was cleaned. Those are labels: per run, a TF-IDF (word
-1-2-grams + character 2-5-grams) logistic regression with balanced class weights is fitted
-on every rated, commented survey of every client up to the end of the report month (each
-client's local month; never on later data) and estimates the tone of each comment.
+1-2-grams + character 2-5-grams) logistic regression with balanced class weights
+(`pipelines.metrics.tone_model`) is fitted on every rated, commented survey of every client
+up to the end of the report month (each client's local month; never on later data) and
+estimates the tone of each comment.
 
-- Each comment's tone comes from a model that did not see it (4-fold cross-fitting), so a
+- Each comment's tone comes from a model that did not see it (3-fold cross-fitting), so a
   comment that contradicts its rating stands out instead of being learnt. A positive rating
   with a comment of a few words or more that reads negative and makes the positive rating
   unlikely (probability <= UNLIKELY), or the reverse, is a *mismatch* for the review list.
@@ -36,20 +37,15 @@ import polars as pl
 from pipelines.core import io
 from pipelines.core.contracts import Contract
 from pipelines.metrics import lexicon
+from pipelines.metrics.tone_model import CLASSES, CLASSIFIER, FEATURES, ToneModel
 
 MIN_LABELS = 2000
 MIN_LABELS_ENV = "SERVICEREVIEW_TONE_MIN_LABELS"
-CLASSES = ("negative", "neutral", "positive")
 UNLIKELY = 0.1  # a comment read as the opposite tone that gives its own rating at most this chance
 MISMATCH_WORDS = 3  # a shorter comment ("done") never clearly contradicts its rating
 TEST_SHARE = 0.3  # the latest months holding about this share of comments are scored
-TIME_FOLDS = 3
-CROSS_FOLDS = 4
-MIN_DF = 2  # an n-gram counts once at least this many training comments hold it
-ALPHA = 5e-5  # L2 strength of the logistic regression (fitted by SGD, about UPDATES steps:
-UPDATES = 200_000  # 10 passes over 20,000 comments, up to 40 over fewer)
-FEATURES = f"TF-IDF of word 1-2-grams and character 2-5-grams (in at least {MIN_DF} comments)"
-CLASSIFIER = f"logistic regression (L2 {ALPHA:g}, fitted by SGD), balanced class weights"
+TIME_FOLDS = 2
+CROSS_FOLDS = 3
 MISMATCH = {"positive": "rated positive, reads negative", "negative": "rated negative, reads positive"}
 
 COLUMNS = {
@@ -135,97 +131,7 @@ def estimate_tone(surveys: pl.DataFrame | None, contracts: dict[str, Contract], 
     return result
 
 
-# ---------------------------------------------------------------- the model
-
-
-class ToneModel:
-    """The tone model over a set of comments: word and character n-gram counts of each distinct
-    text (made once), TF-IDF weights learnt on training rows only, and a class-balanced
-    logistic regression. `fit_predict` scores held-out rows; after `fit`, `predict_proba(texts)`
-    scores new text."""
-
-    def __init__(self, texts: list[str]):
-        from sklearn.feature_extraction.text import CountVectorizer  # heavy: only when training
-
-        self.classes = CLASSES
-        self.vectorizers = (CountVectorizer(ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b"),
-                            CountVectorizer(analyzer="char_wb", ngram_range=(2, 5)))
-        unique, self._text = np.unique(np.array(texts, dtype=object), return_inverse=True)
-        self._counts = [_sublinear(v.fit_transform(unique)) for v in self.vectorizers]
-        self.weights: list[np.ndarray] = []
-        self.classifier = None
-
-    def fit_predict(self, labels: np.ndarray, train: np.ndarray, test: np.ndarray) -> np.ndarray:
-        """Probabilities for the `test` rows from a model fitted on the `train` rows alone (as a
-        vectoriser fitted on those rows would weigh them: unseen n-grams dropped, IDF from them)."""
-        weights, classifier = self._fit(labels, train)
-        wanted, back = np.unique(self._text[test], return_inverse=True)
-        return _probabilities(classifier, _tfidf([b[wanted] for b in self._counts], weights))[back]
-
-    def fit(self, labels: np.ndarray) -> ToneModel:
-        """Fit on every comment (the model saved for the run)."""
-        self.weights, self.classifier = self._fit(labels, np.ones(len(labels), dtype=bool))
-        return self
-
-    def predict_proba(self, texts: list[str]) -> np.ndarray:
-        """Probabilities of negative / neutral / positive (columns in CLASSES order)."""
-        counts = [_sublinear(v.transform(texts)) for v in self.vectorizers]
-        return _probabilities(self.classifier, _tfidf(counts, self.weights))
-
-    def _fit(self, labels: np.ndarray, train: np.ndarray):
-        rows = self._text[train]
-        copies = np.bincount(rows, minlength=self._counts[0].shape[0])  # of each distinct text
-        weights = [_idf(block, copies) for block in self._counts]
-        x = _tfidf([block[rows] for block in self._counts], weights)
-        return weights, _classifier(len(rows)).fit(x, labels[train])
-
-    def __getstate__(self) -> dict:  # the training comments' counts stay out of the saved model
-        return {k: v for k, v in self.__dict__.items() if k not in ("_counts", "_text")}
-
-
-def _classifier(rows: int):
-    from sklearn.linear_model import SGDClassifier
-
-    epochs = max(10, min(40, UPDATES // max(rows, 1)))
-    return SGDClassifier(loss="log_loss", alpha=ALPHA, max_iter=epochs, tol=None, class_weight="balanced",
-                         random_state=0)
-
-
-def _sublinear(counts):
-    """1 + log(count) for every n-gram a text holds (sublinear term frequency)."""
-    counts = counts.tocsr().astype(np.float64)
-    counts.data = 1 + np.log(counts.data)
-    return counts
-
-
-def _idf(tf, copies: np.ndarray) -> np.ndarray:
-    """Smoothed IDF (as TfidfVectorizer computes it) over training comments holding `copies` of
-    each distinct text, for the n-grams in at least MIN_DF of them; 0 for the others, which
-    the model then never sees."""
-    df = np.bincount(tf.indices, weights=np.repeat(copies, np.diff(tf.indptr)), minlength=tf.shape[1])
-    return np.where(df >= MIN_DF, np.log((1 + copies.sum()) / (1 + df)) + 1, 0.0)
-
-
-def _tfidf(blocks, weights):
-    """TF x IDF, each block (words, characters) L2-normalised, n-grams below MIN_DF dropped."""
-    from scipy import sparse
-    from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
-
-    parts = []
-    for tf, idf in zip(blocks, weights):
-        x = tf.copy()
-        x.data *= idf[x.indices]
-        x.eliminate_zeros()
-        inplace_csr_row_normalize_l2(x)
-        parts.append(x)
-    return sparse.hstack(parts, format="csr")
-
-
-def _probabilities(classifier, x) -> np.ndarray:
-    """Probabilities in CLASSES order (0 for a class the training rows did not hold)."""
-    out = np.zeros((x.shape[0], len(CLASSES)))
-    out[:, [CLASSES.index(c) for c in classifier.classes_]] = classifier.predict_proba(x)
-    return out
+# ---------------------------------------------------------------- estimating
 
 
 def _model(comments: pl.DataFrame, fit: dict) -> ToneResult:
@@ -240,24 +146,21 @@ def _model(comments: pl.DataFrame, fit: dict) -> ToneResult:
     texts, labels = comments["comment"].to_list(), comments["sentiment"].to_numpy()
     model = ToneModel(texts)
     lap("features")
-    scored, predicted, folds = [], [], []
-    for fold in time_folds(comments["month"].to_numpy()):
-        if len(set(labels[fold.train])) < 2:
-            continue  # an early stretch with one rating only: nothing to learn from yet
-        scored.append(np.flatnonzero(fold.test))
-        predicted.append(np.array(CLASSES)[model.fit_predict(labels, fold.train, fold.test).argmax(axis=1)])
-        folds.append(fold.describe())
-    lap("time_ordered_folds")
-    rows = np.concatenate(scored) if scored else np.zeros(0, dtype=np.int64)
+    timed = [f for f in time_folds(comments["month"].to_numpy())
+             if len(set(labels[f.train])) > 1]  # an early stretch with one rating: nothing to learn yet
+    fold_of = np.arange(len(texts)) % CROSS_FOLDS  # interleaved in time: every fold spans every month
+    crossed = [(fold_of != k, fold_of == k) for k in range(CROSS_FOLDS) if len(set(labels[fold_of != k])) > 1]
+    splits = [(f.train, f.test) for f in timed] + crossed
+    scores = [model.fit_predict(labels, train, test) for train, test in splits]
+    lap("folds")
+    rows = np.concatenate([np.flatnonzero(f.test) for f in timed]) if timed else np.zeros(0, dtype=np.int64)
+    predicted = np.array(CLASSES)[np.concatenate([p.argmax(axis=1) for p in scores[:len(timed)]])] \
+        if timed else np.zeros(0, dtype=str)
     words = lexicon.tone_of(lexicon.compound_scores([texts[i] for i in rows]))
     lap("lexicon")
     probabilities = np.zeros((len(texts), len(CLASSES)))
-    fold_of = np.arange(len(texts)) % CROSS_FOLDS  # interleaved in time: every fold spans every month
-    for k in range(CROSS_FOLDS):
-        train, test = fold_of != k, fold_of == k
-        if len(set(labels[train])) > 1:
-            probabilities[test] = model.fit_predict(labels, train, test)
-    lap("cross_fit")
+    for (_, test), p in zip(crossed, scores[len(timed):]):
+        probabilities[test] = p
     model.fit(labels)
     unscored = np.flatnonzero(~probabilities.any(axis=1))  # a fold whose training rows held one rating
     if len(unscored):
@@ -273,9 +176,9 @@ def _model(comments: pl.DataFrame, fit: dict) -> ToneResult:
                              (pl.col("tone") == "positive") & (pl.col("p_negative") <= UNLIKELY)))
     fit |= {
         "method": "model", "reason": None,
-        "agreement": agreement(labels[rows], np.concatenate(predicted)) | {"folds": folds}
-        if scored else None,
-        "lexicon_agreement": agreement(labels[rows], words) if scored else None,
+        "agreement": agreement(labels[rows], predicted) | {"folds": [f.describe() for f in timed]}
+        if timed else None,
+        "lexicon_agreement": agreement(labels[rows], words) if timed else None,
         "model": {"features": FEATURES, "classifier": CLASSIFIER, "cross_fit_folds": CROSS_FOLDS,
                   "mismatch_rating_probability_at_most": UNLIKELY, "trained_on": len(texts)},
     }
