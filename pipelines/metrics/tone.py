@@ -10,7 +10,9 @@ estimates the tone of each comment.
 - Each comment's tone comes from a model that did not see it (3-fold cross-fitting), so a
   comment that contradicts its rating stands out instead of being learnt. A positive rating
   with a comment of a few words or more that reads negative and makes the positive rating
-  unlikely (probability <= UNLIKELY), or the reverse, is a *mismatch* for the review list.
+  unlikely (probability <= UNLIKELY), or the reverse, is a *mismatch* for the review list;
+  a rating is only checked when the method, measured on later months, finds at least
+  TRUSTED_RECALL of the comments given that rating (else its misreadings would be listed).
 - The agreement reported is measured as the model is used: on time-ordered folds (trained
   on earlier months, scored on the later ~30%), as macro-F1 and per-class recall, and the word
   list (`lexicon`, VADER) is scored on the same comments.
@@ -43,6 +45,7 @@ MIN_LABELS = 2000
 MIN_LABELS_ENV = "SERVICEREVIEW_TONE_MIN_LABELS"
 UNLIKELY = 0.1  # a comment read as the opposite tone that gives its own rating at most this chance
 MISMATCH_WORDS = 3  # a shorter comment ("done") never clearly contradicts its rating
+TRUSTED_RECALL = 0.7  # comments under a rating are checked only if the method finds this share of them
 TEST_SHARE = 0.3  # the latest months holding about this share of comments are scored
 TIME_FOLDS = 2
 CROSS_FOLDS = 3
@@ -167,17 +170,16 @@ def _model(comments: pl.DataFrame, fit: dict) -> ToneResult:
         probabilities[unscored] = model.predict_proba([texts[i] for i in unscored])
     lap("final_fit")
     tone = np.array(CLASSES)[probabilities.argmax(axis=1)]
+    measured = agreement(labels[rows], predicted) | {"folds": [f.describe() for f in timed]} if timed else None
     frame = comments.with_columns(
         pl.Series("tone", tone, dtype=pl.String),
         *[pl.Series(f"p_{c}", probabilities[:, j]) for j, c in enumerate(CLASSES)],
         pl.lit(None, pl.Float64).alias("lexicon_score"),
         pl.lit("model").alias("method"),
     ).with_columns(_mismatch((pl.col("tone") == "negative") & (pl.col("p_positive") <= UNLIKELY),
-                             (pl.col("tone") == "positive") & (pl.col("p_negative") <= UNLIKELY)))
+                             (pl.col("tone") == "positive") & (pl.col("p_negative") <= UNLIKELY), measured))
     fit |= {
-        "method": "model", "reason": None,
-        "agreement": agreement(labels[rows], predicted) | {"folds": [f.describe() for f in timed]}
-        if timed else None,
+        "method": "model", "reason": None, "agreement": measured,
         "lexicon_agreement": agreement(labels[rows], words) if timed else None,
         "model": {"features": FEATURES, "classifier": CLASSIFIER, "cross_fit_folds": CROSS_FOLDS,
                   "mismatch_rating_probability_at_most": UNLIKELY, "trained_on": len(texts)},
@@ -195,17 +197,28 @@ def _lexicon(comments: pl.DataFrame, fit: dict, reason: str) -> ToneResult:
         *[pl.lit(None, pl.Float64).alias(f"p_{c}") for c in CLASSES],
         pl.Series("lexicon_score", scores, dtype=pl.Float64),
         pl.lit("lexicon").alias("method"),
-    ).with_columns(_mismatch(pl.col("lexicon_score") <= -lexicon.CLEAR_AT,
-                             pl.col("lexicon_score") >= lexicon.CLEAR_AT))
+    )
     measured = agreement(labels, tone) if len(texts) else None
+    frame = frame.with_columns(_mismatch(pl.col("lexicon_score") <= -lexicon.CLEAR_AT,
+                                         pl.col("lexicon_score") >= lexicon.CLEAR_AT, measured))
     fit |= {"method": "lexicon", "reason": reason, "agreement": measured, "lexicon_agreement": measured}
     return _finish(frame, fit, {"lexicon": round(time.perf_counter() - clock, 3)}, None)
 
 
-def _mismatch(reads_negative: pl.Expr, reads_positive: pl.Expr) -> pl.Expr:
+def checked_ratings(measured: dict | None) -> list[str]:
+    """The ratings whose comments may be listed as contradicting them: those the method finds at
+    least TRUSTED_RECALL of on later months (none when its agreement could not be measured)."""
+    recall = (measured or {}).get("recall", {})
+    return [c for c in MISMATCH if (recall.get(c) or 0) >= TRUSTED_RECALL]
+
+
+def _mismatch(reads_negative: pl.Expr, reads_positive: pl.Expr, measured: dict | None) -> pl.Expr:
     s, long = pl.col("sentiment"), pl.col("comment").str.count_matches(r"\w+") >= MISMATCH_WORDS
-    return (pl.when((s == "positive") & reads_negative & long).then(pl.lit(MISMATCH["positive"]))
-            .when((s == "negative") & reads_positive & long).then(pl.lit(MISMATCH["negative"]))
+    checked = checked_ratings(measured)
+    return (pl.when((s == "positive") & reads_negative & long & ("positive" in checked))
+            .then(pl.lit(MISMATCH["positive"]))
+            .when((s == "negative") & reads_positive & long & ("negative" in checked))
+            .then(pl.lit(MISMATCH["negative"]))
             .otherwise(pl.lit(None, pl.String)).alias("mismatch"))
 
 

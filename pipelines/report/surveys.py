@@ -12,6 +12,7 @@ import polars as pl
 
 from pipelines.core.periods import period_title, previous_month
 from pipelines.core.schemas import SURVEYS
+from pipelines.metrics import tone
 from pipelines.report import charts
 from pipelines.report import narrative as say
 from pipelines.report.context import ReportContext
@@ -117,23 +118,36 @@ def _agreement(measured: dict) -> str:
 
 
 def mismatches(ctx: ReportContext, months: int = 3) -> Fragment:
-    """Comments that read clearly opposite to their rating in the last `months` months."""
+    """Comments that read clearly opposite to their rating in the last `months` months, and which
+    ratings could not be checked (the tone method finds too few of their comments)."""
     surveys = month_surveys(ctx, months)
     if surveys.is_empty():
         return _no_surveys(ctx, months)
     flagged = ctx.local(surveys.filter(pl.col("mismatch").is_not_null()), "responded_at").sort("responded_at")
     commented = surveys.filter(pl.col("comment_sentiment").is_not_null()).height
     window = f"the last {say.plural(months, 'month')}"
+    measured = (ctx.tone_fit or {}).get("agreement")
+    unchecked = [r for r in tone.MISMATCH if r not in tone.checked_ratings(measured)]
+    caveat = [note(f"Comments under {' and '.join(unchecked)} ratings are not checked: "
+                   + (f"on later months the tone found only {_found(measured, unchecked)}, and at least "
+                      f"{tone.TRUSTED_RECALL:.0%} is needed before it may contradict a customer."
+                      if measured else "its agreement with the ratings could not be measured."), "info")
+              ] if unchecked and commented else []
     if flagged.is_empty():
-        return paragraph(f"None of the {say.plural(commented, 'commented survey')} of {window} has a comment "
-                         "that clearly contradicts its rating.")
+        return join(paragraph(f"None of the {say.plural(commented, 'commented survey')} of {window} has a "
+                              "comment that clearly contradicts its rating."), *caveat)
     return join(
         paragraph(f"{flagged.height} of {say.plural(commented, 'commented survey')} of {window} "
                   f"{'has a comment' if flagged.height == 1 else 'have comments'} reading clearly opposite to "
                   "the rating: a complaint behind a good score, or a slip on the scale. Worth a look."),
         table(flagged, {"ticket_id": "Ticket", "responded_at": "Answered", "rating": "Rating",
                         "sentiment": "Rated", "comment": "Comment", "mismatch": "Why it is listed"}),
+        *caveat,
     )
+
+
+def _found(measured: dict, ratings: list[str]) -> str:
+    return " and ".join(f"{measured['recall'][r] or 0:.0%} of the comments rated {r}" for r in ratings)
 
 
 def themes(ctx: ReportContext, months: int = 3) -> Fragment:

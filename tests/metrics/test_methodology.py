@@ -37,7 +37,8 @@ def test_render_is_markdown_with_every_column():
     assert "Wilson" in text and "9 or 10" in text  # the CSAT and interval rules are stated
     assert "macro-F1" in text and "never later" in text and "`mismatch`" in text  # the tone model too
     for figure in (f"{tone.CROSS_FOLDS}-fold", f"{tone.MIN_LABELS:,} rated", f"at most a {tone.UNLIKELY:.0%} chance",
-                   f"latest months (about {tone.TEST_SHARE:.0%}", f"{tone.MISMATCH_WORDS} words or more"):
+                   f"latest months (about {tone.TEST_SHARE:.0%}", f"{tone.MISMATCH_WORDS} words or more",
+                   f"at least {tone.TRUSTED_RECALL:.0%} of the comments"):
         assert figure in " ".join(text.split()), figure
 
 

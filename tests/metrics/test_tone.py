@@ -109,25 +109,54 @@ def test_one_rating_only_is_nothing_to_learn_from(sample):
     assert tone.estimate_tone(None, contracts, PERIOD).fit["labelled_comments"] == 0
 
 
+def _synthetic(n: int = 3000) -> pl.DataFrame:
+    """Rated comments whose words say their rating plainly, spread over 12 months."""
+    rng = np.random.default_rng(3)
+    words = {"negative": ["took days", "still broken", "nobody called back", "awful wait"],
+             "neutral": ["fixed in the end", "ok I suppose", "fine eventually", "it works now"],
+             "positive": ["great quick fix", "thanks so much", "brilliant service", "sorted in minutes"]}
+    rating = rng.choice(tone.CLASSES, n, p=[0.2, 0.2, 0.6])
+    text = [f"{words[r][rng.integers(4)]}, {words[r][rng.integers(4)]}" for r in rating]
+    at = [datetime(2026, 1 + i * 12 // n, 1 + i % 27, 12, tzinfo=UTC) for i in range(n)]
+    return pl.DataFrame({"ticket_id": [f"T{i}" for i in range(n)], "client_id": "harbor-dental",
+                         "responded_at": at, "sentiment": rating, "comment": text})
+
+
 def test_a_comment_contradicting_its_rating_is_a_mismatch(sample):
-    surveys, contracts, _ = sample
-    complaint = "Took four days, nobody got back to me, still not working, not acceptable"
-    praise = "Sorted in minutes, really friendly and helpful, thank you so much"
-    pos = surveys.filter((pl.col("sentiment") == "positive") & pl.col("comment").is_not_null())["ticket_id"][-1]
-    neg = surveys.filter((pl.col("sentiment") == "negative") & pl.col("comment").is_not_null())["ticket_id"][-1]
+    _, contracts, _ = sample
+    surveys = _synthetic()
+    complaint, praise = "took days, still broken, awful wait", "great quick fix, thanks so much"
     edited = surveys.with_columns(
-        pl.when(pl.col("ticket_id") == pos).then(pl.lit(complaint))
-        .when(pl.col("ticket_id") == neg).then(pl.lit(praise)).otherwise(pl.col("comment")).alias("comment"))
-    model, words = (dict(tone.estimate_tone(edited, contracts, PERIOD, n).predictions
-                         .filter(pl.col("mismatch").is_not_null()).select("ticket_id", "mismatch").iter_rows())
-                    for n in (tone.MIN_LABELS, 100_000))
-    assert model[pos] == "rated positive, reads negative"
-    assert model[neg] == words[neg] == "rated negative, reads positive"
-    assert pos not in words  # VADER reads the complaint as mildly positive: no emotional word in it
-    short = edited.with_columns(pl.when(pl.col("ticket_id") == pos).then(pl.lit("Awful!"))
+        pl.when(pl.col("ticket_id") == "T2990").then(pl.lit("positive"))
+        .when(pl.col("ticket_id") == "T2991").then(pl.lit("negative")).otherwise(pl.col("sentiment"))
+        .alias("sentiment"),
+        pl.when(pl.col("ticket_id") == "T2990").then(pl.lit(complaint))
+        .when(pl.col("ticket_id") == "T2991").then(pl.lit(praise)).otherwise(pl.col("comment")).alias("comment"))
+    result = tone.estimate_tone(edited, contracts, "2026-12")
+    assert tone.checked_ratings(result.fit["agreement"]) == ["positive", "negative"]
+    flagged = dict(result.predictions.filter(pl.col("mismatch").is_not_null())
+                   .select("ticket_id", "mismatch").iter_rows())
+    assert flagged == {"T2990": "rated positive, reads negative", "T2991": "rated negative, reads positive"}
+    assert result.fit["mismatches"] == {"rated positive, reads negative": 1, "rated negative, reads positive": 1}
+    short = edited.with_columns(pl.when(pl.col("ticket_id") == "T2990").then(pl.lit("awful wait"))
                                 .otherwise(pl.col("comment")).alias("comment"))
-    rows = tone.estimate_tone(short, contracts, PERIOD, 100_000).predictions
-    assert rows.filter(pl.col("ticket_id") == pos)["mismatch"].item() is None  # too short to be clear
+    rows = tone.estimate_tone(short, contracts, "2026-12").predictions
+    assert rows.filter(pl.col("ticket_id") == "T2990")["mismatch"].item() is None  # too short to be clear
+
+
+def test_only_ratings_the_method_reads_well_are_checked(sample, fitted):
+    """On the sample the model finds most positive ratings but about half the negative ones: a
+    negative rating whose comment it reads as positive is more likely its own mistake."""
+    recall = fitted.fit["agreement"]["recall"]
+    assert recall["positive"] >= tone.TRUSTED_RECALL > recall["negative"]
+    assert tone.checked_ratings(fitted.fit["agreement"]) == ["positive"]
+    flagged = fitted.predictions.filter(pl.col("mismatch").is_not_null())
+    assert flagged.height > 0 and set(flagged["sentiment"]) == {"positive"}
+    surveys, contracts, _ = sample
+    words = tone.estimate_tone(surveys, contracts, PERIOD, min_labels=100_000)
+    assert tone.checked_ratings(words.fit["agreement"]) == []  # the word list reads neither well enough
+    assert words.predictions["mismatch"].null_count() == words.predictions.height
+    assert tone.checked_ratings(None) == []
 
 
 def test_time_folds_train_on_earlier_months_only():

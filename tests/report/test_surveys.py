@@ -49,6 +49,9 @@ def test_the_executed_page_shows_the_measured_agreement_mismatches_and_uncovered
     for ticket in mine["ticket_id"]:
         assert f">{ticket}<" in page
     assert "that no theme covers" in page and "× " in page
+    assert tone.checked_ratings(measured) == ["positive"]  # the sample has few negative comments to learn from
+    assert ("Comments under negative ratings are not checked: on later months the tone found only "
+            f"{measured['recall']['negative']:.0%} of the comments rated negative") in page
 
 
 def test_the_context_holds_only_the_clients_own_tones(run):
