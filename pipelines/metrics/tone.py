@@ -107,7 +107,7 @@ def labelled_comments(surveys: pl.DataFrame | None, contracts: dict[str, Contrac
         .filter((pl.col("month") <= period) & pl.col("sentiment").is_in(CLASSES)
                 & (pl.col("comment").str.len_chars() > 0))
         .select(*schema, "comment")
-        .sort("responded_at", "ticket_id")
+        .sort("responded_at", "client_id", "ticket_id")
     )
 
 
@@ -225,6 +225,7 @@ def _mismatch(reads_negative: pl.Expr, reads_positive: pl.Expr, measured: dict |
 def _finish(frame: pl.DataFrame, fit: dict, timings: dict, model: ToneModel | None) -> ToneResult:
     frame = frame.select([pl.col(c).cast(t) for c, t in COLUMNS.items()])
     fit["mismatches"] = {text: int((frame["mismatch"] == text).sum()) for text in MISMATCH.values()}
+    fit["mismatch_checked"] = checked_ratings(fit["agreement"])  # ratings whose comments were checked
     fit["timings_s"] = timings
     return ToneResult(frame, fit, model)
 
@@ -309,7 +310,6 @@ def read_fit(metrics_dir: Path) -> dict | None:
 def fingerprint(metrics_dir: Path, client_id: str) -> str:
     """Hash of what a client's pages show of the tone: its comments' tones and the fit's figures."""
     fit = read_fit(metrics_dir) or {}
-    rows = io.read_table(metrics_dir, OUTPUT, client_id=client_id) if (
-        Path(metrics_dir) / f"{OUTPUT}.parquet").exists() else pl.DataFrame()
+    rows = io.read_table(metrics_dir, OUTPUT, client_id=client_id)
     shown = {k: v for k, v in fit.items() if k != "timings_s"}
     return io.digest(repr(sorted(shown.items())), f"{rows.hash_rows().sum() if rows.height else 0}:{rows.height}")

@@ -149,7 +149,7 @@ def test_only_ratings_the_method_reads_well_are_checked(sample, fitted):
     negative rating whose comment it reads as positive is more likely its own mistake."""
     recall = fitted.fit["agreement"]["recall"]
     assert recall["positive"] >= tone.TRUSTED_RECALL > recall["negative"]
-    assert tone.checked_ratings(fitted.fit["agreement"]) == ["positive"]
+    assert tone.checked_ratings(fitted.fit["agreement"]) == fitted.fit["mismatch_checked"] == ["positive"]
     flagged = fitted.predictions.filter(pl.col("mismatch").is_not_null())
     assert flagged.height > 0 and set(flagged["sentiment"]) == {"positive"}
     surveys, contracts, _ = sample
