@@ -119,9 +119,13 @@ class Theme:
 
     def spans(self, keyed: str) -> list[tuple[int, int]]:
         """Character spans in a lemma string (" a b c ") where the theme matches."""
-        vetoes = [m.span() for m in self.unless.finditer(keyed)] if self.unless else []
-        return [m.span() for m in self.match.finditer(keyed)
-                if not any(a < m.end() and m.start() < b for a, b in vetoes)]
+        vetoes = _spans(self.unless, keyed) if self.unless else []
+        return [(a, b) for a, b in _spans(self.match, keyed)
+                if not any(x < b and a < y for x, y in vetoes)]
+
+
+def _spans(pattern: re.Pattern, keyed: str) -> list[tuple[int, int]]:
+    return [(m.start(), m.start() + len(m.group(1))) for m in pattern.finditer(keyed)]
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,8 @@ def _compile(patterns: list, where: str) -> re.Pattern:
                 part = "(?:" + "|".join(re.escape(o) for o in options) + ")"
             body += f"(?:{part} )?" if optional else f"{part} "
         compiled.append(body)
-    return re.compile(r"(?<= )(?:" + "|".join(compiled) + ")")
+    # A look-ahead finds a match at every word, overlapping ones included (for coverage).
+    return re.compile(r"(?<= )(?=(" + "|".join(compiled) + "))")
 
 
 @lru_cache(maxsize=4)
