@@ -214,17 +214,22 @@ def read_table(folder: Path, table: str, columns: list[str] | None = None,
     """A table from `folder/<table>.parquet`; an empty frame of the right schema if absent.
 
     `columns` reads only those columns and `client_id` only that client's rows (both pushed
-    down into the Parquet reader: large tables cost less memory and time)."""
+    down into the Parquet reader: large tables cost less memory and time). A requested
+    canonical column that a file written before it existed lacks is read as nulls."""
     path = Path(folder) / f"{table}.parquet"
     schema = REJECTS_SCHEMA if table == "rejects" else TABLES[table].columns if table in TABLES else {}
     if not path.exists():
         return pl.DataFrame(schema={c: schema[c] for c in columns} if columns else schema)
     scan = pl.scan_parquet(path)
+    names = scan.collect_schema().names()
     if client_id is not None:
-        if "client_id" not in scan.collect_schema().names():
+        if "client_id" not in names:
             raise InputError(f"{path}: no client_id column (clean tables carry each row's client)")
         scan = scan.filter(pl.col("client_id") == client_id)
-    return (scan.select(columns) if columns else scan).collect()
+    if columns:
+        scan = scan.select([pl.col(c) if c in names or c not in schema else pl.lit(None, schema[c]).alias(c)
+                            for c in columns])
+    return scan.collect()
 
 
 def copy_contracts(source: Path, target: Path) -> None:
