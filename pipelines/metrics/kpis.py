@@ -4,16 +4,23 @@ Every ticket-based KPI is declared once as a `Measure` over a per-row "facts"
 frame (which month column it is counted in, which rows, which of those are hits).
 The same declarations compute `client_kpis` and, in `pipelines.metrics.trace`, list the
 ticket ids behind each number, so a count can always be reproduced ticket by ticket.
+
+Each month is counted as it stood at its end (`pipelines.metrics.month_ends`): the ticket
+facts hold a ticket once as of the period end and once more as of each earlier month end at
+which it was still changing, and each row keeps only the months it speaks for.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
+from pipelines.core.business_time import Clock
 from pipelines.core.contracts import Contract
-from pipelines.metrics.sla import Scope, epoch_us, month_end_status
+from pipelines.metrics import month_ends
+from pipelines.metrics.sla import Assessment, Scope, assess, epoch_us, position_labels
 
 Z = 1.959963984540054  # two-sided 95% normal quantile for the Wilson interval
 
@@ -78,7 +85,7 @@ def _status(target: str, status: str) -> pl.Expr:
 MEASURES: list[Measure] = [
     Measure("tickets_created", "tickets", "created_month", _ALL),
     Measure("tickets_resolved", "tickets", "resolved_month", _RESOLVED),
-    Measure("tickets_excluded", "tickets", "created_month", pl.col("excluded")),
+    Measure("tickets_excluded", "tickets", "excluded_month", pl.col("excluded")),
     Measure("open_at_end", "snapshots", "month", _ALL),
     Measure("waiting_on_customer_at_end", "snapshots", "month", pl.col("waiting"),
             needs="ticket_events"),
@@ -86,20 +93,20 @@ MEASURES: list[Measure] = [
         Measure(f"{target}_{status}", "tickets", month, _status(target, status), by_priority=True)
         for target in ("response", "resolution")
         for status, month in (("met", f"{target}_month"), ("breached", f"{target}_month"),
-                              ("pending", "period_month"), ("excluded", "created_month"))
+                              ("pending", "as_of_month"), ("excluded", "excluded_month"))
     ],
     Measure("response_sla", "tickets", "response_month", _RESPONSE_DECIDED, "pct",
             hit=_status("response", "met"), ci=True, by_priority=True),
     Measure("resolution_sla", "tickets", "resolution_month", _RESOLUTION_DECIDED, "pct",
             hit=_status("resolution", "met"), ci=True, by_priority=True),
-    Measure("avg_response_minutes", "tickets", "response_month",
-            _RESPONSE_DECIDED & pl.col("response_minutes").is_not_null(), "mean",
+    Measure("avg_response_minutes", "tickets", "responded_month",
+            _NOT_EXCLUDED & pl.col("response_minutes").is_not_null(), "mean",
             value=pl.col("response_minutes"), n_name="avg_response_n"),
     Measure("avg_in_progress_minutes", "tickets", "in_progress_month", _NOT_EXCLUDED, "mean",
             value=pl.col("in_progress_minutes"), n_name="avg_in_progress_n", needs="ticket_events"),
     *[
-        Measure(name, "tickets", "resolution_month",
-                _RESOLUTION_DECIDED & pl.col("resolution_minutes").is_not_null(), kind,
+        Measure(name, "tickets", "resolved_month", _RESOLVED & pl.col("resolution_minutes").is_not_null(),
+                kind,
                 value=pl.col("resolution_minutes") / 60, n_name=n_name)
         for name, kind, n_name in (("avg_resolution_hours", "mean", "resolution_time_n"),
                                    ("median_resolution_hours", "median", None),
@@ -127,78 +134,102 @@ MEASURE_BY_NAME = {m.name: m for m in MEASURES}
 # ---------------------------------------------------------------- facts
 
 
-def ticket_facts(ticket_sla: pl.DataFrame, tickets: pl.DataFrame, surveys: pl.DataFrame | None,
-                 contracts: dict[str, Contract], scope: Scope) -> pl.DataFrame:
-    """ticket_sla + the flags the rates count (FCR, reopen, escalation, reassignment,
-    recurrence, proactive source, survey answered), one row per ticket."""
+MONTHS = ("created_month", "resolved_month", "response_month", "resolution_month",
+          "in_progress_month", "responded_month", "excluded_month")  # the columns counted in
+
+
+def ticket_facts(assessment: Assessment, earlier: pl.DataFrame, settled: np.ndarray,
+                 tickets: pl.DataFrame, surveys: pl.DataFrame | None, contracts: dict[str, Contract],
+                 scope: Scope) -> pl.DataFrame:
+    """Per ticket and view (as of the period end, and as of each earlier month end at which it
+    was still changing, see `month_ends`): ticket_sla + the flags the rates count (FCR,
+    reopen, escalation, reassignment, recurrence, proactive source, survey answered). Each
+    row's month columns name only the months it speaks for: its own as-of month, or (as of
+    the period end) the months by whose end the ticket had settled."""
+    settled_month = position_labels(scope.months.index(scope.client_index(assessment.ticket_sla["client_id"]),
+                                                       settled), pl.Series(scope.months.labels))
+    frame = pl.concat([
+        assessment.ticket_sla.with_columns(as_of_month=pl.lit(scope.period), __settled=settled_month),
+        earlier.with_columns(__settled=pl.lit(None, pl.String)),
+    ])
+    now = pl.col("as_of_month") == scope.period
+    frame = frame.with_columns([
+        pl.when((pl.col(c) == pl.col("as_of_month")) | (now & (pl.col("__settled") <= pl.col(c))))
+        .then(pl.col(c)).alias(c) for c in MONTHS
+    ])
     attrs = tickets.select(
-        "client_id", "ticket_id", "source", "category", "asset", "requester", "escalation_level",
-        "reopen_count", "reassignment_count", "provider_touches", "fcr",
+        "client_id", "ticket_id", "source", "escalation_level", "reopen_count", "reassignment_count",
+        "provider_touches", "fcr", pl.col("resolved_at").alias("__final"),
     )
     proactive = pl.DataFrame(
         [(c, s.casefold()) for c, k in contracts.items() for s in k.proactive_sources],
         schema={"client_id": pl.String, "__source": pl.String}, orient="row",
     ).unique().with_columns(pl.lit(True).alias("is_proactive"))
-    reopens = pl.coalesce(pl.col("reopen_count"), pl.col("history_reopens"))
+    # The tool's reopen count and FCR flag describe the ticket's whole life: they hold for a
+    # view in which its final resolution is known; before it, the status history says.
+    final = pl.col("resolved_at") == pl.col("__final")
+    reopens = pl.when(final).then(pl.coalesce(pl.col("reopen_count"), pl.col("history_reopens"))) \
+        .otherwise(pl.col("history_reopens"))
+    rule = ((reopens.fill_null(0) == 0) & (pl.col("reassignment_count").fill_null(0) == 0)
+            & (pl.col("escalation_level").fill_null(0) <= 1) & (pl.col("provider_touches").fill_null(0) <= 1))
     facts = (
-        ticket_sla.join(attrs, on=["client_id", "ticket_id"], how="left", maintain_order="left")
+        frame.join(attrs, on=["client_id", "ticket_id"], how="left", maintain_order="left")
         .with_columns(pl.col("source").str.to_lowercase().alias("__source"))
         .join(proactive, on=["client_id", "__source"], how="left", maintain_order="left")
+        .join(_recurring(assessment, tickets, contracts), on=["client_id", "ticket_id"], how="left",
+              maintain_order="left")
         .with_columns(
             excluded=pl.col("response_status") == "excluded",
-            period_month=pl.lit(scope.period),
             is_reopened=reopens.fill_null(0) > 0,
             is_escalated=pl.col("escalation_level").fill_null(0) > 1,
             is_reassigned=pl.col("reassignment_count").fill_null(0) > 0,
             is_proactive=pl.col("is_proactive").fill_null(False),
-            is_fcr=pl.coalesce(
-                pl.col("fcr"),
-                (reopens.fill_null(0) == 0)
-                & (pl.col("reassignment_count").fill_null(0) == 0)
-                & (pl.col("escalation_level").fill_null(0) <= 1)
-                & (pl.col("provider_touches").fill_null(0) <= 1),
-            ),
+            is_recurring=pl.col("is_recurring").fill_null(False),
+            is_fcr=pl.when(final).then(pl.coalesce(pl.col("fcr"), rule)).otherwise(rule),
         )
     )
-    facts = facts.with_columns(is_recurring=_recurring(facts, contracts))
     if surveys is None:
         has = pl.lit(None, pl.Boolean)
-    else:
-        answered = surveys.select("client_id", "ticket_id").unique()
-        facts = facts.join(answered.with_columns(pl.lit(True).alias("__answered")),
-                           on=["client_id", "ticket_id"], how="left", maintain_order="left")
-        has = pl.col("__answered").fill_null(False)
-    return facts.with_columns(has_survey=has).drop("__source", "__answered", strict=False)
+    else:  # answered by the end of the row's as-of month
+        answered = surveys.group_by("client_id", "ticket_id").agg(pl.col("month").min().alias("__answered"))
+        facts = facts.join(answered, on=["client_id", "ticket_id"], how="left", maintain_order="left")
+        has = pl.col("__answered").is_not_null() & (pl.col("__answered") <= pl.col("as_of_month"))
+    return facts.with_columns(has_survey=has).drop("__source", "__answered", "__settled", "__final",
+                                                    strict=False)
 
 
-def _recurring(facts: pl.DataFrame, contracts: dict[str, Contract]) -> pl.Series:
-    """True when an earlier, non-excluded ticket with the same category and asset (or
-    requester when there is no asset) was resolved within the contract's recurrence_days
-    before this one was created."""
-    key = pl.concat_str([pl.col("client_id"), pl.col("category"),
-                         pl.coalesce(pl.col("asset"), pl.format("requester:{}", pl.col("requester")))],
-                        separator="\x1f")
-    base = facts.select(pl.int_range(pl.len()).alias("__row"), key.alias("__key"), "created_at",
-                        "resolved_at", "excluded", "client_id")
-    earlier = (
-        base.filter(pl.col("__key").is_not_null() & pl.col("resolved_at").is_not_null()
-                    & ~pl.col("excluded"))
-        .select("__key", pl.col("resolved_at").alias("__prev"))
-        .sort("__prev")
-    )
+def _recurring(assessment: Assessment, tickets: pl.DataFrame, contracts: dict[str, Contract]) -> pl.DataFrame:
+    """(client_id, ticket_id, is_recurring): an earlier ticket of the same category was resolved
+    within the contract's recurrence_days before this one was logged. A ticket with a device
+    (asset) is matched on that device; one without, on its requester, against any earlier
+    ticket of theirs (with or without a device). Every resolution counts (also one before a
+    reopen), except a close as merged / cancelled / duplicate: all known before the ticket was
+    logged, so the flag never changes later."""
+    keys = tickets.select("client_id", "ticket_id", "category", "asset", "requester")
+
+    def key(kind: str, column: str) -> pl.Expr:
+        return pl.concat_str([pl.lit(kind), pl.col("client_id"), pl.col("category"), pl.col(column)],
+                             separator="\x1f").alias("__key")
+
+    done = assessment.resolutions.join(keys, on=["client_id", "ticket_id"], how="inner")
+    earlier = pl.concat([done.select(key("asset", "asset"), pl.col("at").alias("__prev")),
+                         done.select(key("requester", "requester"), pl.col("at").alias("__prev"))]) \
+        .filter(pl.col("__key").is_not_null()).sort("__prev")
     days = pl.DataFrame([(c, k.recurrence_days) for c, k in contracts.items()],
                         schema={"client_id": pl.String, "__days": pl.Int64}, orient="row")
-    probe = base.filter(pl.col("__key").is_not_null()).sort("created_at")
+    probe = (assessment.ticket_sla.select("client_id", "ticket_id", "created_at")
+             .join(keys, on=["client_id", "ticket_id"], how="left", maintain_order="left")
+             .with_columns(pl.when(pl.col("asset").is_not_null()).then(key("asset", "asset"))
+                           .otherwise(key("requester", "requester")))
+             .filter(pl.col("__key").is_not_null()).sort("created_at"))
     matched = probe.join_asof(earlier, left_on="created_at", right_on="__prev", by="__key",
                               strategy="backward", allow_exact_matches=False, check_sortedness=False)
-    matched = matched.join(days, on="client_id", how="left").select(
-        "__row",
+    return matched.join(days, on="client_id", how="left").select(
+        "client_id", "ticket_id",
         (pl.col("__prev").is_not_null()
          & (pl.col("created_at") - pl.col("__prev") <= pl.duration(days=1) * pl.col("__days")))
-        .alias("hit"),
+        .alias("is_recurring"),
     )
-    out = base.select("__row").join(matched, on="__row", how="left").sort("__row")
-    return out["hit"].fill_null(False)
 
 
 def survey_facts(surveys: pl.DataFrame | None, contracts: dict[str, Contract],
@@ -227,15 +258,23 @@ def survey_facts(surveys: pl.DataFrame | None, contracts: dict[str, Contract],
     )
 
 
-def build_facts(ticket_sla: pl.DataFrame, tables: dict[str, pl.DataFrame | None],
-                contracts: dict[str, Contract], scope: Scope) -> Facts:
-    """Every facts frame the measures need, from ticket_sla and the clean tables."""
-    surveys = survey_facts(tables.get("surveys"), contracts, scope)
+def build_facts(assessment: Assessment | None, tables: dict[str, pl.DataFrame | None],
+                contracts: dict[str, Contract], scope: Scope, clock: Clock | None = None) -> Facts:
+    """Every facts frame the measures need, from the assessment (`sla.assess` of the tickets;
+    None: assessed here) and the clean tables."""
     events = tables.get("ticket_events")
+    if assessment is None:
+        assessment = assess(tables["tickets"], events, contracts, scope, clock)
+    surveys = survey_facts(tables.get("surveys"), contracts, scope)
+    settled = month_ends.settled_at(assessment, tables.get("surveys"))
+    earlier = month_ends.month_end_sla(tables["tickets"], events, contracts, scope, assessment,
+                                       settled, clock)
     return Facts(
-        tickets=_with_history(ticket_facts(ticket_sla, tables["tickets"], surveys, contracts, scope), events),
+        tickets=_with_history(ticket_facts(assessment, earlier, settled, tables["tickets"], surveys, contracts,
+                                           scope), events),
         surveys=surveys,
-        snapshots=_with_history(month_end_status(ticket_sla, events, contracts, scope), events),
+        snapshots=_with_history(month_ends.month_end_status(assessment.ticket_sla, events, contracts, scope),
+                                events),
         missing=frozenset(name for name, frame in tables.items() if frame is None),
     )
 

@@ -49,7 +49,7 @@ READ_COLUMNS = {
     "tickets": ["ticket_id", "client_id", "created_at", "priority", "first_response_at",
                 "resolved_at", "closed_at", "close_code", "source", "category", "asset", "requester",
                 "escalation_level", "reopen_count", "reassignment_count", "provider_touches", "fcr"],
-    "ticket_events": ["client_id", "ticket_id", "at", "status"],
+    "ticket_events": ["client_id", "ticket_id", "at", "status", "priority", "seq"],
     "surveys": ["ticket_id", "client_id", "responded_at", "score", "sentiment", "comment"],
 }
 
@@ -113,9 +113,12 @@ def compute_metrics(tables: dict[str, pl.DataFrame | None], contracts: dict[str,
     month_index(period)  # validates the spelling
     first_month = _first_month(tickets, contracts, period)
     scope = sla.make_scope(contracts, first_month, period)
-    ticket_sla = sla.evaluate(tickets, tables.get("ticket_events"), contracts, scope)
+    earliest = int(min(sla.epoch_us(tickets["created_at"]).min(initial=sla.NEVER), scope.as_of.min()))
+    sla_clock = sla.build_clock(contracts, scope, earliest)  # shared by every as-of evaluation
+    assessment = sla.assess(tickets, tables.get("ticket_events"), contracts, scope, sla_clock)
+    ticket_sla = assessment.ticket_sla
     lap("ticket_sla")
-    facts = kpis.build_facts(ticket_sla, tables, contracts, scope)
+    facts = kpis.build_facts(assessment, tables, contracts, scope, sla_clock)
     lap("facts")
     grid = kpis.month_grid(ticket_sla, scope)
     client = kpis.client_kpis(facts, grid)

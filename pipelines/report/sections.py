@@ -223,7 +223,7 @@ def volume_chart(ctx: ReportContext):
 
 
 def resolution_chart(ctx: ReportContext):
-    return charts.resolution_time_trend(ctx.ticket_sla)
+    return charts.resolution_time_trend(ctx.ticket_sla if ctx.ticket_sla.is_empty() else ctx.facts.tickets)
 
 
 def mix_chart(ctx: ReportContext):
