@@ -41,7 +41,7 @@ class History:
     ticket: np.ndarray  # ticket position
     at: np.ndarray  # clipped to >= created_at
     cls: np.ndarray
-    priority: np.ndarray  # position in PRIORITIES of the priority the event names; -1 = none
+    priority: np.ndarray  # int8 position in PRIORITIES of the priority the event names; -1 = none
     first_row: np.ndarray  # first row of each ticket
 
     @property
@@ -69,11 +69,19 @@ class History:
         return np.where(self.cls[last] == RESOLVED, self.at[np.maximum(start[last], 0)], NEVER)
 
     def first(self, rows: np.ndarray, limit: np.ndarray) -> np.ndarray:
-        """Per ticket: the time of the first of `rows` before limit[ticket] (NEVER = none)."""
+        """Per ticket: the time of the first of `rows` (ascending) before limit[ticket] (NEVER = none)."""
         rows = rows[self.at[rows] < limit[self.ticket[rows]]]
+        return self._each(rows, np.append(True, self.ticket[rows][1:] != self.ticket[rows][:-1]))
+
+    def last(self, rows: np.ndarray, limit: np.ndarray) -> np.ndarray:
+        """Per ticket: the time of the last of `rows` (ascending) before limit[ticket] (NEVER = none)."""
+        rows = rows[self.at[rows] < limit[self.ticket[rows]]]
+        return self._each(rows, np.append(self.ticket[rows][1:] != self.ticket[rows][:-1], True))
+
+    def _each(self, rows: np.ndarray, pick: np.ndarray) -> np.ndarray:
         out = np.full(self.count, NEVER, np.int64)
-        lead = np.append(True, self.ticket[rows][1:] != self.ticket[rows][:-1]) if len(rows) else rows
-        out[self.ticket[rows[lead]]] = self.at[rows[lead]]
+        if len(rows):
+            out[self.ticket[rows[pick]]] = self.at[rows[pick]]
         return out
 
     def priority_at(self, limit: np.ndarray) -> np.ndarray:
@@ -99,7 +107,7 @@ def history(tickets: pl.DataFrame, cidx: np.ndarray, created: np.ndarray,
         e_t = np.empty(0, np.int64)
         e_at = np.empty(0, np.int64)
         e_cls = np.empty(0, np.int8)
-        e_prio = np.empty(0, np.int64)
+        e_prio = np.empty(0, np.int8)
     else:
         keys = tickets.select("client_id", "ticket_id").with_columns(__t=np.arange(n, dtype=np.int64))
         names = events["status"].drop_nulls().unique().sort()
@@ -120,14 +128,14 @@ def history(tickets: pl.DataFrame, cidx: np.ndarray, created: np.ndarray,
         code = ev["__status"].to_physical().cast(pl.Int64).fill_null(len(names)).to_numpy()
         e_cls = table[cidx[e_t], code]
         e_at = np.maximum(ev["__at"].to_numpy(), created[e_t])
-        e_prio = ev["__p"].to_numpy()
+        e_prio = ev["__p"].to_numpy().astype(np.int8)
     counts = np.bincount(e_t, minlength=n) + 1
     first_row = (np.cumsum(counts) - counts).astype(np.int64)
     total = n + len(e_t)
     ticket = np.repeat(np.arange(n, dtype=np.int64), counts)
     at = np.empty(total, np.int64)
     cls = np.empty(total, np.int8)
-    prio = np.full(total, -1, np.int64)
+    prio = np.full(total, -1, np.int8)
     at[first_row], cls[first_row] = created, RUN
     event_rows = np.arange(len(e_t), dtype=np.int64) + e_t + 1  # shifted by the implicit rows
     at[event_rows], cls[event_rows], prio[event_rows] = e_at, e_cls, e_prio

@@ -146,25 +146,35 @@ def ticket_facts(assessment: Assessment, earlier: pl.DataFrame, settled: np.ndar
     reopen, escalation, reassignment, recurrence, proactive source, survey answered). Each
     row's month columns name only the months it speaks for: its own as-of month, or (as of
     the period end) the months by whose end the ticket had settled."""
-    settled_month = position_labels(scope.months.index(scope.client_index(assessment.ticket_sla["client_id"]),
-                                                       settled), pl.Series(scope.months.labels))
+    now = assessment.ticket_sla
+    settled_month = position_labels(scope.months.index(scope.client_index(now["client_id"]), settled),
+                                    pl.Series(scope.months.labels))
     frame = pl.concat([
-        assessment.ticket_sla.with_columns(as_of_month=pl.lit(scope.period), __settled=settled_month),
+        now.with_columns(as_of_month=pl.lit(scope.period), row=pl.int_range(now.height, dtype=pl.Int64),
+                         __settled=settled_month),
         earlier.with_columns(__settled=pl.lit(None, pl.String)),
     ])
-    now = pl.col("as_of_month") == scope.period
+    current = pl.col("as_of_month") == scope.period
     frame = frame.with_columns([
-        pl.when((pl.col(c) == pl.col("as_of_month")) | (now & (pl.col("__settled") <= pl.col(c))))
+        pl.when((pl.col(c) == pl.col("as_of_month")) | (current & (pl.col("__settled") <= pl.col(c))))
         .then(pl.col(c)).alias(c) for c in MONTHS
     ])
-    attrs = tickets.select(
-        "client_id", "ticket_id", "source", "escalation_level", "reopen_count", "reassignment_count",
-        "provider_touches", "fcr", pl.col("resolved_at").alias("__final"),
-    )
+    # Per ticket (in ticket_sla order), then given to each of its views.
     proactive = pl.DataFrame(
         [(c, s.casefold()) for c, k in contracts.items() for s in k.proactive_sources],
         schema={"client_id": pl.String, "__source": pl.String}, orient="row",
     ).unique().with_columns(pl.lit(True).alias("is_proactive"))
+    per_ticket = (
+        _aligned(tickets, assessment, "client_id", "escalation_level", "reopen_count", "reassignment_count",
+                 "provider_touches", "fcr", pl.col("resolved_at").alias("__final"),
+                 pl.col("source").str.to_lowercase().alias("__source"))
+        .join(proactive, on=["client_id", "__source"], how="left", maintain_order="left")
+        .with_columns(is_proactive=pl.col("is_proactive").fill_null(False),
+                      is_recurring=_recurring(assessment, tickets, contracts),
+                      __answered=_first_answer(now, surveys))
+        .drop("client_id", "__source")
+    )
+    facts = frame.hstack(per_ticket[frame["row"].to_numpy()])
     # The tool's reopen count and FCR flag describe the ticket's whole life: they hold for a
     # view in which its final resolution is known; before it, the status history says.
     final = pl.col("resolved_at") == pl.col("__final")
@@ -172,64 +182,71 @@ def ticket_facts(assessment: Assessment, earlier: pl.DataFrame, settled: np.ndar
         .otherwise(pl.col("history_reopens"))
     rule = ((reopens.fill_null(0) == 0) & (pl.col("reassignment_count").fill_null(0) == 0)
             & (pl.col("escalation_level").fill_null(0) <= 1) & (pl.col("provider_touches").fill_null(0) <= 1))
-    facts = (
-        frame.join(attrs, on=["client_id", "ticket_id"], how="left", maintain_order="left")
-        .with_columns(pl.col("source").str.to_lowercase().alias("__source"))
-        .join(proactive, on=["client_id", "__source"], how="left", maintain_order="left")
-        .join(_recurring(assessment, tickets, contracts), on=["client_id", "ticket_id"], how="left",
-              maintain_order="left")
-        .with_columns(
-            excluded=pl.col("response_status") == "excluded",
-            is_reopened=reopens.fill_null(0) > 0,
-            is_escalated=pl.col("escalation_level").fill_null(0) > 1,
-            is_reassigned=pl.col("reassignment_count").fill_null(0) > 0,
-            is_proactive=pl.col("is_proactive").fill_null(False),
-            is_recurring=pl.col("is_recurring").fill_null(False),
-            is_fcr=pl.when(final).then(pl.coalesce(pl.col("fcr"), rule)).otherwise(rule),
-        )
-    )
+    # answered by the end of the view's as-of month
+    answered = (pl.col("__answered").is_not_null() & (pl.col("__answered") <= pl.col("as_of_month"))
+                if surveys is not None else pl.lit(None, pl.Boolean))
+    return facts.with_columns(
+        excluded=pl.col("response_status") == "excluded",
+        is_reopened=reopens.fill_null(0) > 0,
+        is_escalated=pl.col("escalation_level").fill_null(0) > 1,
+        is_reassigned=pl.col("reassignment_count").fill_null(0) > 0,
+        is_fcr=pl.when(final).then(pl.coalesce(pl.col("fcr"), rule)).otherwise(rule),
+        has_survey=answered,
+    ).drop("__answered", "__settled", "__final")
+
+
+def _aligned(tickets: pl.DataFrame, assessment: Assessment, *columns) -> pl.DataFrame:
+    """Columns of the tickets frame, one row per ticket_sla row."""
+    picked = tickets.select(*columns)
+    same = len(assessment.rows) == tickets.height  # every ticket kept, in order
+    return picked if same else picked[assessment.rows]
+
+
+def _first_answer(ticket_sla: pl.DataFrame, surveys: pl.DataFrame | None) -> pl.Series:
+    """Per ticket_sla row: the month of its first survey answer (null: none)."""
     if surveys is None:
-        has = pl.lit(None, pl.Boolean)
-    else:  # answered by the end of the row's as-of month
-        answered = surveys.group_by("client_id", "ticket_id").agg(pl.col("month").min().alias("__answered"))
-        facts = facts.join(answered, on=["client_id", "ticket_id"], how="left", maintain_order="left")
-        has = pl.col("__answered").is_not_null() & (pl.col("__answered") <= pl.col("as_of_month"))
-    return facts.with_columns(has_survey=has).drop("__source", "__answered", "__settled", "__final",
-                                                    strict=False)
+        return pl.Series([None] * ticket_sla.height, dtype=pl.String)
+    first = surveys.group_by("client_id", "ticket_id").agg(pl.col("month").min())
+    return ticket_sla.select("client_id", "ticket_id").join(
+        first, on=["client_id", "ticket_id"], how="left", maintain_order="left")["month"]
 
 
-def _recurring(assessment: Assessment, tickets: pl.DataFrame, contracts: dict[str, Contract]) -> pl.DataFrame:
-    """(client_id, ticket_id, is_recurring): an earlier ticket of the same category was resolved
-    within the contract's recurrence_days before this one was logged. A ticket with a device
-    (asset) is matched on that device; one without, on its requester, against any earlier
-    ticket of theirs (with or without a device). Every resolution counts (also one before a
-    reopen), except a close as merged / cancelled / duplicate: all known before the ticket was
-    logged, so the flag never changes later."""
-    keys = tickets.select("client_id", "ticket_id", "category", "asset", "requester")
+def _recurring(assessment: Assessment, tickets: pl.DataFrame, contracts: dict[str, Contract]) -> pl.Series:
+    """Per ticket_sla row: an earlier ticket of the same category was resolved within the
+    contract's recurrence_days before this one was logged. A ticket with a device (asset) is
+    matched on that device; one without, on its requester, against any earlier ticket of
+    theirs (with or without a device). Every resolution counts (also one before a reopen),
+    except a close as merged / cancelled / duplicate: all known before the ticket was logged,
+    so the flag never changes later."""
+    mine = _aligned(tickets, assessment, "client_id", "category", "asset", "requester")
 
-    def key(kind: str, column: str) -> pl.Expr:
-        return pl.concat_str([pl.lit(kind), pl.col("client_id"), pl.col("category"), pl.col(column)],
-                             separator="\x1f").alias("__key")
+    def key(column: str, seed: int) -> pl.Series:  # hashed for speed; a match is checked below
+        parts = pl.col("client_id", "category", column)
+        return mine.select(pl.when(pl.all_horizontal(parts.is_not_null()))
+                           .then(pl.struct(parts).hash(seed))).to_series()
 
-    done = assessment.resolutions.join(keys, on=["client_id", "ticket_id"], how="inner")
-    earlier = pl.concat([done.select(key("asset", "asset"), pl.col("at").alias("__prev")),
-                         done.select(key("requester", "requester"), pl.col("at").alias("__prev"))]) \
-        .filter(pl.col("__key").is_not_null()).sort("__prev")
-    days = pl.DataFrame([(c, k.recurrence_days) for c, k in contracts.items()],
-                        schema={"client_id": pl.String, "__days": pl.Int64}, orient="row")
-    probe = (assessment.ticket_sla.select("client_id", "ticket_id", "created_at")
-             .join(keys, on=["client_id", "ticket_id"], how="left", maintain_order="left")
-             .with_columns(pl.when(pl.col("asset").is_not_null()).then(key("asset", "asset"))
-                           .otherwise(key("requester", "requester")))
-             .filter(pl.col("__key").is_not_null()).sort("created_at"))
-    matched = probe.join_asof(earlier, left_on="created_at", right_on="__prev", by="__key",
-                              strategy="backward", allow_exact_matches=False, check_sortedness=False)
-    return matched.join(days, on="client_id", how="left").select(
-        "client_id", "ticket_id",
-        (pl.col("__prev").is_not_null()
-         & (pl.col("created_at") - pl.col("__prev") <= pl.duration(days=1) * pl.col("__days")))
-        .alias("is_recurring"),
-    )
+    device, person = key("asset", 1), key("requester", 2)
+    rows, times = assessment.resolved_row, assessment.resolved_time
+    earlier = pl.DataFrame({
+        "__key": pl.concat([device.gather(rows), person.gather(rows)]),
+        "__prev": np.concatenate([times, times]), "__src": np.concatenate([rows, rows]),
+    }).drop_nulls("__key").sort("__prev")
+    window = pl.DataFrame([(c, k.recurrence_days * 86_400_000_000) for c, k in contracts.items()],
+                          schema={"client_id": pl.String, "__window": pl.Int64}, orient="row")
+    probe = pl.DataFrame({"__row": np.arange(mine.height), "__key": device.fill_null(person),
+                          "__at": epoch_us(assessment.ticket_sla["created_at"])}).drop_nulls("__key").sort("__at")
+    matched = probe.join_asof(earlier, left_on="__at", right_on="__prev", by="__key", strategy="backward",
+                              allow_exact_matches=False, check_sortedness=False).drop_nulls("__prev")
+    probe_of, earlier_of = mine[matched["__row"].to_numpy()], mine[matched["__src"].to_numpy()]
+    same = ((probe_of["client_id"] == earlier_of["client_id"]) & (probe_of["category"] == earlier_of["category"])
+            & pl.select(pl.when(pl.lit(probe_of["asset"]).is_not_null())
+                        .then(pl.lit(probe_of["asset"]) == pl.lit(earlier_of["asset"]))
+                        .otherwise(pl.lit(probe_of["requester"]) == pl.lit(earlier_of["requester"]))).to_series())
+    limit = probe_of.select("client_id").join(window, on="client_id", how="left", maintain_order="left")["__window"]
+    close = (matched["__at"] - matched["__prev"]) <= limit
+    hit = np.zeros(mine.height, bool)
+    hit[matched["__row"].filter(same & close).to_numpy()] = True
+    return pl.Series(hit)
 
 
 def survey_facts(surveys: pl.DataFrame | None, contracts: dict[str, Contract],

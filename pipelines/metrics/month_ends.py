@@ -44,7 +44,8 @@ def month_end_sla(tickets: pl.DataFrame, events: pl.DataFrame | None, contracts:
                   scope: Scope, assessment: Assessment, settled: np.ndarray,
                   clock: Clock | None = None) -> pl.DataFrame:
     """ticket_sla rows as of the end of every month before the period at which the ticket
-    was not settled yet, with `as_of_month` (that month)."""
+    was not settled yet, with `as_of_month` (that month) and `row` (the ticket's row in
+    assessment.ticket_sla)."""
     months = scope.months
     now = assessment.ticket_sla
     cidx = scope.client_index(now["client_id"])
@@ -55,7 +56,8 @@ def month_end_sla(tickets: pl.DataFrame, events: pl.DataFrame | None, contracts:
     ends = months.bounds[cidx[pair_t], pair_m + 1]
     earlier = assess(tickets[assessment.rows[pair_t]], events, contracts, scope, clock, as_of=ends)
     return earlier.ticket_sla.with_columns(
-        as_of_month=position_labels(pair_m, pl.Series(months.labels, dtype=pl.String)))
+        as_of_month=position_labels(pair_m, pl.Series(months.labels, dtype=pl.String)),
+        row=pl.Series(pair_t, dtype=pl.Int64))
 
 
 # ---------------------------------------------------------------- month-end snapshots

@@ -180,7 +180,8 @@ class Assessment:
 
     ticket_sla: pl.DataFrame
     rows: np.ndarray  # position of each ticket_sla row in the tickets frame given
-    resolutions: pl.DataFrame  # client_id, ticket_id, at: each resolution before the as-of
+    resolved_row: np.ndarray  # each resolution before the as-of (not a close as excluded):
+    resolved_time: np.ndarray  # its ticket_sla row and instant (UTC µs)
     changed_at: np.ndarray  # UTC µs of the ticket's last recorded change; NEVER while unresolved
 
 
@@ -248,7 +249,22 @@ def assess(tickets: pl.DataFrame, events: pl.DataFrame | None, contracts: dict[s
     # Resolved as of a: the resolution when known by then, else the history's resolved status.
     resolved = np.where(final < a, final, h.resolved_at(a))
     finished = resolved < a
-    first_resolution = np.minimum(h.first(h.entries(), a), resolved)
+    entries = h.entries()
+    entries = entries[h.at[entries] < a[h.ticket[entries]]]
+    first_resolution = np.minimum(h.first(entries, a), resolved)
+
+    # For the monthly KPIs: every resolution before the as-of (the history's, and the resolution
+    # unless it is the history's last), not the close as excluded; and the ticket's last
+    # recorded change (NEVER while unresolved: time alone changes it).
+    extra = finished & (h.last(entries, a) != resolved)
+    resolved_time = np.concatenate([h.at[entries], resolved[extra]])
+    resolved_row = np.concatenate([h.ticket[entries], np.flatnonzero(extra)])
+    counts = ~(code_excluded[resolved_row] & (close_moment[resolved_row] <= resolved_time))
+    resolved_row, resolved_time = resolved_row[counts], resolved_time[counts]
+    latest = np.maximum.reduce([created, h.last_at(), *[np.where(x == NEVER, created, x)
+                                                         for x in (first_resp, final, closed)]])
+    changed = np.where(finished, latest, NEVER)
+    del entries, latest, counts, extra
 
     # Response: the first response known by the as-of, else the first resolution known by then.
     response_at = np.where(first_resp < a, first_resp, first_resolution)
@@ -300,6 +316,7 @@ def assess(tickets: pl.DataFrame, events: pl.DataFrame | None, contracts: dict[s
                               - f_created, 0)
     reopen = (h.cls[:-1] == RESOLVED) & (h.cls[1:] != RESOLVED) & ~last[:-1] & (h.at[1:] < row_stop[1:])
     reopens = np.bincount(h.ticket[1:][reopen], minlength=n)
+    del h, row_stop, last, running, reopen
 
     months = scope.months
     decided_at = {
@@ -342,18 +359,7 @@ def assess(tickets: pl.DataFrame, events: pl.DataFrame | None, contracts: dict[s
         history_reopens=pl.Series(reopens, dtype=pl.Int32),
     )
 
-    # For the monthly KPIs: each resolution before the as-of (not the close as excluded), and
-    # the ticket's last recorded change (NEVER while unresolved: time alone changes it).
-    entries = h.entries()
-    entries = entries[h.at[entries] < a[h.ticket[entries]]]
-    at = np.concatenate([h.at[entries], resolved[finished]])
-    owner = np.concatenate([h.ticket[entries], np.flatnonzero(finished)])
-    counts = ~(code_excluded[owner] & (close_moment[owner] <= at))
-    resolutions = t.select("client_id", "ticket_id")[owner[counts]].with_columns(at=stamp(at[counts]))
-    latest = np.maximum.reduce([created, h.last_at(), *[np.where(x == NEVER, created, x)
-                                                         for x in (first_resp, final, closed)]])
-    changed = np.where(finished, latest, NEVER)
-    return Assessment(out.select(TICKET_SLA_COLUMNS), rows, resolutions, changed)
+    return Assessment(out.select(TICKET_SLA_COLUMNS), rows, resolved_row, resolved_time, changed)
 
 
 def _decide(done: np.ndarray, in_time: np.ndarray, overdue: np.ndarray,
