@@ -165,9 +165,9 @@ def ticket_facts(assessment: Assessment, earlier: pl.DataFrame, settled: np.ndar
         schema={"client_id": pl.String, "__source": pl.String}, orient="row",
     ).unique().with_columns(pl.lit(True).alias("is_proactive"))
     per_ticket = (
-        _aligned(tickets, assessment, "client_id", "escalation_level", "reopen_count", "reassignment_count",
-                 "provider_touches", "fcr", pl.col("resolved_at").alias("__final"),
-                 pl.col("source").str.to_lowercase().alias("__source"))
+        _aligned(tickets, assessment, "client_id", "source", "category", "asset", "requester",
+                 "escalation_level", "reopen_count", "reassignment_count", "provider_touches", "fcr",
+                 pl.col("resolved_at").alias("__final"), pl.col("source").str.to_lowercase().alias("__source"))
         .join(proactive, on=["client_id", "__source"], how="left", maintain_order="left")
         .with_columns(is_proactive=pl.col("is_proactive").fill_null(False),
                       is_recurring=_recurring(assessment, tickets, contracts),
