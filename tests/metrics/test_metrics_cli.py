@@ -48,7 +48,7 @@ def check_outputs(out: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
             pl.col("met") + pl.col("breached") + pl.col("pending") + pl.col("excluded") != pl.col("len")
         ).is_empty()
         # The report month's counts are ticket_sla's (earlier months are each as of their own
-        # end: tests/metrics/test_as_of.py); every target is in exactly one of them.
+        # end: tests/metrics/test_as_of.py).
         period = kpi["month"].max()
         in_period = {"met": pl.col(f"{target}_month") == period,
                      "breached": pl.col(f"{target}_month") == period,
