@@ -4,9 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 SR := $(BIN)/servicereview
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+QUARTO_STAMP := $(VENV)/.quarto-tried-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# The sample's last three months (data/sample ends 2026-10), so month navigation is there at once.
+RUN_PERIOD ?= 2026-08:2026-10
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run sample clean-data validate metrics notebooks publish preview test bench lab lint distclean
+.PHONY: help setup quarto run archive sample clean-data validate metrics notebooks publish preview test bench lab lint distclean
 
 ## Show this help
 help:
@@ -25,9 +28,32 @@ $(STAMP): pyproject.toml
 ## Create .venv and install servicereview with what the tests need
 setup: $(STAMP)
 
-## Set everything up and run the monthly batch on data/sample (-> reports/, _site/)
-run: setup
-	$(SR) run
+# Quarto for the website when it can be had: already on PATH / in QUARTO_PATH / in .venv, else
+# pip's quarto-cli (it downloads Quarto from GitHub while installing); tried once per pyproject.toml.
+$(QUARTO_STAMP): $(STAMP)
+	@if [ -z "$$QUARTO_PATH" ] && ! command -v quarto >/dev/null 2>&1 && [ ! -x $(BIN)/quarto ]; then \
+	  timeout 300 $(BIN)/pip install --quiet -e '.[quarto]' >$(VENV)/quarto-install.log 2>&1 \
+	    && echo "Quarto installed (pip quarto-cli): the website is built with Quarto" || true; fi
+	@touch $@
+
+# one line when there is no Quarto: which renderer is used and how to get Quarto
+QUARTO_NOTE = $(BIN)/python -c "import sys; from pipelines.site.quarto import find_quarto; sys.exit(not find_quarto())" \
+	|| echo "No Quarto here (pip could not download it: $(VENV)/quarto-install.log), so the built-in renderer" \
+	"builds the site; for Quarto: pip install '.[quarto]' with internet access, or ../shared/tools/quarto/build.sh" \
+	"and export QUARTO_PATH=/opt/quarto-local/bin/quarto (see README, Publishing)"
+
+## Install Quarto for the website when the network allows it (else the built-in renderer is used)
+quarto: $(QUARTO_STAMP)
+
+## Set everything up and run the batch on data/sample for its last three months (-> reports/, _site/)
+run: setup quarto
+	@$(QUARTO_NOTE)
+	$(SR) run --period $(RUN_PERIOD)
+
+## Run the batch for every month of data/sample and publish the whole archive
+archive: setup quarto
+	@$(QUARTO_NOTE)
+	$(SR) run --period all
 
 ## Regenerate the committed sample data (deterministic: same seed, same bytes)
 sample: setup

@@ -1,16 +1,20 @@
-"""Benchmark of `publish` (prints figures; not a test).
+"""Benchmark of `publish` with both renderers (prints figures; not a test).
 
-    .venv/bin/python bench/bench_publish.py [--clients 50] [--periods 3] [--source reports/2026-10/acme]
+    .venv/bin/python bench/bench_publish.py [--reports DIR --build DIR] [--engines builtin,quarto]
+    .venv/bin/python bench/bench_publish.py --synthetic --clients 50 --periods 3 [--pdf]
 
-Builds a reports/ tree in a temporary folder: --clients clients x --periods months of
-the four client notebooks plus the portfolio. With --source, every client gets a copy
-of that real executed client folder (front matter rewritten to its own id and name);
-otherwise the synthetic notebooks of the tests. Then it times:
-1. publish without PDFs (pages only: the built-in renderer, site + bundles);
-2. publish with PDFs (Chromium prints each client's latest monthly report);
-3. publish again with nothing changed (every PDF kept, none printed).
-and prints the sizes of _site/ and of one bundle. Target: the whole 50-client run has
-150 s; pages should take seconds, PDFs about a second each with 2 Chromium processes.
+Default: the executed reports of a real run (reports/ and build/ of this workspace, e.g. after
+`make run`), copied to a temporary folder. For each renderer it times:
+1. publish from scratch (no staging, no earlier output);
+2. publish again with nothing changed;
+3. publish after one client's latest month changed (its notebooks re-executed: here, a
+   markdown cell of each edited, so every one of its pages must be rendered again);
+and prints the wall time, the CPU seconds of the process and its children (Quarto, pandoc)
+and the machine's load average next to each, since the machines are shared. With
+`--run-summary build/run_summary.json` it also prints the publish stage's share of that run.
+Targets (Quarto, the sample): <= 30 s from scratch, <= 5 s with one client changed.
+--synthetic builds --clients x --periods months of the tests' synthetic notebooks instead;
+--pdf also prints each client's latest monthly report with Chromium (builtin only).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -26,14 +31,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipelines.site.pdf import find_chromium
+from pipelines.core import config
 from pipelines.site.publish import publish
-from tests.publish_fixtures import (
-    NOTEBOOKS,
-    executed_notebook,
-    portfolio_notebook,
-    write_notebook,
-)
+from pipelines.site.quarto import find_quarto
+from tests.publish_fixtures import NOTEBOOKS, executed_notebook, portfolio_notebook, write_notebook
 
 
 def size_of(folder: Path) -> str:
@@ -42,76 +43,95 @@ def size_of(folder: Path) -> str:
     return f"{total / 1e6:.1f} MB in {count} files"
 
 
-def clone(source: Path, target: Path, client_id: str, name: str, period: str) -> None:
-    for path in sorted(source.glob("*.ipynb")):
-        nb = json.loads(path.read_text())
-        for cell in nb["cells"]:
-            if cell["cell_type"] == "raw":
-                text = "".join(cell["source"])
-                lines = [ln for ln in text.splitlines() if not ln.startswith(("client_id:", "client_name:",
-                                                                              "period:", "title:"))]
-                extra = [f"client_id: {client_id}", f"client_name: {name}", f"period: '{period}'",
-                         f"title: {name} — {period}"]
-                cell["source"] = "\n".join(lines[:-1] + extra + lines[-1:])
-                break
-        write_notebook(target / path.name, nb)
-
-
-def build_reports(reports: Path, clients: int, periods: int, source: Path | None) -> None:
+def synthetic(reports: Path, clients: int, periods: int) -> None:
     months = [f"2026-{m:02d}" for m in range(10 - periods + 1, 11)]
     for period in months:
         for i in range(clients):
             client_id, name = f"client-{i:03d}", f"Client {i:03d} Ltd"
-            folder = reports / period / client_id
-            if source:
-                clone(source, folder, client_id, name, period)
-                continue
             tickets = [f"T{i:03d}-{n}" for n in range(40)]
             for notebook in NOTEBOOKS:
-                write_notebook(folder / f"{notebook}.ipynb",
+                write_notebook(reports / period / client_id / f"{notebook}.ipynb",
                                executed_notebook(client_id, name, period, notebook, tickets))
         write_notebook(reports / period / "portfolio" / "portfolio.ipynb", portfolio_notebook(period))
 
 
+def change_one_client(reports: Path) -> str:
+    """Edit a markdown cell of each notebook of one client's latest month (as a re-run would)."""
+    latest = max(p for p in reports.iterdir() if p.name[:1].isdigit())
+    client = sorted(p for p in latest.iterdir() if p.is_dir() and p.name not in ("portfolio",)
+                    and not p.name.startswith((".", "_")))[0]
+    for path in client.glob("*.ipynb"):
+        nb = json.loads(path.read_text())
+        cell = next(c for c in nb["cells"] if c["cell_type"] == "markdown")
+        cell["source"] = ["".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"],
+                          f"\n\n(re-run {time.time():.0f})"]
+        path.write_text(json.dumps(nb))
+    return f"{latest.name}/{client.name}"
+
+
+def timed(label: str, **kwargs) -> float:
+    load = os.getloadavg()[0]
+    cpu0, start = os.times(), time.perf_counter()
+    result = publish(**kwargs)
+    wall, cpu1 = time.perf_counter() - start, os.times()
+    cpu = sum(cpu1[:4]) - sum(cpu0[:4])
+    print(f"  {label:<34} {wall:7.1f} s wall  {cpu:7.1f} CPU-s  load {load:5.1f}  "
+          f"{result.pages} pages, {result.pdfs_printed} PDFs printed", flush=True)
+    return wall
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--reports", type=Path, default=config.REPORTS)
+    parser.add_argument("--build", type=Path, default=config.BUILD)
+    parser.add_argument("--engines", default="builtin,quarto")
+    parser.add_argument("--synthetic", action="store_true")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--periods", type=int, default=3)
-    parser.add_argument("--source", type=Path, help="a real executed client folder to copy per client")
+    parser.add_argument("--pdf", action="store_true")
+    parser.add_argument("--run-summary", type=Path, default=None)
     args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores, load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory(prefix="bench-publish-") as tmp:
         tmp = Path(tmp)
-        paths = {"reports": tmp / "reports", "build": tmp / "build", "site": tmp / "_site",
-                 "site_clients": tmp / "_site_clients"}
-        build_reports(paths["reports"], args.clients, args.periods, args.source)
-        print(f"{args.clients} clients x {args.periods} months "
-              f"({'copies of ' + str(args.source) if args.source else 'synthetic notebooks'}); "
-              f"reports: {size_of(paths['reports'])}")
-
-        os.environ["SERVICEREVIEW_CHROMIUM"] = str(tmp / "no-chromium")
-        start = time.perf_counter()
-        result = publish(**paths, engine="builtin")
-        print(f"1. pages only: {result.pages} pages in {time.perf_counter() - start:.2f}s "
-              f"(stages {result.seconds})")
-        del os.environ["SERVICEREVIEW_CHROMIUM"]
-
-        chromium, why = find_chromium()
-        if chromium is None:
-            print(f"2./3. {why}")
+        source = tmp / "source"
+        if args.synthetic:
+            synthetic(source / "reports", args.clients, args.periods)
+            print(f"{args.clients} clients x {args.periods} months of synthetic notebooks")
         else:
-            start = time.perf_counter()
-            result = publish(**paths, engine="builtin")
-            seconds = time.perf_counter() - start
-            print(f"2. with PDFs: {result.pdfs_printed} printed in {seconds:.2f}s "
-                  f"({result.seconds['pdf'] / max(result.pdfs_printed, 1):.2f}s per PDF, stages {result.seconds})")
-            start = time.perf_counter()
-            result = publish(**paths, engine="builtin")
-            print(f"3. unchanged: {result.pdfs_printed} printed, {result.pdfs_reused} kept in "
-                  f"{time.perf_counter() - start:.2f}s")
-        print(f"_site: {size_of(paths['site'])}; one bundle: {size_of(paths['site_clients'] / 'client-000')}")
-        pdfs = sorted(paths["site_clients"].glob("*/*/monthly_report.pdf"))
-        if pdfs:
-            print(f"PDF size: {pdfs[0].stat().st_size / 1e3:.0f} kB")
+            if not any(args.reports.glob("20*-*")):
+                sys.exit(f"{args.reports}: no executed reports (run `make run` first, or use --synthetic)")
+            shutil.copytree(args.reports, source / "reports")
+            for sub in ("clean", "validation"):
+                if (args.build / sub).exists():
+                    shutil.copytree(args.build / sub, source / "build" / sub)
+            months = sorted(p.name for p in (source / "reports").glob("20*-*"))
+            print(f"reports of {args.reports} ({', '.join(months)}): {size_of(source / 'reports')}")
+        if not (tmp / "source" / "build").exists():
+            (tmp / "source" / "build").mkdir(parents=True)
+        if not args.pdf:
+            os.environ["SERVICEREVIEW_CHROMIUM"] = str(tmp / "no-chromium")
+        for engine in args.engines.split(","):
+            if engine == "quarto" and find_quarto() is None:
+                print("quarto: not found (QUARTO_PATH, PATH); skipped")
+                continue
+            work = tmp / engine
+            shutil.copytree(source, work)
+            paths = {"reports": work / "reports", "build": work / "build", "site": work / "_site",
+                     "site_clients": work / "_site_clients"}
+            print(f"{engine}:")
+            timed("1. from scratch", **paths, engine=engine)
+            timed("2. nothing changed", **paths, engine=engine)
+            changed = change_one_client(paths["reports"])
+            timed(f"3. one client changed ({changed})", **paths, engine=engine)
+            print(f"  _site: {size_of(paths['site'])}; bundles: {size_of(paths['site_clients'])}")
+    if args.run_summary and args.run_summary.exists():
+        summary = json.loads(args.run_summary.read_text())
+        timings = summary["timings_s"]
+        total = sum(timings.values())
+        print(f"publish in the run of {args.run_summary} ({', '.join(summary.get('periods') or [summary['period']])}):"
+              f" {timings.get('publish', 0):.1f} s of {total:.1f} s = {100 * timings.get('publish', 0) / total:.0f} %"
+              f" (stages: {timings})")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,14 @@ ExtractedOpt = Annotated[str | None, typer.Option(
                            "else now): timestamps over a day later are implausible, months up to it complete.")]
 EarliestOpt = Annotated[str | None, typer.Option(
     "--earliest", help="Timestamps before this date are implausible (default 1990-01-01).")]
+PeriodsOpt = Annotated[
+    str | None, typer.Option("--period", help="Report month YYYY-MM, a range YYYY-MM:YYYY-MM (every month "
+                             "in it) or 'all' (every month in the data); default: latest complete month.")
+]
+EngineOpt = Annotated[
+    str, typer.Option("--engine", envvar="SERVICEREVIEW_ENGINE",
+                      help="Publish with 'quarto', the 'builtin' renderer, or 'auto' (Quarto when found).")
+]
 
 
 def _fail(message: str, code: int = config.EXIT_USAGE) -> None:
@@ -213,8 +221,12 @@ def metrics(
     data: Annotated[Path, typer.Option("--data", help="Folder with the clean tables.")] = BUILD.clean,
     out: OutOpt = BUILD.metrics,
     period: PeriodOpt = None,
+    tone_min_labels: Annotated[int | None, typer.Option(
+        "--tone-min-labels", min=1,
+        help="Rated comments needed to train the tone model; fewer use the word list "
+             "(default: SERVICEREVIEW_TONE_MIN_LABELS or 2000).")] = None,
 ) -> None:
-    """Compute the per-ticket SLA table and the client x month KPI table."""
+    """Compute the per-ticket SLA table, the client x month KPI table and the comment tone."""
     from pipelines.core.periods import month_index
     from pipelines.metrics.stage import metrics_folder
 
@@ -225,7 +237,7 @@ def metrics(
             _fail(f"--period: {exc}")
     try:
         with _locked(_build_of(out)):
-            result = _guard(metrics_folder, data, out, period)
+            result = _guard(metrics_folder, data, out, period, tone_min_labels=tone_min_labels)
     except ValueError as exc:  # e.g. a ticket whose priority has no target in its contract
         _fail(str(exc))
     s = result.summary
@@ -237,6 +249,16 @@ def metrics(
     if s["missing_tables"]:
         console.print(f"not given (their KPIs are n/a): {', '.join(s['missing_tables'])}",
                       highlight=False)
+    console.print(_tone_line(s["tone"]), highlight=False)
+
+
+def _tone_line(tone: dict) -> str:
+    if tone["method"] == "lexicon":
+        return f"comment tone: word list ({tone['reason']})"
+    measured = (f"macro-F1 {tone['macro_f1']:.2f} on {tone['scored_comments']:,} later comments, "
+                f"word list {tone['lexicon_macro_f1']:.2f}" if tone["macro_f1"] is not None
+                else "agreement not measured: the comments span a single month")
+    return f"comment tone: model trained on {tone['labelled_comments']:,} rated comments ({measured})"
 
 
 @app.command(name="import")
@@ -309,11 +331,12 @@ def _print_history(h: dict) -> None:
 
 @app.command()
 def run(
-    period: PeriodOpt = None,
+    period: PeriodsOpt = None,
     client: Annotated[list[str] | None, typer.Option("--client", help="Only these clients.")] = None,
     jobs: Annotated[int | None, typer.Option("--jobs", help="Parallel jobs (default: cores).")] = None,
     data: DataOpt = config.SAMPLE_DATA,
     force: Annotated[bool, typer.Option("--force", help="Re-execute even if nothing changed.")] = False,
+    engine: EngineOpt = "auto",
     encoding: EncodingOpt = None,
     separator: SeparatorOpt = None,
     extracted_at: ExtractedOpt = None,
@@ -321,15 +344,19 @@ def run(
 ) -> None:
     """The monthly batch: clean, validate, metrics, notebooks per client, portfolio, publish.
 
+    With a range or 'all' every month is run in one call (the same warm kernels), oldest first,
+    and published together: the site and each client's bundle then hold all of those months.
+
     Exit codes: 0 all clients published; 1 a client failed (its notebook or its data-quality
     gate; the others completed); 2 bad arguments or unusable input; 3 another run holds the lock.
     """
     from pipelines.run.batch import LockedError, RunOptions, run_batch
 
     _check_period(period)
+    _check_engine(engine)
     bounds, read = _read_settings(encoding, separator, extracted_at, earliest)
-    options = RunOptions(period=period, clients=client, jobs=jobs, data=data, force=force, bounds=bounds,
-                         read=read)
+    options = RunOptions(period=period, clients=client, jobs=jobs, data=data, force=force, engine=engine,
+                         bounds=bounds, read=read)
     with _BatchProgress() as progress:
         try:
             result = _guard(run_batch, options, progress.on_event)
@@ -389,10 +416,19 @@ class _BatchProgress:
 
 
 def _check_period(period: str | None) -> None:
-    from pipelines.core.periods import is_period
+    from pipelines.core.periods import parse_periods
 
-    if period is not None and not is_period(period):
-        _fail(f"--period {period!r} is not a month like 2026-10")
+    try:
+        parse_periods(period)
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+def _check_engine(engine: str) -> None:
+    from pipelines.site.publish import ENGINES
+
+    if engine not in ("auto", *ENGINES):
+        _fail(f"--engine {engine!r} is not one of auto, {', '.join(ENGINES)}")
 
 
 def _short(path) -> str:
@@ -406,7 +442,9 @@ def _short(path) -> str:
 
 
 def _run_table(result):
-    table = Table(title=f"servicereview run — period {result.period}")
+    months = result.periods or [result.period]
+    span = months[0] if len(months) == 1 else f"{months[0]} to {months[-1]} ({len(months)} months)"
+    table = Table(title=f"servicereview run — period {span}")
     for column in ("client", "status", "time", "output"):
         table.add_column(column, justify="right" if column == "time" else "left")
     for o in result.outcomes:
@@ -426,6 +464,7 @@ def publish(
     site_clients: Annotated[
         Path, typer.Option("--site-clients", help="Folder of the per-client bundles.")
     ] = config.SITE_CLIENTS,
+    engine: EngineOpt = "auto",
 ) -> None:
     """Build the website (_site/) and the per-client bundles from reports/.
 
@@ -435,9 +474,11 @@ def publish(
     from pipelines.site.publish import PublishError
     from pipelines.site.publish import publish as build_site
 
+    _check_engine(engine)
     try:
         with _locked(build):
-            result = build_site(reports=reports, build=build, site=site, site_clients=site_clients)
+            result = build_site(reports=reports, build=build, site=site, site_clients=site_clients,
+                                engine=engine)
     except PublishError as exc:
         _fail(str(exc))
     for warning in result.warnings:

@@ -61,7 +61,7 @@ def write_csv(folder: Path, name: str, text: str) -> Path:
 
 XSS = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>'
 XSS_CLIENT = "harbor-dental"
-XSS_TICKET = "HD-44694"  # surveyed in 2026-10; its survey is turned into a hostile complaint
+XSS_TICKET = "HD-44696"  # surveyed in 2026-10; its survey is turned into a hostile complaint
 
 
 def copy_sample(target: Path, hostile: bool = False) -> Path:
@@ -91,13 +91,15 @@ def copy_sample(target: Path, hostile: bool = False) -> Path:
     return target
 
 
-def servicereview(*args: str, home: Path, timeout: int = 900):
-    """Run the CLI in a subprocess with its own workspace (SERVICEREVIEW_HOME)."""
+def servicereview(*args: str, home: Path, timeout: int = 900, engine: str = "builtin"):
+    """Run the CLI in a subprocess with its own workspace (SERVICEREVIEW_HOME). It publishes with
+    the built-in renderer unless told otherwise: the real Quarto is tested on small sites
+    (tests/site/test_publish_quarto.py), not on every end-to-end run."""
     import os
     import subprocess
     import sys
 
-    env = dict(os.environ, SERVICEREVIEW_HOME=str(home), COLUMNS="200")
+    env = dict(os.environ, SERVICEREVIEW_HOME=str(home), COLUMNS="200", SERVICEREVIEW_ENGINE=engine)
     return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], env=env, capture_output=True,
                           text=True, timeout=timeout)
 

@@ -3,7 +3,7 @@
 They have the shape the runner leaves in reports/: a raw front-matter cell, hidden code
 cells, HTML fragments (KPI tiles, a note, a table with ticket ids and an escaped survey
 comment, a ten-column survey review table as wide as the real one, the collapsed ticket
-ids behind a figure), an SVG chart with a <title> per mark (plus the Vega-Lite JSON
+ids behind a figure and their CSV download), an SVG chart with a <title> per mark (plus the Vega-Lite JSON
 JupyterLab uses), streams.
 """
 
@@ -22,6 +22,7 @@ from pipelines.core.periods import period_title
 from pipelines.core.reports import CLIENT, declared
 from pipelines.core.schemas import REJECTS_SCHEMA
 from pipelines.report import fragments
+from pipelines.report.fragments import FILES_MIME
 from tests.conftest import ACME
 
 XSS_COMMENT = '<img src=x onerror="window.__pwned=1">'
@@ -74,8 +75,11 @@ def executed_notebook(client_id: str, name: str, period: str, notebook: str, tic
         {"ticket_id": "Ticket", "title": "Title", "priority": "Priority", "rating": "Rating",
          "rated": "Rated", "comment": "Comment", "tone": "Comment tone", "response": "Response SLA",
          "resolution": "Resolution SLA", "reopens": "Reopens"}).html
+    csv_name = f"{period}-tickets-logged.csv"
     traces = (f'<div class="sr-traces"><details class="sr-trace"><summary>Tickets logged</summary>'
-              f'<p><b>{len(tickets)} tickets:</b> {", ".join(tickets)}</p></details></div>')
+              f'<p><b>{len(tickets)} tickets:</b> {", ".join(tickets)} '
+              f'<a class="sr-csv" href="tickets/{csv_name}">CSV</a></p></details></div>')
+    csv = "ticket_id,title\n" + "".join(f"{t},=HYPERLINK(\"x\") {name}\n" for t in tickets)
     vegalite = {"$schema": "https://vega.github.io/schema/vega-lite/v5.json", "mark": "bar"}
     chart = {"application/vnd.vegalite.v5+json": vegalite,
              "image/svg+xml": SVG.replace("{label}", f"{period}: 96%"),
@@ -94,7 +98,8 @@ def executed_notebook(client_id: str, name: str, period: str, notebook: str, tic
             {"output_type": "stream", "name": "stdout", "text": f"{len(tickets)} tickets <b>\n"}]),
         _cell("code", "ticket_table(tickets)", [display({"text/html": table, "text/plain": "table"})]),
         _cell("code", "survey_review(ctx)", [display({"text/html": review, "text/plain": "review"})]),
-        _cell("code", "tickets_behind(ctx)", [display({"text/html": traces, "text/plain": "ids"})]),
+        _cell("code", "tickets_behind(ctx)", [display({"text/html": traces, "text/plain": "ids",
+                                                      FILES_MIME: {csv_name: csv}})]),
     ]
     return {"cells": cells, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                         "language": "python"}},
@@ -116,12 +121,13 @@ def tickets_of(client_id: str, period: str) -> list[str]:
     return [f"{prefix}-{period.replace('-', '')}-{n}" for n in (1, 2, 3)]
 
 
-def write_reports(reports: Path, periods=("2026-09", "2026-10"), clients=tuple(CLIENTS)) -> Path:
+def write_reports(reports: Path, periods=("2026-09", "2026-10"), clients=tuple(CLIENTS),
+                  notebooks=NOTEBOOKS) -> Path:
     """reports/<period>/<client>/*.ipynb and the portfolio, like a runner would leave them."""
     for period in periods:
         for client_id in clients:
             name = CLIENTS[client_id][0]
-            for notebook in NOTEBOOKS:
+            for notebook in notebooks:
                 nb = executed_notebook(client_id, name, period, notebook, tickets_of(client_id, period))
                 write_notebook(reports / period / client_id / f"{notebook}.ipynb", nb)
         write_notebook(reports / period / "portfolio" / "portfolio.ipynb", portfolio_notebook(period))

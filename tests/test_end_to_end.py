@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 import shutil
 from pathlib import Path
@@ -46,6 +47,13 @@ def test_each_bundle_holds_only_its_own_clients_data(sample_run):
                     for marker in {other, other_name, html.escape(other_name), html.escape(other_name, quote=False)}:
                         assert marker not in text, f"{path}: names {other}"
         assert seen_own, f"{client}: its own bundle lists none of its tickets"
+
+
+def test_the_tone_model_and_other_clients_tones_never_leave_the_internal_build(sample_run):
+    assert (sample_run.home / "build" / "metrics" / "tone_model.joblib").exists()
+    for site in ("_site", "_site_clients"):
+        names = [p.name for p in (sample_run.home / site).rglob("*")]
+        assert not [n for n in names if n.endswith(".joblib") or "tone" in n], site
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +156,26 @@ def test_an_update_log_without_fcr_inputs_and_a_partial_month_say_so_on_every_pa
     kpis = pl.read_parquet(home / "build" / "metrics" / "client_kpis.parquet").filter(pl.col("month") == "2026-03")
     assert kpis["fcr_pct"].to_list() == [None] and kpis["proactive_pct"].to_list() == [None]
     assert kpis["month_complete"].to_list() == [False]
+
+
+def test_a_5000_ticket_month_stays_a_small_page_with_its_tickets_in_csvs(tmp_path):
+    """One client with ~5,000 tickets in the month: the monthly report names only the exceptions
+    (its HTML stays under 300 KB) and the CSVs hold every ticket behind each figure."""
+    from tests.conftest import servicereview
+
+    data = tmp_path / "data"
+    made = servicereview("sample", "--clients", "1", "--months", "2", "--tickets", "10000", "--out", str(data),
+                         "--no-dirty", home=tmp_path / "home")
+    assert made.returncode == 0, made.stderr[-2000:]
+    done = servicereview("run", "--data", str(data), "--jobs", "1", home=tmp_path / "home")
+    assert done.returncode == 0, done.stderr[-3000:]
+    client = next(p.stem for p in (data / "contracts").glob("*.yml"))
+    month = json.loads((tmp_path / "home" / "build" / "run_summary.json").read_text())["period"]
+    folder = tmp_path / "home" / "_site_clients" / client / month
+    logged = pl.read_csv(folder / "tickets" / f"{month}-tickets-logged.csv", infer_schema=False)
+    assert logged.height >= 4000
+    for page in (folder / "monthly_report.html",
+                 tmp_path / "home" / "_site" / month / client / "monthly_report.html"):
+        size = page.stat().st_size
+        assert size < 300_000, f"{page}: {size / 1000:.0f} KB"
+    assert f'href="tickets/{month}-tickets-logged.csv"' in (folder / "monthly_report.html").read_text()

@@ -134,6 +134,12 @@ def write_csv_for_people(frame: pl.DataFrame, path: Path) -> Path:
                                                                    quote_style="non_numeric"))
 
 
+def csv_for_people(frame: pl.DataFrame) -> str:
+    """CSV text for people, who open it in a spreadsheet (the per-figure ticket lists): formulas
+    neutralised (`neutralised`), numbers left as numbers."""
+    return neutralised(frame).write_csv(line_terminator="\n", quote_style="non_numeric")
+
+
 def write_text(path: Path, text: str) -> Path:
     """Write a text file atomically, UTF-8 with LF line endings."""
     return _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8", newline="\n"))
@@ -142,6 +148,23 @@ def write_text(path: Path, text: str) -> Path:
 def write_json(data: object, path: Path) -> Path:
     """Write JSON atomically, pretty and with stable key order."""
     return write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def write_model(model: object, path: Path) -> Path:
+    """Write a fitted model atomically with joblib (internal build artefacts only)."""
+    import joblib  # comes with scikit-learn; kept out of notebook kernels' imports
+
+    return _atomic(path, lambda tmp: joblib.dump(model, tmp, compress=3))
+
+
+def read_model(path: Path) -> object:
+    """Load a model written by `write_model` (only ever from this project's own build folder)."""
+    import joblib
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found (run `servicereview metrics` first)")
+    return joblib.load(path)
 
 
 def read_json(path: Path) -> dict:
@@ -195,17 +218,22 @@ def read_table(folder: Path, table: str, columns: list[str] | None = None,
     """A table from `folder/<table>.parquet`; an empty frame of the right schema if absent.
 
     `columns` reads only those columns and `client_id` only that client's rows (both pushed
-    down into the Parquet reader: large tables cost less memory and time)."""
+    down into the Parquet reader: large tables cost less memory and time). A requested
+    canonical column that a file written before it existed lacks is read as nulls."""
     path = Path(folder) / f"{table}.parquet"
     schema = REJECTS_SCHEMA if table == "rejects" else TABLES[table].columns if table in TABLES else {}
     if not path.exists():
         return pl.DataFrame(schema={c: schema[c] for c in columns} if columns else schema)
     scan = pl.scan_parquet(path)
+    names = scan.collect_schema().names()
     if client_id is not None:
-        if "client_id" not in scan.collect_schema().names():
+        if "client_id" not in names:
             raise InputError(f"{path}: no client_id column (clean tables carry each row's client)")
         scan = scan.filter(pl.col("client_id") == client_id)
-    return (scan.select(columns) if columns else scan).collect()
+    if columns:
+        scan = scan.select([pl.col(c) if c in names or c not in schema else pl.lit(None, schema[c]).alias(c)
+                            for c in columns])
+    return scan.collect()
 
 
 def copy_contracts(source: Path, target: Path, rewritten: dict[str, str] | None = None) -> None:

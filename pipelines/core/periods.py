@@ -40,3 +40,27 @@ def period_title(period: str) -> str:
 def previous_month(period: str) -> str:
     """'2026-01' -> '2025-12'."""
     return month_label(month_index(period) - 1)
+
+
+ALL = "all"  # --period all: every month in the data
+
+
+def months_between(first: str, last: str) -> list[str]:
+    """Every month from `first` to `last`, both included, oldest first."""
+    return [month_label(i) for i in range(month_index(first), month_index(last) + 1)]
+
+
+def parse_periods(text: str | None) -> list[str] | None:
+    """A --period value: None (the default month), 'YYYY-MM', 'YYYY-MM:YYYY-MM' (a range, both
+    ends included) or 'all'. Returns the months oldest first, [ALL] for 'all', or None."""
+    if text is None or text == "":
+        return None
+    if text == ALL:
+        return [ALL]
+    first, sep, last = text.partition(":")
+    if not is_period(first) or (sep and not is_period(last)):
+        raise ValueError(f"--period {text!r} is not a month like 2026-10, a range like "
+                         "2025-10:2026-10 or 'all'")
+    if sep and month_index(last) < month_index(first):
+        raise ValueError(f"--period {text!r}: the range ends before it starts")
+    return months_between(first, last) if sep else [first]

@@ -17,6 +17,11 @@ from datetime import datetime
 
 import polars as pl
 
+# Downloads a fragment carries (file name -> text, e.g. the CSV of the tickets behind a figure):
+# an output of this type is kept in the executed notebook and written beside the published page,
+# in DOWNLOADS_DIR, where the fragment's links point.
+FILES_MIME = "application/vnd.servicereview.files+json"
+DOWNLOADS_DIR = "tickets"
 STATUS_COLORS = {"good": "#2e7d32", "bad": "#c62828", "warn": "#ef6c00", "na": "#757575", "info": "#1565c0"}
 
 
@@ -31,9 +36,13 @@ class Fragment:
 
     html: str
     text: str = ""
+    files: dict[str, str] | None = None  # downloads to publish beside the page (FILES_MIME)
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        return {"text/html": self.html, "text/plain": self.text or _strip(self.html)}
+        bundle = {"text/html": self.html, "text/plain": self.text or _strip(self.html)}
+        if self.files:
+            bundle[FILES_MIME] = dict(self.files)
+        return bundle
 
     def __str__(self) -> str:
         return self.text or _strip(self.html)
@@ -45,7 +54,8 @@ def _strip(markup: str) -> str:
 
 def join(*parts: Fragment) -> Fragment:
     """Several fragments as one output."""
-    return Fragment("\n".join(p.html for p in parts), "\n".join(str(p) for p in parts))
+    files = {name: text for p in parts for name, text in (p.files or {}).items()}
+    return Fragment("\n".join(p.html for p in parts), "\n".join(str(p) for p in parts), files or None)
 
 
 def paragraph(text: str, css: str = "sr-prose") -> Fragment:

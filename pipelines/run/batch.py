@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,13 +32,13 @@ from pipelines.core.contracts import ContractError, load_contracts
 from pipelines.core.exports import ReadOptions
 from pipelines.core.io import InputError, describe_os_error, digest, sweep_staging, write_json
 from pipelines.core.layout import STALE_FILE, STATE_FILE, Layout
-from pipelines.core.periods import period_title
+from pipelines.core.periods import ALL, months_between, parse_periods, period_title
 from pipelines.core.reports import CLIENT, PORTFOLIO
 from pipelines.metrics.stage import metrics_folder
 from pipelines.report.narrative import date_of
 from pipelines.run import execute, fingerprints
 from pipelines.run.lock import LockedError, run_lock
-from pipelines.run.workers import ClientOutcome, init_worker, process_client, run_client
+from pipelines.run.workers import ClientOutcome, init_worker, mark_stale, process_client, run_client
 from pipelines.site.publish import PublishError, publish
 from pipelines.validate.gate import GateResult, write_summary
 
@@ -49,9 +49,9 @@ __all__ = ["BatchResult", "ClientOutcome", "Event", "LockedError", "RunOptions",
 
 @dataclass
 class RunOptions:
-    """What to run: the period, the clients, how many workers, and the folders."""
+    """What to run: the month(s), the clients, how many workers, and the folders."""
 
-    period: str | None = None
+    period: str | None = None  # YYYY-MM, a range YYYY-MM:YYYY-MM, "all", or None (latest complete)
     clients: list[str] | None = None
     jobs: int | None = None
     data: Path = config.SAMPLE_DATA
@@ -62,15 +62,17 @@ class RunOptions:
     force: bool = False
     bounds: TimeBounds | None = None  # plausible timestamps (default: 1990 to now plus a day)
     read: ReadOptions = ReadOptions()  # encoding and separator of the CSV files
+    engine: str = "auto"  # publish engine: auto, quarto or builtin
 
 
 @dataclass
 class BatchResult:
     """Every client's outcome and the stages' timings."""
 
-    period: str | None
-    outcomes: list[ClientOutcome]
+    period: str | None  # the latest month run
+    outcomes: list[ClientOutcome]  # one per client (and the portfolio) and month
     timings: dict[str, float]
+    periods: list[str] = field(default_factory=list)  # every month run, oldest first
 
     @property
     def exit_code(self) -> int:
@@ -168,18 +170,65 @@ def _run_locked(options: RunOptions, on_event: OnEvent) -> BatchResult:
         on_event(Event("message", text=f"nothing changed since the last run ({last['finished_at']}): "
                                        f"{len(last['clients'])} clients up to date, 0 notebooks executed"))
         log.info("unchanged inputs, templates and code: nothing re-executed")
-        outcomes = [ClientOutcome(c, "unchanged", output=options.reports / last["period"] / c)
-                    for c in last["clients"]]
-        result = BatchResult(last["period"], outcomes, timings)
+        periods = last.get("periods") or [last["period"]]
+        outcomes = [ClientOutcome(c, "unchanged", output=options.reports / p / c)
+                    for p in periods for c in last["clients"]]
+        result = BatchResult(periods[-1], outcomes, timings, periods)
         write_json(_summary(result), layout.run_summary)
         return result
 
     with _timed(timings, "clean", on_event):
         cleaned = clean_folder(options.data, layout.clean, options.bounds, options.read)
     clients = _select_clients(cleaned.summary["by_client"], options.clients)
-    with _timed(timings, "metrics", on_event):
-        metrics = metrics_folder(layout.clean, layout.metrics, period=options.period)
-    period = metrics.summary["period"]
+    wanted = parse_periods(options.period) or [None]
+    outcomes: list[ClientOutcome] = []
+    gated: set[str] = set()  # clients whose data-quality gate ran in this run (the data is the same)
+    with _workers(options, len(clients)) as workers:
+        with _timed(timings, "metrics", on_event):
+            metrics = metrics_folder(layout.clean, layout.metrics,
+                                     period=None if wanted[0] in (None, ALL) else wanted[0])
+        periods = _resolve(wanted, metrics.summary)
+        for period in periods:  # oldest first, the metrics of each month in turn
+            if metrics.summary["period"] != period:
+                with _timed(timings, "metrics", on_event):
+                    metrics = metrics_folder(layout.clean, layout.metrics, period=period)
+            label = f"validate + notebooks {period}" if len(periods) > 1 else "validate + notebooks"
+            with _timed(timings, "validate + notebooks", on_event, label):
+                outcomes += _run_period(period, clients, templates, options, layout, recipe, metrics,
+                                        on_event, workers, gated)
+    _write_gate_summary(layout, clients, cleaned.summary["missing_tables"])
+
+    result = BatchResult(periods[-1], sorted(outcomes, key=lambda o: (o.client_id, str(o.output))), timings,
+                         periods)
+    if options.publish:
+        with _timed(timings, "publish", on_event):
+            _publish(options, result, on_event)
+    write_json(_summary(result), layout.run_summary)
+    if result.exit_code == config.EXIT_OK:
+        write_json({"key": key, "period": periods[-1], "periods": periods, "clients": [*clients, PORTFOLIO],
+                    "finished_at": datetime.now(UTC).isoformat(timespec="seconds")},
+                   layout.last_run)
+    else:
+        (layout.last_run).unlink(missing_ok=True)
+    return result
+
+
+def _resolve(wanted: list, summary: dict) -> list[str]:
+    """The months to run, oldest first: the default month, a range checked against the data,
+    or (ALL) every month from the first in the data to the default (latest complete) one."""
+    first, latest = summary["first_month"], summary["period"]
+    if wanted == [None]:
+        return [latest]
+    if wanted == [ALL]:
+        return months_between(first, latest)
+    if wanted[0] < first:
+        raise InputError(f"--period {wanted[0]}:{wanted[-1]}: the data starts in {first}")
+    return wanted
+
+
+def _run_period(period, clients, templates, options, layout, recipe, metrics, on_event, workers,
+                gated: set[str]) -> list[ClientOutcome]:
+    """Gate and notebooks of every client (that changed) for one month, then the portfolio."""
     period_dir = options.reports / period
     state = _read_json(period_dir / STATE_FILE)
     base = digest(recipe, period)
@@ -187,7 +236,8 @@ def _run_locked(options: RunOptions, on_event: OnEvent) -> BatchResult:
     front = {c: _front_matter(c, contracts[c], period, metrics.summary) for c in clients}
 
     outcomes: list[ClientOutcome] = []
-    digests = {client: fingerprints.client_digest(client, layout.clean, base) for client in clients}
+    digests = {client: fingerprints.client_digest(client, layout.clean, base, layout.metrics)
+               for client in clients}
     todo: list[str] = []
     for client, fingerprint in digests.items():
         unchanged = (state.get(client) == fingerprint and (period_dir / client).exists()
@@ -200,9 +250,7 @@ def _run_locked(options: RunOptions, on_event: OnEvent) -> BatchResult:
     portfolio_due = (options.force or state.get(PORTFOLIO) != portfolio_key
                      or not (period_dir / PORTFOLIO).exists())
 
-    with _timed(timings, "validate + notebooks", on_event):
-        executed = _execute_all(todo, period, templates, options, front, on_event, portfolio_due)
-    _write_gate_summary(layout, clients, cleaned.summary["missing_tables"])
+    executed = _execute_all(todo, period, templates, options, front, on_event, portfolio_due, workers, gated)
     for outcome in executed:
         outcomes.append(outcome)
         if outcome.status == "executed":
@@ -214,19 +262,7 @@ def _run_locked(options: RunOptions, on_event: OnEvent) -> BatchResult:
     if not portfolio_due:
         outcomes.append(ClientOutcome(PORTFOLIO, "unchanged", output=period_dir / PORTFOLIO))
     write_json(state, period_dir / STATE_FILE)
-
-    result = BatchResult(period, sorted(outcomes, key=lambda o: o.client_id), timings)
-    if options.publish:
-        with _timed(timings, "publish", on_event):
-            _publish(options, result, on_event)
-    write_json(_summary(result), layout.run_summary)
-    if result.exit_code == config.EXIT_OK:
-        write_json({"key": key, "period": period, "clients": [*clients, PORTFOLIO],
-                    "finished_at": datetime.now(UTC).isoformat(timespec="seconds")},
-                   layout.last_run)
-    else:
-        (layout.last_run).unlink(missing_ok=True)
-    return result
+    return outcomes
 
 
 def _write_gate_summary(layout: Layout, clients: list[str], missing: list[str]) -> None:
@@ -236,7 +272,7 @@ def _write_gate_summary(layout: Layout, clients: list[str], missing: list[str]) 
 
 def _publish(options: RunOptions, result: BatchResult, on_event: OnEvent) -> None:
     try:
-        published = publish(reports=options.reports, build=options.build)
+        published = publish(reports=options.reports, build=options.build, engine=options.engine)
     except PublishError as exc:
         result.outcomes.append(ClientOutcome("site", "failed", message=f"publish: {exc}"))
         return
@@ -250,7 +286,8 @@ def _publish(options: RunOptions, result: BatchResult, on_event: OnEvent) -> Non
 def _summary(result: BatchResult) -> dict:
     """What the run did, machine-readable (build/run_summary.json): for schedulers and benchmarks."""
     return {
-        "period": result.period, "exit_code": result.exit_code, "timings_s": result.timings,
+        "period": result.period, "periods": result.periods, "exit_code": result.exit_code,
+        "timings_s": result.timings,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "outcomes": [{"client_id": o.client_id, "status": o.status, "seconds": round(o.seconds, 2),
                       "output": str(o.output) if o.output else None, "message": o.message}
@@ -268,66 +305,87 @@ def _front_matter(client: str, contract, period: str, summary: dict) -> dict:
     return front
 
 
-def _execute_all(todo, period, templates, options, front: dict[str, dict], on_event: OnEvent,
-                 portfolio: bool) -> list[ClientOutcome]:
-    """Clients in parallel (gate, then notebooks), then the portfolio in a warm worker."""
-    if not todo and not portfolio:
-        return []
-    client_templates = [t for t in templates if t.scope == CLIENT]
-    jobs = max(1, min(options.jobs or os.cpu_count() or 1, max(len(todo), 1)))
+@contextmanager
+def _workers(options: RunOptions, clients: int):
+    """The worker processes of a run (each with a warm kernel), kept for all its months."""
+    jobs = max(1, min(options.jobs or os.cpu_count() or 1, max(clients, 1)))
     context = multiprocessing.get_context("spawn")  # never fork a process holding polars threads
-    outcomes = []
     events = context.Queue()  # handed to each worker at spawn: no manager process to orphan
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=init_worker,
                              initargs=(os.getpid(), events)) as pool:
-        now = datetime.now(UTC)
-        for client in todo:
+        yield pool, events
+
+
+def _execute_all(todo, period, templates, options, front: dict[str, dict], on_event: OnEvent,
+                 portfolio: bool, workers, gated: set[str]) -> list[ClientOutcome]:
+    """Clients in parallel (gate, then notebooks), then the portfolio in a warm worker. A client
+    whose gate already ran in this run (an earlier month) goes straight to its notebooks."""
+    if not todo and not portfolio:
+        return []
+    pool, events = workers
+    client_templates = [t for t in templates if t.scope == CLIENT]
+    layout = Layout(options.build)
+    outcomes = []
+    now = datetime.now(UTC)
+    futures = {}
+    for client in todo:
+        target = options.reports / period / client
+        if client not in gated:
             on_event(Event("client", client, steps=len(client_templates) + 1))
-        futures = {
-            pool.submit(process_client, client, period, client_templates, options.data, options.build,
-                        options.reports / period / client, front[client], now): client
-            for client in todo
-        }
-        pending = set(futures)
+            futures[pool.submit(process_client, client, period, client_templates, options.data,
+                                options.build, target, front[client], now)] = client
+            gated.add(client)
+            continue
+        gate = GateResult.from_json(_read_json(layout.gate(client)))
+        if not gate.publishable:
+            outcomes.append(mark_stale(target, client, gate))
+            continue
+        on_event(Event("client", client, steps=len(client_templates)))
+        futures[pool.submit(run_client, client, period, client_templates, options.data, options.build,
+                            target, front[client])] = client
+    pending = set(futures)
+    while True:
+        if not pending and portfolio:
+            portfolio = False
+            on_event(Event("client", PORTFOLIO, steps=1))
+            future = pool.submit(run_client, PORTFOLIO, period,
+                                 [t for t in templates if t.scope == PORTFOLIO], options.data,
+                                 options.build, options.reports / period / PORTFOLIO,
+                                 {"period": period, "subtitle": period_title(period)})
+            futures[future] = PORTFOLIO
+            pending = {future}
+        if not pending:
+            break
+        finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
         while True:
-            if not pending and portfolio:
-                portfolio = False
-                on_event(Event("client", PORTFOLIO, steps=1))
-                future = pool.submit(run_client, PORTFOLIO, period,
-                                     [t for t in templates if t.scope == PORTFOLIO], options.data,
-                                     options.build, options.reports / period / PORTFOLIO,
-                                     {"period": period, "subtitle": period_title(period)})
-                futures[future] = PORTFOLIO
-                pending = {future}
-            if not pending:
+            try:
+                client, step, ok = events.get_nowait()
+            except queue.Empty:
                 break
-            finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            while True:
-                try:
-                    client, step, ok = events.get_nowait()
-                except queue.Empty:
-                    break
-                on_event(Event("step", client, step, ok))
-            for future in finished:
-                client = futures[future]
-                try:
-                    outcome = future.result()
-                except Exception as exc:  # noqa: BLE001 - a worker process died; the others go on
-                    outcome = ClientOutcome(client, "failed", message=f"{type(exc).__name__}: {exc}")
-                on_event(Event("done", client, text=outcome.status))
-                level = logging.INFO if outcome.status == "executed" else logging.WARNING
-                log.log(level, "%s: %s in %.1fs %s", client, outcome.status, outcome.seconds, outcome.message)
-                outcomes.append(outcome)
+            on_event(Event("step", client, step, ok))
+        for future in finished:
+            client = futures[future]
+            try:
+                outcome = future.result()
+            except Exception as exc:  # noqa: BLE001 - a worker process died; the others go on
+                outcome = ClientOutcome(client, "failed", message=f"{type(exc).__name__}: {exc}")
+            on_event(Event("done", client, text=outcome.status))
+            level = logging.INFO if outcome.status == "executed" else logging.WARNING
+            log.log(level, "%s %s: %s in %.1fs %s", client, period, outcome.status, outcome.seconds,
+                    outcome.message)
+            outcomes.append(outcome)
     return outcomes
 
 
 @contextmanager
-def _timed(timings: dict, name: str, on_event: OnEvent):
+def _timed(timings: dict, name: str, on_event: OnEvent, label: str | None = None):
+    """Time a stage (adding up when it runs once a month) and announce it."""
     start = time.perf_counter()
-    on_event(Event("stage", text=name))
+    on_event(Event("stage", text=label or name))
     yield
-    timings[name] = round(time.perf_counter() - start, 2)
-    log.info("%s took %.2fs", name, timings[name])
+    seconds = time.perf_counter() - start
+    timings[name] = round(timings.get(name, 0) + seconds, 2)
+    log.info("%s took %.2fs", label or name, seconds)
 
 
 def _select_clients(by_client: dict, wanted: list[str] | None) -> list[str]:
@@ -348,4 +406,5 @@ def _read_json(path: Path) -> dict:
 
 
 def _outputs_exist(reports: Path, last: dict) -> bool:
-    return all((reports / last["period"] / c).exists() for c in last.get("clients", []))
+    return all((reports / p / c).exists() for p in last.get("periods") or [last["period"]]
+               for c in last.get("clients", []))

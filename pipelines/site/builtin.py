@@ -12,7 +12,6 @@ wrapped twice: for the internal site and for the client's own bundle.
 from __future__ import annotations
 
 import html
-import posixpath
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,19 @@ from markupsafe import Markup
 
 from pipelines.core.periods import period_title
 from pipelines.site.inventory import read_notebook, source_text
-from pipelines.site.pages import STYLESHEET, PublishJob, environment, markdown_html
+from pipelines.site.pages import (
+    STYLESHEET,
+    PublishJob,
+    attachments,
+    client_months,
+    environment,
+    health_rows,
+    home_context,
+    markdown_html,
+    month_nav,
+    relative_link,
+    write_attachments,
+)
 from pipelines.validate.health import render_health_html
 
 NAME = "built-in"
@@ -132,11 +143,7 @@ class PageWriter:
     def render(self, rel: str, template: str, *, title: str, sidebar: Sidebar | None = None,
                **context) -> str:
         """The HTML of one page at site-relative path `rel`."""
-        here_dir = posixpath.dirname(rel) or "."
-
-        def link(target: str) -> str:
-            return posixpath.relpath(target, here_dir)
-
+        link = relative_link(rel)
         if "body" in context:
             context["body"] = Markup(context["body"])
         return environment().get_template(template).render(
@@ -169,9 +176,8 @@ def available() -> bool:
 def build(job: PublishJob) -> int:
     """Write the internal site and every client bundle; returns the number of pages."""
     inventory = job.inventory
-    bodies = {r.path: notebook_html(read_notebook(r.path))
-              for c in inventory.clients.values() for m in c.months.values() for r in m.reports.values()}
-    bodies |= {r.path: notebook_html(read_notebook(r.path)) for r in inventory.portfolio.values()}
+    reports = [r for c in inventory.clients.values() for m in c.months.values() for r in m.reports.values()]
+    bodies = {r.path: _page_parts(r.path) for r in [*reports, *inventory.portfolio.values()]}
     pages = build_internal(inventory, job.health, job.health_note, job.methodology, job.site_dir, bodies)
     for client_id in inventory.clients:
         pages += bundle(job, client_id, bodies)
@@ -196,16 +202,22 @@ def _sidebar(client, period: str, page_of, health_href: str | None, pdf_href: st
     return Sidebar(client.name, period_title(period), pages, periods)
 
 
-def _client_pages(writer: PageWriter, client, page_of, bodies: dict, health_href, pdf_href_of) -> None:
+def _page_parts(path: Path) -> tuple[str, dict[str, str]]:
+    nb = read_notebook(path)
+    return notebook_html(nb), attachments(nb)
+
+
+def _client_pages(writer: PageWriter, client, page_of, bodies: dict, health_href, pdf_href_of,
+                  all_href: str) -> None:
     for period, month in client.months.items():
         sidebar = _sidebar(client, period, page_of, health_href, pdf_href_of(period))
         for report in month.reports.values():
-            body = bodies.get(report.path)
-            if body is None:
-                body = notebook_html(read_notebook(report.path))
-            writer.write(page_of(period, report.notebook), "notebook.html.j2",
-                         title=report.page_title(client.name), subtitle=report.subtitle,
-                         label=report.label, stale=month.stale, body=body, sidebar=sidebar)
+            body, files = bodies.get(report.path) or _page_parts(report.path)
+            path = writer.write(page_of(period, report.notebook), "notebook.html.j2",
+                                title=report.page_title(client.name), subtitle=report.subtitle,
+                                label=report.label, stale=month.stale, body=body, sidebar=sidebar,
+                                nav=month_nav(client, period, report.notebook, page_of, all_href))
+            write_attachments(path.parent, files)
 
 
 def build_internal(inventory, health: dict, health_note: str | None, methodology: str,
@@ -220,7 +232,7 @@ def build_internal(inventory, health: dict, health_note: str | None, methodology
     for client_id, client in inventory.clients.items():
         health_href = f"data-health/{client_id}.html" if health.get(client_id) else None
         _client_pages(writer, client, lambda p, nb, c=client_id: f"{p}/{c}/{nb}.html", bodies,
-                      health_href, lambda p: None)
+                      health_href, lambda p: None, f"index.html#{client_id}")
         if health_href:
             fragment = render_health_html(health[client_id], title=client.name, standalone=False)
             writer.write(health_href, "page.html.j2", title=f"Data health — {client.name}", body=fragment,
@@ -228,24 +240,15 @@ def build_internal(inventory, health: dict, health_note: str | None, methodology
                                           lambda p, nb, c=client_id: f"{p}/{c}/{nb}.html", health_href, None))
     for period, report in inventory.portfolio.items():
         writer.write(f"{period}/portfolio.html", "notebook.html.j2", title=report.page_title(),
-                     subtitle=report.subtitle, label="Portfolio (internal)", stale=None,
-                     body=bodies[report.path])
+                     subtitle=report.subtitle, label="Portfolio (internal)", stale=None, nav=None,
+                     body=bodies[report.path][0])
 
-    periods = [{"period": p, "title": period_title(p)} for p in inventory.periods]
-    rows = [{"client_id": cid, "name": c.name,
-             "cells": {p: {"href": f"{p}/{cid}/{next(iter(m.reports))}.html", "stale": m.stale is not None,
-                           "partial": m.partial}
-                       for p, m in c.months.items()}}
-            for cid, c in inventory.clients.items()]
-    writer.write("index.html", "home.html.j2", title="Service reports", clients=rows, periods=periods,
-                 portfolio={p: f"{p}/portfolio.html" for p in inventory.portfolio})
+    home = home_context(inventory, lambda p, cid, nb: f"{p}/{cid}/{nb}.html" if cid else f"{p}/{nb}.html")
+    writer.write("index.html", "home.html.j2", title="Service reports", **home)
     writer.write("methodology.html", "page.html.j2", title="Methodology", body=methodology)
-    health_rows = [{"client_id": cid, "name": c.name, "summary": health.get(cid),
-                    "href": f"data-health/{cid}.html" if health.get(cid) else None,
-                    "missing": "No validation result for this client."}
-                   for cid, c in inventory.clients.items()]
+    rows = health_rows(inventory, health, lambda cid: f"data-health/{cid}.html")
     writer.write("data-health.html", "health_index.html.j2", title="Data health",
-                 rows=health_rows if not health_note else [], missing=health_note or "")
+                 rows=rows if not health_note else [], missing=health_note or "")
     return len(writer.written)
 
 
@@ -263,7 +266,7 @@ def build_bundle(client, health_summary: dict | None, methodology: str, out: Pat
         ok = period in pdf_periods and "monthly_report" in client.months[period].reports
         return f"{period}/monthly_report.pdf" if ok else None
 
-    _client_pages(writer, client, page_of, bodies or {}, "data-health.html", pdf_of)
+    _client_pages(writer, client, page_of, bodies or {}, "data-health.html", pdf_of, "index.html")
     if health_summary:
         body = render_health_html(health_summary, title=client.name, standalone=False)
     else:
@@ -272,8 +275,6 @@ def build_bundle(client, health_summary: dict | None, methodology: str, out: Pat
     writer.write("data-health.html", "page.html.j2", title=f"Data health — {client.name}", body=body,
                  sidebar=_sidebar(client, latest, page_of, "data-health.html", pdf_of(latest)))
     writer.write("methodology.html", "page.html.j2", title="Methodology", body=methodology)
-    months = [{"title": period_title(p), "stale": m.stale is not None, "partial": m.partial, "pdf": pdf_of(p),
-               "pages": [(r.label, page_of(p, r.notebook)) for r in m.reports.values()]}
-              for p, m in client.months.items()]
-    writer.write("index.html", "client_home.html.j2", title=client.name, name=client.name, periods=months)
+    writer.write("index.html", "client_home.html.j2", title=client.name, name=client.name,
+                 periods=client_months(client, page_of, pdf_of))
     return len(writer.written)

@@ -7,6 +7,8 @@ and every client bundle into the job's staging folders; it never imports another
 
 from __future__ import annotations
 
+import posixpath
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -14,13 +16,17 @@ from pathlib import Path
 import mistune
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from pipelines.core import io
 from pipelines.core.layout import Layout
+from pipelines.core.periods import period_title
 from pipelines.metrics import methodology
+from pipelines.report.fragments import DOWNLOADS_DIR, FILES_MIME
 from pipelines.site.inventory import Inventory
 
 TEMPLATES = Path(__file__).with_name("templates")
 STYLESHEET = TEMPLATES / "site.css"  # the built-in renderer's only asset
 QUARTO_STYLESHEET = TEMPLATES / "quarto.css"
+SAFE_FILE = re.compile(r"[a-z0-9][a-z0-9-]{0,80}\.csv")
 
 
 class PublishError(ValueError):
@@ -67,3 +73,71 @@ def methodology_html() -> str:
 def template_files() -> list[Path]:
     """The templates and stylesheets pages are made with (a change re-prints the PDFs)."""
     return sorted(p for p in TEMPLATES.iterdir() if p.is_file())
+
+
+# ---------------------------------------------------------------- what both engines put on pages
+
+
+def home_context(inventory, page_of) -> dict:
+    """The home page's clients x months table: `page_of(period, client_id, notebook)` -> href."""
+    periods = [{"period": p, "title": period_title(p)} for p in inventory.periods]
+    rows = [{"client_id": cid, "name": c.name,
+             "cells": {p: {"href": page_of(p, cid, next(iter(m.reports))), "stale": m.stale is not None,
+                           "partial": m.partial}
+                       for p, m in c.months.items()}}
+            for cid, c in inventory.clients.items()]
+    return {"clients": rows, "periods": periods,
+            "portfolio": {p: page_of(p, None, "portfolio") for p in inventory.portfolio}}
+
+
+def health_rows(inventory, health: dict, href_of) -> list[dict]:
+    """The data-health index table: one row per client, linking its page where there is one."""
+    return [{"client_id": cid, "name": c.name, "summary": health.get(cid),
+             "href": href_of(cid) if health.get(cid) else None,
+             "missing": "No validation result for this client."} for cid, c in inventory.clients.items()]
+
+
+def client_months(client, page_of, pdf_of) -> list[dict]:
+    """A client's months for its bundle's home page, latest first, with each month's pages."""
+    return [{"title": period_title(p), "stale": m.stale is not None, "partial": m.partial, "pdf": pdf_of(p),
+             "pages": [(r.label, page_of(p, r.notebook)) for r in m.reports.values()]}
+            for p, m in client.months.items()]
+
+
+def month_nav(client, period: str, notebook: str, page_of, all_href: str) -> dict:
+    """Links to the same report in the previous and the next month (None at either end) and to
+    the page listing all of the client's reports. `page_of(period, notebook)` -> href."""
+    periods = list(client.months)  # latest first
+
+    def target(p: str) -> dict:
+        reports = client.months[p].reports
+        return {"title": period_title(p), "href": page_of(p, notebook if notebook in reports else next(iter(reports)))}
+
+    i = periods.index(period)
+    return {"previous": target(periods[i + 1]) if i + 1 < len(periods) else None,
+            "next": target(periods[i - 1]) if i > 0 else None, "all": all_href}
+
+
+def relative_link(here: str):
+    """A function making site-relative paths relative to the page at site-relative `here`."""
+    here_dir = posixpath.dirname(here) or "."
+    return lambda target: posixpath.relpath(target, here_dir)
+
+
+def attachments(nb: dict) -> dict[str, str]:
+    """The downloads a notebook's outputs carry (file name -> text): the CSV of the tickets
+    behind each figure. Names come from a file, so only plain ones are kept."""
+    found: dict[str, str] = {}
+    for cell in nb.get("cells", []):
+        for output in cell.get("outputs") or []:
+            files = (output.get("data") or {}).get(FILES_MIME)
+            if isinstance(files, dict):
+                found |= {n: t for n, t in files.items() if SAFE_FILE.fullmatch(str(n)) and isinstance(t, str)}
+    return found
+
+
+def write_attachments(page_dir: Path, files: dict[str, str]) -> int:
+    """Write a page's downloads beside it (`<page dir>/tickets/<name>`), where its links point."""
+    for name, text in files.items():
+        io.write_text(Path(page_dir) / DOWNLOADS_DIR / name, text)
+    return len(files)

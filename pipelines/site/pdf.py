@@ -258,7 +258,8 @@ def _content_digest(month, client_name: str, engine) -> str:
     report = month.reports["monthly_report"]
     stale = report.path.parent / STALE_FILE
     # the page is the engine's work too: a change in how outputs become HTML reprints
-    made_with = [p.read_bytes() for p in template_files()] + [Path(engine.__file__).read_bytes()]
+    made_with = [p.read_bytes() for p in template_files()]
+    made_with += [p.read_bytes() for p in getattr(engine, "CODE", [Path(engine.__file__)])]
     if engine.NAME == "quarto" and BASE_QUARTO.exists():
         made_with.append(BASE_QUARTO.read_bytes())
     return digest(engine.NAME, client_name, report.path.read_bytes(),

@@ -1,12 +1,19 @@
-"""Publishing with Quarto, when a `quarto` executable is found (PATH or QUARTO_PATH).
+"""Publishing with Quarto, when a `quarto` executable is found (QUARTO_PATH, PATH, or the
+virtualenv's bin/ where `pip install '.[quarto]'` puts it).
 
-Quarto renders an executed `.ipynb` without running it again. The site's dynamic
-parts (which notebooks, one sidebar per client, the listing on the home page) depend
-on reports/, so each site is a generated staging project: the root `_quarto.yml` is
-its base configuration, the executed notebooks are copied in (with their front
-matter escaped and a stale notice inserted where needed), the methodology and
-data-health pages are written as `.qmd`, and `quarto render` runs there. Each
-client bundle is a separate project, so its search index only holds that client.
+Quarto renders an executed `.ipynb` without running it again. The site's dynamic parts
+(which notebooks, one sidebar per client and month, the home page's clients x months table)
+depend on reports/, so each site is a generated staging project under
+build/publish/quarto/<project>/: the root `_quarto.yml` is its base configuration, the
+executed notebooks are copied in (see `stage_notebook`), the home, methodology and
+data-health pages are written as `.qmd`. Each client bundle is a separate project, so its
+search index only holds that client. `pipelines.site.quarto_render` renders them: only the
+pages whose inputs changed, several projects at a time.
+
+Navigation is laid out so that a new month leaves the older pages as they were (and so they
+are not rendered again): a page's sidebar lists its own month's reports (one sidebar per
+client and month), and the links to the previous and next month and to all of a client's
+reports are in the page itself.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import json
 import os
 import re
 import shutil
-import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -25,13 +32,29 @@ import yaml
 from pipelines.core import config
 from pipelines.core.periods import period_title
 from pipelines.metrics import methodology
+from pipelines.report.fragments import FILES_MIME
+from pipelines.site import quarto_render
 from pipelines.site.inventory import read_notebook, source_text
-from pipelines.site.pages import QUARTO_STYLESHEET, PublishError, PublishJob, environment
+from pipelines.site.pages import (
+    QUARTO_STYLESHEET,
+    PublishError,
+    PublishJob,
+    attachments,
+    client_months,
+    environment,
+    health_rows,
+    home_context,
+    month_nav,
+    relative_link,
+)
+from pipelines.site.quarto_render import Project
 from pipelines.validate.health import render_health_html
 
 NAME = "quarto"
 QUARTO_ENV = "QUARTO_PATH"
 BASE_CONFIG = config.ROOT / "_quarto.yml"
+CODE = quarto_render.CODE  # how a page is made from a notebook (part of a PDF's digest)
+INTERNAL = "_internal"  # the internal site's staging project (client ids never start with "_")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|!])")
 
 
@@ -41,7 +64,8 @@ def available() -> bool:
 
 
 def find_quarto() -> Path | None:
-    """The quarto executable: $QUARTO_PATH when it points to one, else `quarto` on PATH."""
+    """The quarto executable: $QUARTO_PATH when it points to one (the file or its install
+    folder), else `quarto` on PATH, else beside this Python (a virtualenv's bin/)."""
     chosen = os.environ.get(QUARTO_ENV)
     if chosen:
         path = Path(chosen)
@@ -49,7 +73,7 @@ def find_quarto() -> Path | None:
             path = path / "bin" / "quarto"
         if path.is_file() and os.access(path, os.X_OK):
             return path
-    found = shutil.which("quarto")
+    found = shutil.which("quarto") or shutil.which("quarto", path=str(Path(sys.executable).parent))
     return Path(found) if found else None
 
 
@@ -75,14 +99,34 @@ def _fence(content: str) -> str:
     return f"{ticks}{{=html}}\n{content}\n{ticks}\n"
 
 
-def _page(path: Path, meta: dict, body: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
-    path.write_text(f"---\n{front}---\n\n{body}", encoding="utf-8")
+def _lines(text: str) -> list[str]:
+    """A cell's `source` as Quarto reads it: a list of lines, each keeping its newline.
+
+    Quarto splits a one-string `source` into lines *without* their newlines and joins them
+    with "", so the front matter would print as text ("---title: ...---") and a callout
+    would stay ":::" markup."""
+    return text.splitlines(keepends=True)
 
 
-def stage_notebook(report, target: Path, client_name: str | None, stale: dict | None, label: str) -> None:
-    """Copy an executed notebook with escaped front matter and, if stale, a warning callout."""
+def _stage_outputs(cell: dict) -> None:
+    """text/html outputs become text/markdown holding the same HTML as a raw `{=html}` block.
+
+    Quarto turns text/html into exactly that raw block, but any text/html output also makes
+    it add require.js and jQuery from a public CDN (for "JavaScript widgets"); text/markdown
+    does not. The downloads an output carries are written beside the page, not rendered."""
+    for output in cell.get("outputs") or []:
+        data = output.get("data")
+        if output.get("output_type") not in ("display_data", "execute_result") or not data:
+            continue
+        data.pop(FILES_MIME, None)
+        if "text/html" in data:
+            data["text/markdown"] = _lines(_fence(source_text(data.pop("text/html"))))
+
+
+def stage_notebook(report, client_name: str | None, stale: dict | None, label: str,
+                   nav: str | None = None, sidebar: str | None = None) -> dict:
+    """An executed notebook as Quarto should publish it: escaped front matter, the stale
+    notice as a callout, the month navigation, outputs that pull nothing from a CDN."""
     nb = read_notebook(report.path)
     cells = [c for c in nb["cells"]
              if not (c.get("cell_type") == "raw" and source_text(c.get("source")).lstrip().startswith("---"))]
@@ -91,146 +135,158 @@ def stage_notebook(report, target: Path, client_name: str | None, stale: dict | 
             "period": report.period, "notebook": report.notebook}
     if client_name:
         meta["client_name"] = plain(client_name)
+    meta["sidebar"] = sidebar or False
     front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
-    new = [{"cell_type": "raw", "metadata": {}, "source": f"---\n{front}---"}]
+    new = [{"cell_type": "raw", "metadata": {}, "source": _lines(f"---\n{front}---")}]
     if stale:
         since = f" (checked {plain(stale['since'])})" if stale.get("since") else ""
-        new.append({"cell_type": "markdown", "metadata": {}, "source": (
+        new.append({"cell_type": "markdown", "metadata": {}, "source": _lines(
             "::: {.callout-warning}\n## This report is not up to date\n"
             f"The latest data{since} did not pass the data-quality checks, so this page still shows the "
             f"last report that did. {plain(stale.get('reason', ''))}\n:::\n")})
+    if nav:
+        new.append({"cell_type": "markdown", "metadata": {}, "source": _lines(_fence(nav))})
+    for cell in cells:
+        _stage_outputs(cell)
+        # papermill's timings and ids would be copied onto every cell <div> as data- attributes
+        cell["metadata"] = {k: v for k, v in cell.get("metadata", {}).items() if k == "tags"}
     nb["cells"] = new + cells
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(nb), encoding="utf-8")
+    return nb
 
 
-def _methodology_md() -> tuple[str, str]:
+def _page(meta: dict, body: str) -> bytes:
+    front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
+    return f"---\n{front}---\n\n{body}".encode()
+
+
+def _methodology_page() -> bytes:
     lines = methodology.render().splitlines()
-    title = lines[0].lstrip("# ").strip() if lines and lines[0].startswith("# ") else "Methodology"
-    return title, "\n".join(lines[1:] if lines and lines[0].startswith("# ") else lines)
+    heading = bool(lines) and lines[0].startswith("# ")
+    title = lines[0].lstrip("# ").strip() if heading else "Methodology"
+    return _page({"title": title, "sidebar": False}, "\n".join(lines[1:] if heading else lines))
 
 
-def _project(folder: Path, title: str, render: list[str], sidebars: list[dict], navbar: list) -> None:
+def _config(title: str, render: list[str], sidebars: list[dict], navbar: list) -> dict:
     conf = base_config()
     conf.setdefault("project", {}).update({"type": "website", "output-dir": "_site", "render": render})
     website = conf.setdefault("website", {})
     website.update({"title": plain(title), "navbar": {"left": navbar}})
+    website.pop("sidebar", None)
     if sidebars:
         website["sidebar"] = sidebars
-    (folder / "assets").mkdir(parents=True, exist_ok=True)
-    shutil.copy2(QUARTO_STYLESHEET, folder / "assets" / "servicereview.css")
-    (folder / "_quarto.yml").write_text(yaml.safe_dump(conf, sort_keys=False, allow_unicode=True),
-                                        encoding="utf-8")
+    return conf
 
 
-def _render(quarto: Path, project: Path, out: Path) -> int:
-    proc = subprocess.run([str(quarto), "render", str(project)], check=False, cwd=project,
-                          capture_output=True, text=True, timeout=1800)
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-        raise PublishError(f"quarto render {project} failed (exit code {proc.returncode}):\n{tail}")
-    # merged into `out`: a re-rendered bundle keeps the PDFs already placed beside its pages
-    shutil.copytree(project / "_site", out, dirs_exist_ok=True)
-    shutil.rmtree(project / "_site")
-    return sum(1 for _ in out.rglob("*.html"))
-
-
-def _client_sidebar(client, page_of, health_page: str | None, pdfs: set[str]) -> dict:
-    sections = []
-    for period, month in client.months.items():
-        contents = [{"text": plain(r.label), "href": page_of(period, r.notebook)}
-                    for r in month.reports.values()]
-        if period in pdfs:
-            contents.append({"text": "Monthly report (PDF)", "href": f"{period}/monthly_report.pdf"})
-        sections.append({"section": period_title(period), "contents": contents})
+def _month_sidebar(client, period: str, page_of, health_page: str | None, pdf: str | None) -> dict:
+    contents = [{"text": plain(r.label), "href": page_of(period, r.notebook)}
+                for r in client.months[period].reports.values()]
+    if pdf:
+        contents.append({"text": "Monthly report (PDF)", "href": pdf})
+    sidebar = {"id": f"{client.client_id}-{period}", "title": plain(client.name),
+               "contents": [{"section": period_title(period), "contents": contents}]}
     if health_page:
-        sections.append({"text": "Data health", "href": health_page})
-    return {"id": client.client_id, "title": plain(client.name), "contents": sections}
+        sidebar["contents"].append({"text": "Data health", "href": health_page})
+    return sidebar
+
+
+def _client_notebooks(project: Project, client, page_of, health_page: str | None, pdf_of,
+                      all_href: str) -> None:
+    """Stage every notebook of a client (pages at page_of(period, notebook)) with its sidebar."""
+    for period, month in client.months.items():
+        sidebar = _month_sidebar(client, period, page_of, health_page, pdf_of(period))
+        project.sidebars.append(sidebar)
+        for report in month.reports.values():
+            page = page_of(period, report.notebook)
+            html_of = lambda p, nb: re.sub(r"\.ipynb$", ".html", page_of(p, nb))  # noqa: E731
+            nav = environment().get_template("month_nav.html.j2").render(
+                nav=month_nav(client, period, report.notebook, html_of, all_href),
+                link=relative_link(page))
+            nb = stage_notebook(report, client.name, month.stale, report.label, nav, sidebar["id"])
+            project.add(page, json.dumps(nb).encode(), downloads=attachments(read_notebook(report.path)))
 
 
 def _health_body(client, summary, note) -> str:
     if summary:
-        return _fence(render_health_html(summary, title=client.name, standalone=False))
+        return _fence(render_health_html(summary, title=client.name, standalone=False, heading=False))
     return plain(note or "No data-health result yet.") + "\n"
 
 
-def build(job: PublishJob) -> int:
-    """Render the internal site and every client bundle with Quarto; returns the number of pages."""
-    quarto, inventory, health, health_note = _exe(), job.inventory, job.health, job.health_note
-    staging = job.layout.publish / "quarto"
-    shutil.rmtree(staging, ignore_errors=True)
-    method_title, method_md = _methodology_md()
+def _assets(project: Project) -> None:
+    project.add("assets/servicereview.css", QUARTO_STYLESHEET.read_bytes(), page=False)
 
-    # the internal site
-    root = staging / "_internal"
-    render, sidebars = ["index.qmd", "methodology.qmd", "data-health.qmd"], []
+
+def internal_project(job: PublishJob) -> Project:
+    """The internal site: every client and month, the portfolio, methodology and data health."""
+    inventory, health = job.inventory, job.health
+    project = Project(INTERNAL, job.layout.publish / "quarto" / INTERNAL, job.site_dir)
+    _assets(project)
     for cid, client in inventory.clients.items():
-        def page_of(period, notebook, c=cid):
-            return f"{period}/{c}/{notebook}.ipynb"
-        for period, month in client.months.items():
-            for report in month.reports.values():
-                stage_notebook(report, root / page_of(period, report.notebook), client.name, month.stale,
-                               report.label)
-                render.append(page_of(period, report.notebook))
         health_page = f"data-health/{cid}.qmd" if health.get(cid) else None
+        _client_notebooks(project, client, lambda p, nb, c=cid: f"{p}/{c}/{nb}.ipynb", health_page,
+                          lambda p: None, f"index.html#{cid}")
         if health_page:
-            _page(root / health_page, {"title": plain(f"Data health — {client.name}")},
-                  _health_body(client, health[cid], health_note))
-            render.append(health_page)
-        sidebars.append(_client_sidebar(client, page_of, health_page, set()))
+            project.add(health_page, _page({"title": plain(f"Data health — {client.name}"), "sidebar": False},
+                                           _health_body(client, health[cid], job.health_note)))
     for period, report in inventory.portfolio.items():
-        stage_notebook(report, root / period / "portfolio.ipynb", None, None, "Portfolio (internal)")
-        render.append(f"{period}/portfolio.ipynb")
-    listings = [{"id": "reports", "contents": "*/*/monthly_report.ipynb", "type": "table",
-                 "fields": ["title", "client_name", "period"],
-                 "field-display-names": {"client_name": "Client", "period": "Month"},
-                 "sort": ["period desc", "client_name"], "sort-ui": True, "filter-ui": True}]
-    if inventory.portfolio:
-        listings.append({"id": "portfolio", "contents": "*/portfolio.ipynb", "type": "table",
-                         "fields": ["title", "period"], "sort": "period desc"})
-    _page(root / "index.qmd", {"title": "Service reports", "sidebar": False, "listing": listings},
-          "::: {#reports}\n:::\n" + ("\n## Portfolio (internal)\n\n::: {#portfolio}\n:::\n"
-                                     if inventory.portfolio else ""))
-    _page(root / "methodology.qmd", {"title": method_title, "sidebar": False}, method_md)
-    rows = [{"client_id": cid, "name": c.name, "summary": health.get(cid),
-             "href": f"data-health/{cid}.html" if health.get(cid) else None,
-             "missing": "No validation result for this client."} for cid, c in inventory.clients.items()]
+        nb = stage_notebook(report, None, None, "Portfolio (internal)")
+        project.add(f"{period}/portfolio.ipynb", json.dumps(nb).encode())
+    home = home_context(inventory, lambda p, cid, nb: f"{p}/{cid}/{nb}.html" if cid else f"{p}/{nb}.html")
+    table = environment().get_template("home_table.html.j2").render(link=lambda t: t, **home)
+    project.add("index.qmd", _page({"title": "Service reports", "sidebar": False, "toc": False}, _fence(table)))
+    project.add("methodology.qmd", _methodology_page())
+    rows = health_rows(inventory, health, lambda cid: f"data-health/{cid}.html")
     table = environment().get_template("health_table.html.j2").render(
-        rows=rows if not health_note else [], missing=health_note or "", link=lambda t: t)
-    _page(root / "data-health.qmd", {"title": "Data health", "sidebar": False}, _fence(table))
-    navbar = [{"text": "Home", "href": "index.qmd"}, "methodology.qmd", "data-health.qmd"]
-    if inventory.portfolio:
-        navbar.insert(1, {"text": "Portfolio", "href": f"{next(iter(inventory.portfolio))}/portfolio.ipynb"})
-    _project(root, "servicereview", render, sidebars, navbar)
-    pages = _render(quarto, root, job.site_dir)
-    with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
-        pages += sum(pool.map(lambda cid: bundle(job, cid), inventory.clients))
-    return pages
+        rows=rows if not job.health_note else [], missing=job.health_note or "", link=lambda t: t)
+    project.add("data-health.qmd", _page({"title": "Data health", "sidebar": False}, _fence(table)))
+    project.config = _config("servicereview", project.pages, project.sidebars, _navbar())
+    return project
+
+
+def _navbar() -> list[dict]:
+    return [{"text": "Home", "href": "index.qmd"}, {"text": "Methodology", "href": "methodology.qmd"},
+            {"text": "Data health", "href": "data-health.qmd"}]
+
+
+def bundle_project(job: PublishJob, cid: str) -> Project:
+    """One client's bundle as its own project: its pages only (so its search index is its own)."""
+    client, pdfs = job.inventory.clients[cid], job.pdf_links.get(cid, set())
+    project = Project(cid, job.layout.publish / "quarto" / cid, job.clients_dir / cid)
+    _assets(project)
+
+    def pdf_of(period: str) -> str | None:
+        ok = period in pdfs and "monthly_report" in client.months[period].reports
+        return f"{period}/monthly_report.pdf" if ok else None
+
+    _client_notebooks(project, client, lambda p, nb: f"{p}/{nb}.ipynb", None, pdf_of, "index.html")
+    months = environment().get_template("client_months.html.j2").render(
+        periods=client_months(client, lambda p, nb: f"{p}/{nb}.html", pdf_of), link=lambda t: t)
+    intro = ("How each figure is computed is on the [methodology](methodology.qmd) page; the state of "
+             "the data behind them on the [data health](data-health.qmd) page.\n\n")
+    project.add("index.qmd", _page({"title": plain(client.name), "sidebar": False, "toc": False},
+                                   intro + _fence(months)))
+    project.add("methodology.qmd", _methodology_page())
+    project.add("data-health.qmd", _page({"title": plain(f"Data health — {client.name}"), "sidebar": False},
+                                         _health_body(client, job.health.get(cid), job.health_note)))
+    project.config = _config(client.name, project.pages, project.sidebars, _navbar())
+    return project
+
+
+def build(job: PublishJob) -> int:
+    """Render the internal site and every client bundle; returns the number of pages.
+
+    All projects are staged first, then rendered `jobs` at a time (largest first): each
+    `quarto render` keeps about one core busy."""
+    quarto = _exe()
+    projects = [internal_project(job), *(bundle_project(job, cid) for cid in job.inventory.clients)]
+    quarto_render.forget_others(job.layout.publish / "quarto", {p.name for p in projects})
+    projects.sort(key=lambda p: len(p.pages), reverse=True)
+    with ThreadPoolExecutor(max_workers=max(1, min(os.cpu_count() or 1, len(projects)))) as pool:
+        return sum(pool.map(lambda p: quarto_render.render(quarto, p), projects))
 
 
 def bundle(job: PublishJob, cid: str) -> int:
-    """Render one client's bundle as its own Quarto project (its search index holds only it)."""
-    client, health = job.inventory.clients[cid], job.health.get(cid)
-    method_title, method_md = _methodology_md()
-    folder = job.layout.publish / "quarto" / cid
-    shutil.rmtree(folder, ignore_errors=True)
-    render = ["index.qmd", "methodology.qmd", "data-health.qmd"]
-    for period, month in client.months.items():
-        for report in month.reports.values():
-            stage_notebook(report, folder / period / f"{report.notebook}.ipynb", client.name,
-                           month.stale, report.label)
-            render.append(f"{period}/{report.notebook}.ipynb")
-    listing = {"contents": "*/*.ipynb", "type": "table", "fields": ["title", "period"],
-               "field-display-names": {"title": "Report", "period": "Month"}, "sort": "period desc"}
-    _page(folder / "index.qmd", {"title": plain(client.name), "sidebar": False, "listing": listing}, "")
-    _page(folder / "methodology.qmd", {"title": method_title, "sidebar": False}, method_md)
-    _page(folder / "data-health.qmd", {"title": plain(f"Data health — {client.name}")},
-          _health_body(client, health, job.health_note))
-    sidebar = _client_sidebar(client, lambda p, nb: f"{p}/{nb}.ipynb", "data-health.qmd",
-                              job.pdf_links.get(cid, set()))
-    navbar = [{"text": "Home", "href": "index.qmd"}, "methodology.qmd", "data-health.qmd"]
-    _project(folder, client.name, render, [sidebar], navbar)
-    return _render(_exe(), folder, job.clients_dir / cid)
+    """(Re)render one client's bundle, e.g. after a PDF could not be made (its link is dropped)."""
+    return quarto_render.render(_exe(), bundle_project(job, cid))
 
 
 def _exe() -> Path:

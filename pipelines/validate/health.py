@@ -250,7 +250,7 @@ _TEMPLATE = """\
 <style>{{ css | safe }}</style></head><body><main>
 {%- endif %}
 <section class="data-health">
-<h1>Data health{% if title %} – {{ title }}{% endif %}</h1>
+{% if heading %}<h1>Data health{% if title %} – {{ title }}{% endif %}</h1>{% endif %}
 {% if s.checked %}<p class="muted">Data checked {{ s.checked }}</p>{% endif %}
 <div class="verdict {{ 'fail' if not s.publishable else ('warn' if s.counts.warned else 'ok') }}">
 <p>{{ s.verdict }}</p>
@@ -281,11 +281,13 @@ _TEMPLATE = """\
 """
 
 
-def render_health_html(summary: dict, *, title: str | None = None, standalone: bool = True) -> str:
-    """The data-health page (or, with standalone=False, a fragment to embed); works offline."""
+def render_health_html(summary: dict, *, title: str | None = None, standalone: bool = True,
+                       heading: bool = True) -> str:
+    """The data-health page (or, with standalone=False, a fragment to embed); works offline.
+    heading=False leaves out the <h1>, for a page whose own title block already says it."""
     env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
     return env.from_string(_TEMPLATE).render(s=summary, title=title or summary["client_id"],
-                                             css=_CSS, standalone=standalone)
+                                             css=_CSS, standalone=standalone, heading=heading)
 
 
 # ---------------------------------------------------------------- wiring

@@ -35,3 +35,16 @@ def test_swap_in_survives_a_backup_left_by_an_interrupted_swap(tmp_path):
     swap_in(_folder(tmp_path / "staging", "new"), target)
     assert (target / "index.html").read_text() == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_a_csv_for_people_cannot_start_a_spreadsheet_formula():
+    import polars as pl
+
+    from pipelines.core.io import csv_for_people
+
+    frame = pl.DataFrame({"title": ["=HYPERLINK(\"http://x\",\"y\")", "+1", "-2+3", "@SUM(A1)", "\tx", "ok", None],
+                          "minutes": [-5.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]})
+    rows = pl.read_csv(csv_for_people(frame).encode(), infer_schema=False)
+    assert rows["title"].to_list() == ["'=HYPERLINK(\"http://x\",\"y\")", "'+1", "'-2+3", "'@SUM(A1)", "'\tx",
+                                       "ok", None]
+    assert rows["minutes"].to_list()[0] == "-5.0"  # a number stays a number

@@ -93,6 +93,35 @@ def test_unknown_client_and_bad_period_are_usage_errors(tmp_path):
     bad_period = servicereview("run", "--period", "2026-13", home=tmp_path / "h2", timeout=60)
     assert bad_period.returncode == config.EXIT_USAGE
     assert "--period '2026-13' is not a month" in bad_period.stderr
+    backwards = servicereview("run", "--period", "2026-10:2026-08", home=tmp_path / "h3", timeout=60)
+    assert backwards.returncode == config.EXIT_USAGE and "the range ends before it starts" in backwards.stderr
+
+
+def test_period_all_backfills_every_month_in_one_call(tmp_path):
+    """A small data set of three months: `--period all` runs each month (warm workers, the gate
+    once per client) and publishes them together, with month-to-month links."""
+    data = tmp_path / "data"
+    made = servicereview("sample", "--clients", "1", "--months", "3", "--tickets", "240", "--out", str(data),
+                         "--no-dirty", home=tmp_path / "home")
+    assert made.returncode == 0, made.stderr[-2000:]
+    client = next(p.stem for p in (data / "contracts").glob("*.yml"))
+    done = servicereview("run", "--data", str(data), "--period", "all", "--jobs", "1", home=tmp_path / "home")
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((tmp_path / "home" / "build" / "run_summary.json").read_text())
+    months = summary["periods"]
+    assert len(months) >= 2 and months == sorted(months) and summary["period"] == months[-1]
+    assert "validate + notebooks" in summary["timings_s"]
+    executed = {(o["client_id"], Path(o["output"]).parent.name) for o in summary["outcomes"]
+                if o["status"] == "executed"}
+    assert executed == {(c, m) for c in (client, "portfolio") for m in months}
+    bundle = tmp_path / "home" / "_site_clients" / client
+    assert sorted(p.name for p in bundle.iterdir() if p.is_dir() and p.name[0].isdigit()) == months
+    page = (bundle / months[-1] / "monthly_report.html").read_text()
+    assert f'href="../{months[-2]}/monthly_report.html"' in page  # the previous month
+    home = (tmp_path / "home" / "_site" / "index.html").read_text()
+    assert all(f'href="{m}/{client}/' in home for m in months)  # the clients x months table
+    again = servicereview("run", "--data", str(data), "--period", "all", "--jobs", "1", home=tmp_path / "home")
+    assert again.returncode == 0 and "0 notebooks executed" in again.stderr
 
 
 # ---------------------------------------------------------------- fault injection

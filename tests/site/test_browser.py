@@ -6,63 +6,23 @@ Debian's Chromium (`executable_path`); it never downloads a browser.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from pipelines.core import config
 from tests.publish_fixtures import XSS_COMMENT, XSS_NAME, publish_synthetic
+from tests.site.conftest import CHROMIUM, NO_CHROMIUM, Watch, visit_all
 
-CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium")) if p and Path(p).exists()), None)
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
 ARTIFACTS = config.ROOT / "test-artifacts"
 A4_TEXT_WIDTH = round((210 - 2 * 12) / 25.4 * 96)  # CSS px between the @page side margins (12 mm)
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium at /usr/bin/chromium or on PATH "
-                                                "(apt-get install chromium; .ci/run does)"),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)]
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     return publish_synthetic(tmp_path_factory.mktemp("browser")) / "_site"
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install "
-                                                                 "'.[dev]')")
-    profile = tmp_path_factory.mktemp("chromium-profile")  # a fresh user-data-dir
-    with sync_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(str(profile), executable_path=CHROMIUM, headless=True,
-                                                        args=FLAGS, viewport={"width": 1200, "height": 900})
-        try:
-            yield context
-        finally:
-            context.close()
-
-
-class Watch:
-    """Everything a page does that it should not: remote requests, console errors, page errors."""
-
-    def __init__(self, page):
-        self.remote: list[str] = []
-        self.errors: list[str] = []
-        page.route("**/*", self._route)
-        page.on("console", lambda msg: msg.type == "error" and self.errors.append(msg.text))
-        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-
-    def _route(self, route):
-        url = route.request.url
-        if url.startswith(("file://", "data:", "about:")):
-            route.continue_()
-        else:
-            self.remote.append(url)
-            route.abort()
 
 
 def test_home_to_monthly_report(site, browser):
@@ -116,16 +76,29 @@ def test_injected_markup_shows_as_text_and_never_runs(site, browser):
     page.close()
 
 
-def test_every_page_loads_offline_without_errors(site, browser):
-    page = browser.new_page()
-    watch = Watch(page)
-    pages = sorted(site.rglob("*.html"))
-    for path in pages:
-        page.goto(path.as_uri())
+def test_every_page_of_the_site_and_of_a_bundle_loads_offline_without_errors(site, browser):
+    def styled(page, path):
         assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(247, 248, 250)", \
             f"{path}: the local stylesheet did not load"
-    assert len(pages) > 30
+
+    pages, watch = visit_all(browser, site, styled)
+    bundle, bundle_watch = visit_all(browser, site.parent / "_site_clients" / "harbor-dental", styled)
+    assert pages > 30 and bundle > 8
     assert watch.remote == [] and watch.errors == []
+    assert bundle_watch.remote == [] and bundle_watch.errors == []
+
+
+def test_a_report_links_the_other_month_and_all_reports(site, browser):
+    page = browser.new_page()
+    page.goto((site.parent / "_site_clients" / "zenith-law" / "2026-10" / "sla_trends.html").as_uri())
+    months = page.locator("nav.sr-months")
+    assert "latest month" in months.inner_text()
+    months.get_by_role("link", name="September 2026").click()
+    page.wait_for_load_state("load")
+    assert page.url.endswith("/zenith-law/2026-09/sla_trends.html")
+    page.locator("nav.sr-months").get_by_role("link", name="All reports").click()
+    page.wait_for_load_state("load")
+    assert page.url.endswith("/zenith-law/index.html")
     page.close()
 
 

@@ -29,6 +29,7 @@ def test_bundle_holds_no_other_clients_ids_names_or_tickets(bundles, client_id):
     bundle = bundles / client_id
     paths = [p for p in bundle.rglob("*") if p.is_file()]
     assert len(paths) > 10
+    assert len([p for p in paths if p.suffix == ".csv"]) == len(PERIODS)  # the downloads are scanned too
     found = []
     for path in paths:
         text = path.read_bytes().decode("utf-8", errors="replace")
@@ -46,6 +47,8 @@ def test_bundle_does_show_its_own_data(bundles, client_id):
     text = (bundles / client_id / "2026-10" / "monthly_report.html").read_text()
     assert html.escape(CLIENTS[client_id][0]) in text
     assert all(t in text for t in tickets_of(client_id, "2026-10"))
+    csv = (bundles / client_id / "2026-10" / "tickets" / "2026-10-tickets-logged.csv").read_text()
+    assert all(t in csv for t in tickets_of(client_id, "2026-10"))
 
 
 # ---------------------------------------------------------------- the real pipeline, colliding ids
@@ -163,6 +166,8 @@ def test_colliding_ticket_ids_never_carry_a_comment_into_another_clients_bundle(
         other = "acme-holdings" if client == "acme" else "acme"
         texts = _bundle_texts(colliding_run / "_site_clients" / client)
         assert any(p.suffix == ".pdf" for p in texts) or shutil.which("chromium") is None
+        csvs = [p for p in texts if p.suffix == ".csv"]
+        assert len(csvs) >= 8, client  # the tickets behind each figure are scanned with the rest
         leaks = []
         for path, text in texts.items():
             for marker in (SECRETS[other], ORPHAN, f"[{other.upper()}]"):

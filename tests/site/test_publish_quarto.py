@@ -1,27 +1,38 @@
-"""The Quarto path: generated staging projects, and a real render where Quarto is installed.
-
-Quarto cannot be installed on the build machines, so the real-render test skips there;
-the staging projects (what Quarto is asked to render) are checked with a stand-in
-`quarto` that only writes an index page.
-"""
+"""The Quarto path: the staging projects Quarto is asked to render (with a stand-in `quarto`),
+and real renders of small synthetic sites where Quarto is installed (QUARTO_PATH or PATH;
+`.ci/run` builds it), checked in the files and in a browser with the network cut."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
+from pipelines.site import quarto
 from pipelines.site.publish import publish
 from pipelines.site.quarto import find_quarto, plain
+from pipelines.site.quarto_render import last_render
 from tests.publish_fixtures import CLIENTS, XSS_NAME, tickets_of, write_build, write_reports
+from tests.site.conftest import Watch, visit_all
 
-FAKE_QUARTO = """#!/bin/sh
-# stand-in for `quarto render DIR`: records the call, writes an index page
-[ "$1" = render ] || exit 64
-echo "$2" >> "$(dirname "$0")/calls.txt"
-mkdir -p "$2/_site" && echo '<html><body>rendered</body></html>' > "$2/_site/index.html"
+# stand-in for `quarto render [PAGE ...] --quiet` in a project folder: records the call and
+# writes an HTML file for each page rendered (every page of the render list without PAGEs)
+FAKE_QUARTO = f"""#!{sys.executable}
+import sys, pathlib, yaml
+args = [a for a in sys.argv[1:] if not a.startswith("-")]
+assert args[0] == "render", args
+pages = args[1:] or yaml.safe_load(open("_quarto.yml"))["project"]["render"]
+with open(pathlib.Path(sys.argv[0]).parent / "calls.txt", "a") as calls:
+    calls.write(pathlib.Path.cwd().name + " " + " ".join(args[1:]) + "\\n")
+for page in pages:
+    out = pathlib.Path("_site") / page.rsplit(".", 1)[0]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".html").write_text("<html><body>rendered</body></html>")
 """
 
 
@@ -45,6 +56,13 @@ def fake_quarto(tmp_path, monkeypatch):
     return exe
 
 
+def calls(fake_quarto) -> list[str]:
+    path = fake_quarto.parent / "calls.txt"
+    calls = path.read_text().splitlines() if path.exists() else []
+    path.unlink(missing_ok=True)
+    return sorted(calls)
+
+
 def front(path) -> dict:
     text = path.read_text()
     if path.suffix == ".ipynb":
@@ -56,25 +74,27 @@ def test_quarto_path_env_is_found(fake_quarto):
     assert find_quarto() == fake_quarto
 
 
-def test_site_project_has_an_explicit_render_list_and_a_sidebar_per_client(paths, fake_quarto):
+def test_site_project_has_an_explicit_render_list_and_a_sidebar_per_client_and_month(paths, fake_quarto):
     result = publish(**paths)
     assert result.engine == "quarto"
-    assert (paths["site"] / "index.html").read_text().strip().endswith("rendered</body></html>")
     project = paths["build"] / "publish" / "quarto" / "_internal"
     conf = yaml.safe_load((project / "_quarto.yml").read_text())
     render = conf["project"]["render"]
-    assert render[:3] == ["index.qmd", "methodology.qmd", "data-health.qmd"]
     assert "2026-10/harbor-dental/monthly_report.ipynb" in render and "2026-09/portfolio.ipynb" in render
+    assert {"index.qmd", "methodology.qmd", "data-health.qmd", "data-health/zenith-law.qmd"} <= set(render)
     assert all("*" not in r and not r.startswith("notebooks") and "_failed" not in r for r in render)
     assert all((project / r).exists() for r in render)
     assert conf["project"]["type"] == "website" and conf["website"]["search"] is True
     assert conf["execute"] == {"enabled": False, "echo": False, "warning": False}
     assert conf["format"]["html"]["html-math-method"] == "plain"
-    assert [s["id"] for s in conf["website"]["sidebar"]] == list(result.clients)
-    listing = front(project / "index.qmd")["listing"][0]
-    assert listing["contents"] == "*/*/monthly_report.ipynb" and listing["type"] == "table"
-    calls = (fake_quarto.parent / "calls.txt").read_text().split()
-    assert len(calls) == 1 + len(CLIENTS)
+    assert [s["id"] for s in conf["website"]["sidebar"]] == [f"{c}-{p}" for c in result.clients
+                                                             for p in ("2026-10", "2026-09")]
+    # the navbar names its pages (a bare entry would show a page title such as "Data health — X")
+    assert [n["text"] for n in conf["website"]["navbar"]["left"]] == ["Home", "Methodology", "Data health"]
+    home = (project / "index.qmd").read_text()
+    assert "listing" not in front(project / "index.qmd")  # a clients x months table, not a listing
+    assert 'href="2026-09/harbor-dental/monthly_report.html"' in home and 'href="2026-10/portfolio.html"' in home
+    assert sorted(calls(fake_quarto)) == sorted(["_internal ", *(f"{c} " for c in CLIENTS)])
 
 
 def test_staged_notebooks_escape_names_and_carry_the_stale_notice(paths, fake_quarto):
@@ -85,9 +105,19 @@ def test_staged_notebooks_escape_names_and_carry_the_stale_notice(paths, fake_qu
     meta = front(staged)
     assert meta["client_name"] == plain(XSS_NAME) and "<script" not in staged.read_text()
     assert meta["subtitle"] == plain(f"{XSS_NAME} — October 2026")  # whose report, in the page header
+    assert meta["sidebar"] == "evil-co-2026-10"
     cells = json.loads(staged.read_text())["cells"]
-    assert cells[1]["cell_type"] == "markdown" and ".callout-warning" in cells[1]["source"]
-    assert "gate failed" in cells[1]["source"]
+    # Quarto needs `source` as a list of lines that keep their newlines (a string loses them)
+    assert all(isinstance(c["source"], list) for c in cells[:3])
+    assert all(line.endswith("\n") for line in cells[0]["source"][:-1] + cells[1]["source"])
+    assert cells[1]["cell_type"] == "markdown" and cells[1]["source"][0] == "::: {.callout-warning}\n"
+    assert "gate failed" in "".join(cells[1]["source"])
+    nav = "".join(cells[2]["source"])
+    assert 'href="../2026-09/sla_trends.html"' in nav and 'href="../index.html"' in nav
+    outputs = [o for c in cells for o in c.get("outputs", []) if o.get("data")]
+    assert not [o for o in outputs if "text/html" in o["data"]]  # else Quarto adds require.js/jQuery from a CDN
+    assert not [o for o in outputs if any("servicereview" in m for m in o["data"])]  # downloads: files
+    assert all(set(c["metadata"]) <= {"tags"} for c in cells)  # papermill's timings would be attributes
     assert sum(c["cell_type"] == "raw" for c in cells) == 1  # the original front matter was replaced
 
 
@@ -95,34 +125,169 @@ def test_each_bundle_project_holds_only_its_client(paths, fake_quarto):
     publish(**paths)
     project = paths["build"] / "publish" / "quarto" / "harbor-dental"
     conf = yaml.safe_load((project / "_quarto.yml").read_text())
-    assert [s["id"] for s in conf["website"]["sidebar"]] == ["harbor-dental"]
+    assert {s["id"] for s in conf["website"]["sidebar"]} == {"harbor-dental-2026-10", "harbor-dental-2026-09"}
     assert not any("portfolio" in r for r in conf["project"]["render"])
     others = [m for c in ("zenith-law", "evil-co") for m in (c, CLIENTS[c][0], plain(CLIENTS[c][0]),
                                                            *tickets_of(c, "2026-10"))]
     for path in (p for p in project.rglob("*") if p.is_file()):
         text = path.read_text(errors="replace")
         assert not [m for m in others if m in text], path
-    assert (paths["site_clients"] / "harbor-dental" / "index.html").exists()
+    bundle = paths["site_clients"] / "harbor-dental"
+    assert (bundle / "index.html").exists()
+    assert (bundle / "2026-10" / "tickets" / "2026-10-tickets-logged.csv").exists()  # the download, beside the page
 
 
-QUARTO = shutil.which("quarto")
+def test_only_what_changed_is_rendered_again(paths, fake_quarto, tmp_path, monkeypatch):
+    publish(**paths)
+    calls(fake_quarto)
+    publish(**paths)
+    assert calls(fake_quarto) == []  # nothing changed: no render at all
+    assert last_render(paths["build"] / "publish" / "quarto" / "_internal") == {"how": "none", "pages": 0}
+
+    notebook = paths["reports"] / "2026-10" / "zenith-law" / "sla_trends.ipynb"
+    nb = json.loads(notebook.read_text())
+    nb["cells"][3]["source"] = "## Service levels\n\nRe-run with corrected data."
+    notebook.write_text(json.dumps(nb))
+    publish(**paths)
+    assert calls(fake_quarto) == ["_internal 2026-10/zenith-law/sla_trends.ipynb",
+                                  "zenith-law 2026-10/sla_trends.ipynb"]
+
+    (paths["reports"] / "2026-08" / "zenith-law").mkdir(parents=True)  # a new month: new sidebars
+    shutil.copy(notebook, paths["reports"] / "2026-08" / "zenith-law" / "sla_trends.ipynb")
+    publish(**paths)
+    done = calls(fake_quarto)
+    assert [c.split()[0] for c in done] == ["_internal", "zenith-law"]
+    assert "2026-08/zenith-law/sla_trends.ipynb" in done[0] and "2026-10/" not in done[0]
+    assert "2026-09/zenith-law/sla_trends.ipynb" in done[0]  # its "previous month" link is new
+    assert (paths["site"] / "2026-10" / "harbor-dental" / "monthly_report.html").exists()  # kept
+
+    stylesheet = tmp_path / "new.css"
+    stylesheet.write_text(quarto.QUARTO_STYLESHEET.read_text() + "h1 { color: navy; }\n")
+    monkeypatch.setattr(quarto, "QUARTO_STYLESHEET", stylesheet)
+    publish(**paths)  # what every page shares changed: every project again, whole
+    assert calls(fake_quarto) == sorted(["_internal ", *(f"{c} " for c in CLIENTS)])
+
+
+# ---------------------------------------------------------------- a real Quarto
+
+QUARTO = find_quarto()
+real = [pytest.mark.slow, pytest.mark.skipif(QUARTO is None, reason=(
+    "Quarto is not installed (pip install '.[quarto]' where the network allows it, or "
+    "../shared/tools/quarto/build.sh and QUARTO_PATH; .ci/run does)"))]
+TWO = ("harbor-dental", "zenith-law")
+FRONT_KEYS = re.compile(r"\b(title|subtitle|period|notebook|client_name|sidebar): ")
+
+
+def _publish_real(root: Path, monkeypatch, stale: bool = True) -> dict:
+    monkeypatch.setenv("QUARTO_PATH", str(QUARTO))
+    monkeypatch.setenv("SERVICEREVIEW_CHROMIUM", str(root / "no-chromium"))
+    p = {"reports": root / "reports", "build": root / "build", "site": root / "_site",
+         "site_clients": root / "_site_clients"}
+    if not p["reports"].exists():
+        write_reports(p["reports"], clients=TWO, notebooks=("monthly_report", "sla_trends"))
+        write_build(p["build"], clients=TWO)
+        if stale:
+            (p["reports"] / "2026-10" / "harbor-dental" / "STALE.json").write_text(json.dumps(
+                {"stale_since": "2026-11-02T06:00:00+00:00", "reason": "gate failed", "failed_checks": []}))
+    publish(**p, engine="quarto")
+    return p
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """A real render, then one client's notebook changed and published again (incremental)."""
+    if QUARTO is None:
+        pytest.skip("no Quarto")
+    mp = pytest.MonkeyPatch()
+    try:
+        p = _publish_real(tmp_path_factory.mktemp("quarto"), mp)
+        notebook = p["reports"] / "2026-10" / "zenith-law" / "sla_trends.ipynb"
+        nb = json.loads(notebook.read_text())
+        nb["cells"][3]["source"] = "## Service levels\n\nRe-run with corrected data."
+        notebook.write_text(json.dumps(nb))
+        _publish_real(p["reports"].parent, mp)
+        yield p
+    finally:
+        mp.undo()
+
+
+def _html(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): p.read_text() for p in sorted(folder.rglob("*.html"))}
+
+
+@pytest.mark.parametrize("where", ["site", "bundle"])
+@pytest.mark.slow
+@pytest.mark.skipif(QUARTO is None, reason="no Quarto")
+def test_real_quarto_pages_show_no_raw_markup_and_load_nothing_remote(rendered, where):
+    folder = rendered["site"] if where == "site" else rendered["site_clients"] / "harbor-dental"
+    pages = _html(folder)
+    assert len(pages) > 6
+    for rel, text in pages.items():
+        visible = re.sub(r"<[^>]+>", " ", re.sub(r"(?s)<(script|style)\b.*?</\1>", " ", text))
+        assert not FRONT_KEYS.search(visible) and ":::" not in visible, rel  # front matter, callout markup
+        assert not re.search(r"cdnjs|require(\.min)?\.js|jquery", text, re.IGNORECASE), rel
+        assert not re.search(r"""<(script|link|img)\b[^>]*(src|href)="(https?:)?//""", text), rel
+        assert 'type="module"' not in text, rel  # browsers refuse module scripts from file://
+    stale = pages["2026-10/harbor-dental/monthly_report.html" if where == "site" else "2026-10/monthly_report.html"]
+    assert 'class="callout callout-style-default callout-warning' in stale
+    assert "This report is not up to date" in stale
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(QUARTO is None, reason="Quarto is not installed (pip install '.[quarto]' where the "
-                                           "network allows it)")
-def test_real_quarto_render(tmp_path, monkeypatch):
-    monkeypatch.delenv("QUARTO_PATH", raising=False)
-    monkeypatch.setenv("SERVICEREVIEW_CHROMIUM", str(tmp_path / "no-chromium"))
-    p = {"reports": tmp_path / "reports", "build": tmp_path / "build", "site": tmp_path / "_site",
-         "site_clients": tmp_path / "_site_clients"}
-    write_reports(p["reports"], periods=("2026-10",), clients=("harbor-dental", "zenith-law"))
-    write_build(p["build"], clients=("harbor-dental", "zenith-law"))
-    result = publish(**p, engine="quarto")
-    assert (p["site"] / "2026-10" / "harbor-dental" / "monthly_report.html").exists()
-    page = (p["site"] / "2026-10" / "harbor-dental" / "monthly_report.html").read_text()
-    assert "client_id = " not in page
-    assert "<svg" in page or "<img" in page
-    search = (p["site_clients"] / "harbor-dental" / "search.json").read_text()
-    assert "Zenith" not in search and "ZLP-" not in search
-    assert result.pages > 10
+@pytest.mark.skipif(QUARTO is None, reason="no Quarto")
+def test_real_quarto_bundle_is_its_clients_only(rendered):
+    bundle = rendered["site_clients"] / "harbor-dental"
+    search = (bundle / "search.json").read_text()
+    assert "Zenith" not in search and "ZLP-" not in search and "HDG-" in search
+    assert (bundle / "data-health.html").read_text().count("<h1") == 1  # the title, not twice
+    page = (bundle / "2026-10" / "monthly_report.html").read_text()
+    assert "client_id = " not in page and ("<svg" in page or "<img" in page)
+    assert (bundle / "2026-10" / "tickets" / "2026-10-tickets-logged.csv").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(QUARTO is None, reason="no Quarto")
+def test_an_incremental_publish_gives_the_pages_of_a_full_one(rendered, tmp_path, monkeypatch):
+    staging = rendered["build"] / "publish" / "quarto"
+    assert last_render(staging / "_internal") == {"how": "pages", "pages": 1}
+    assert last_render(staging / "zenith-law") == {"how": "pages", "pages": 1}
+    assert last_render(staging / "harbor-dental") == {"how": "none", "pages": 0}
+    shutil.copytree(rendered["reports"], tmp_path / "reports")
+    shutil.copytree(rendered["build"] / "clean", tmp_path / "build" / "clean")
+    shutil.copytree(rendered["build"] / "validation", tmp_path / "build" / "validation")
+    full = _publish_real(tmp_path, monkeypatch)
+    assert last_render(full["build"] / "publish" / "quarto" / "_internal")["how"] == "full"
+    for a, b in ((rendered["site"], full["site"]), (rendered["site_clients"], full["site_clients"])):
+        incremental, scratch = _html(a), _html(b)
+        assert incremental.keys() == scratch.keys()
+        assert [rel for rel in scratch if incremental[rel] != scratch[rel]] == []
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(QUARTO is None, reason="no Quarto")
+def test_real_quarto_site_and_bundle_in_a_browser_offline(rendered, browser):
+    """From disk with the network cut: every page loads with no request leaving the machine and
+    no console error (Quarto's module scripts and search index are rewritten for file://)."""
+    def shown(page, path):
+        text = page.locator("body").inner_text()
+        assert not FRONT_KEYS.search(text) and ":::" not in text, path
+
+    for folder in (rendered["site"], rendered["site_clients"] / "harbor-dental"):
+        count, watch = visit_all(browser, folder, shown)
+        assert count > 6 and watch.remote == [] and watch.errors == [], folder
+
+    page = browser.new_page()
+    watch = Watch(page)
+    page.goto((rendered["site_clients"] / "harbor-dental" / "2026-10" / "monthly_report.html").as_uri())
+    assert page.locator(".callout-warning").get_by_text("This report is not up to date").count() == 1
+    assert page.locator("#quarto-sidebar").get_by_role("link", name="SLA trends").count() == 1
+    page.locator("nav.sr-months").get_by_role("link", name="September 2026").click()
+    page.wait_for_load_state("load")
+    assert page.url.endswith("/harbor-dental/2026-09/monthly_report.html")
+    page.locator("#quarto-search, .aa-DetachedSearchButton, .aa-Autocomplete").first.click()
+    page.keyboard.type("Service levels")
+    hits = page.locator(".aa-Item")
+    hits.first.wait_for(timeout=15000)  # search works from a folder too
+    assert hits.count() >= 1
+    assert watch.remote == [] and watch.errors == []
+    page.close()

@@ -1,0 +1,210 @@
+"""Rendering staged Quarto projects: only what changed, and so that the result opens from disk.
+
+Quarto has no incremental project render, and a render costs ~4 CPU-seconds of start-up
+plus ~0.5 s a page. So each staging project keeps its `_site/` between publishes, with a
+manifest of content hashes: a page is rendered again only when its staged file or the
+sidebar it shows changed (`quarto render <page> <page> ...` in one call; each page comes
+out byte-identical to a full render). Anything shared by every page (the configuration
+apart from the render list and the sidebars, the stylesheet, the Quarto executable, this
+package's staging code) changing, or a page going away, means a full render.
+
+Quarto 1.7 also loads `quarto.js` as an ES module, which browsers refuse from `file://`,
+and its search fetches `search.json`, which they refuse too; `make_offline` rewrites the
+copy that is published so that a client opening their bundle from a folder gets no console
+error and a working search (the search index is also written as a classic script).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from pipelines.core.io import digest, read_json, write_json
+from pipelines.site.pages import PublishError, write_attachments
+
+MANIFEST = ".servicereview-render.json"
+KEEP = {"_site", ".quarto", MANIFEST}  # in a staging project: Quarto's output and bookkeeping
+PAGE_SUFFIXES = (".ipynb", ".qmd")
+CODE = [Path(__file__), Path(__file__).with_name("quarto.py")]
+
+
+@dataclass
+class Project:
+    """A staged Quarto project: its files (path -> bytes), pages, sidebars and configuration."""
+
+    name: str
+    folder: Path  # the staging project (kept between publishes)
+    out: Path  # where the rendered site goes
+    files: dict[str, bytes] = field(default_factory=dict)
+    pages: list[str] = field(default_factory=list)  # the render list, in order
+    sidebars: list[dict] = field(default_factory=list)
+    downloads: dict[str, dict[str, str]] = field(default_factory=dict)  # page -> its CSV files
+    config: dict = field(default_factory=dict)
+
+    def add(self, path: str, data: bytes, page: bool | None = None, downloads: dict | None = None) -> None:
+        self.files[path] = data
+        if page if page is not None else path.endswith(PAGE_SUFFIXES):
+            self.pages.append(path)
+        if downloads:
+            self.downloads[path] = downloads
+
+
+# ---------------------------------------------------------------- what must be rendered
+
+
+def _contains(items, href: str) -> bool:
+    for item in items or []:
+        if isinstance(item, dict) and (item.get("href") == href or _contains(item.get("contents"), href)):
+            return True
+    return False
+
+
+def page_keys(project: Project, quarto: Path) -> tuple[str, dict[str, str]]:
+    """(what every page shares, per page: its file and the sidebar it shows) as content hashes."""
+    shared = json.loads(json.dumps(project.config))
+    shared.get("project", {}).pop("render", None)
+    shared.get("website", {}).pop("sidebar", None)
+    assets = [f"{p}={digest(b)}" for p, b in sorted(project.files.items()) if p not in project.pages]
+    common = digest(yaml.safe_dump(shared, sort_keys=True), *assets, executable_identity(quarto),
+                    *(p.read_bytes() for p in CODE))
+    keys = {}
+    for page in project.pages:
+        sidebar = next((s for s in project.sidebars if _contains(s.get("contents"), page)), None)
+        keys[page] = digest(project.files[page], json.dumps(sidebar, sort_keys=True))
+    return common, keys
+
+
+def plan(project: Project, quarto: Path) -> tuple[str, list[str]]:
+    """("full", all pages), ("pages", the changed ones) or ("none", []) for this project."""
+    common, keys = page_keys(project, quarto)
+    path = project.folder / MANIFEST
+    known = read_json(path) if path.exists() else {}
+    rendered = project.folder / "_site"
+    if known.get("common") != common or not rendered.is_dir() or set(known.get("pages", {})) - set(keys):
+        return "full", list(project.pages)
+    changed = [p for p, key in keys.items() if known["pages"].get(p) != key
+               or not (rendered / re.sub(r"\.(ipynb|qmd)$", ".html", p)).exists()]
+    return ("pages", changed) if changed else ("none", [])
+
+
+# ---------------------------------------------------------------- staging and rendering
+
+
+def _sync(project: Project) -> None:
+    """Write the staged files (only those whose bytes changed) and delete any other file."""
+    folder = project.folder
+    files = dict(project.files)
+    files["_quarto.yml"] = yaml.safe_dump(project.config, sort_keys=False, allow_unicode=True).encode()
+    for path in [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []:
+        rel = path.relative_to(folder)
+        if rel.parts[0] not in KEEP and rel.as_posix() not in files:
+            path.unlink()
+    for rel, data in files.items():
+        target = folder / rel
+        if not (target.exists() and target.read_bytes() == data):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+
+
+def _quarto(quarto: Path, folder: Path, args: list[str]) -> None:
+    proc = subprocess.run([str(quarto), "render", *args, "--quiet"], check=False, cwd=folder,
+                          capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+        raise PublishError(f"quarto render in {folder} failed (exit code {proc.returncode}):\n{tail}")
+
+
+def render(quarto: Path, project: Project) -> int:
+    """Render what changed in `project`, publish it into `project.out`; returns its pages."""
+    _sync(project)
+    how, pages = plan(project, quarto)
+    manifest = project.folder / MANIFEST
+    if how == "full":
+        manifest.unlink(missing_ok=True)
+        for leftover in ("_site", ".quarto"):
+            shutil.rmtree(project.folder / leftover, ignore_errors=True)
+        _quarto(quarto, project.folder, [])
+    elif how == "pages":
+        _quarto(quarto, project.folder, pages)
+    common, keys = page_keys(project, quarto)
+    write_json({"common": common, "pages": keys, "last": {"how": how, "pages": len(pages)}}, manifest)
+    shutil.copytree(project.folder / "_site", project.out, dirs_exist_ok=True)
+    make_offline(project.out)
+    for page, files in project.downloads.items():
+        write_attachments(project.out / Path(page).parent, files)
+    return sum(1 for _ in project.out.rglob("*.html"))
+
+
+def last_render(folder: Path) -> dict:
+    """How the project in `folder` was last rendered: {"how": full|pages|none, "pages": n}."""
+    path = Path(folder) / MANIFEST
+    return read_json(path).get("last", {}) if path.exists() else {}
+
+
+def forget_others(staging: Path, keep: set[str]) -> None:
+    """Remove staging projects of clients no longer published."""
+    for folder in staging.iterdir() if staging.is_dir() else []:
+        if folder.is_dir() and folder.name not in keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- opening from disk
+
+_MODULE_TAG = re.compile(r'<script src="([^"]*site_libs/quarto-html/)(quarto|tabsets/tabsets)\.js" '
+                         r'type="module"></script>')
+_IMPORT = 'import * as tabsets from "./tabsets/tabsets.js";'
+_SEARCH_GUARD = re.compile(r'if \(window\.location\.protocol === "file:" && !shownWarning\) \{.*?\n    \}\n',
+                           re.DOTALL)
+_SEARCH_FROM_DISK = """if (window.location.protocol === "file:") {
+      // servicereview: from a folder, the index comes as a classic script (fetch is refused there)
+      const docs = await new Promise((resolve, reject) => {
+        const script = document.createElement("script");
+        script.src = offsetURL("search.js");
+        script.onload = () => resolve(window.servicereviewSearch || []);
+        script.onerror = reject;
+        document.head.appendChild(script);
+      });
+      const diskFuse = new window.Fuse([], kFuseIndexOptions);
+      docs.forEach((doc) => diskFuse.add(doc));
+      fuseIndex = diskFuse;
+      return fuseIndex;
+    }
+"""
+
+
+def make_offline(site: Path) -> None:
+    """Make a rendered Quarto site work from `file://` as well as over http (idempotent)."""
+    libs = site / "site_libs" / "quarto-html"
+    main, tabsets = libs / "quarto.js", libs / "tabsets" / "tabsets.js"
+    if main.exists() and tabsets.exists() and _IMPORT in (text := main.read_text(encoding="utf-8")):
+        module = tabsets.read_text(encoding="utf-8").replace("export function init", "function init")
+        inlined = f"const tabsets = (function () {{\n{module}\nreturn {{ init }};\n}})();"
+        main.write_text('(function () {\n"use strict";\n' + text.replace(_IMPORT, inlined) + "\n})();\n",
+                        encoding="utf-8")
+    search = site / "site_libs" / "quarto-search" / "quarto-search.js"
+    if search.exists() and "servicereviewSearch" not in (text := search.read_text(encoding="utf-8")):
+        patched, count = _SEARCH_GUARD.subn(lambda _: _SEARCH_FROM_DISK, text, count=1)
+        if count:
+            search.write_text(patched, encoding="utf-8")
+    if (site / "search.json").exists():
+        index = (site / "search.json").read_text(encoding="utf-8")
+        (site / "search.js").write_text(f"window.servicereviewSearch = {index};\n", encoding="utf-8")
+    for page in site.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        fixed = _MODULE_TAG.sub(lambda m: "" if m.group(2) != "quarto" else
+                                f'<script src="{m.group(1)}quarto.js" defer></script>', text)
+        if fixed != text:
+            page.write_text(fixed, encoding="utf-8")
+
+
+def executable_identity(quarto: Path) -> str:
+    """The Quarto executable as part of a content hash (a new Quarto renders everything)."""
+    stat = os.stat(quarto)
+    return f"{quarto}:{stat.st_size}:{stat.st_mtime_ns}"
