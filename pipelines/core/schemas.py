@@ -68,6 +68,8 @@ TICKET_EVENTS = TableSpec(
         "at": UTC_TS,
         "status": pl.String,
         "actor": pl.String,
+        "priority": pl.String,  # P1..P4 after the contract's priority_map, when the row names one
+        "seq": pl.Int64,  # the row's record number in the export: breaks ties between same-time rows
     },
     required=("ticket_id", "at", "status"),
     timestamps=("at",),
@@ -203,6 +205,9 @@ REJECT_REASONS = {
     "invalid_number": "a number could not be read",
     "invalid_boolean": "a true/false value could not be read",
     "resolved_before_created": "the ticket was resolved before it was created",
+    "response_before_created": "the ticket's first response is before it was created",
+    "implausible_timestamp": "a timestamp before the earliest plausible time (1990 unless set) or after the "
+                             "export's extraction time plus a day",
     "ended_before_started": "the outage ended before it started",
     "unknown_client": "the client has no contract file",
     "unknown_priority": "the priority is not in the client's contract",
@@ -214,4 +219,5 @@ REJECT_REASONS = {
     "rating_out_of_scale": "the survey rating is outside the contract's scale",
     "nonexistent_local_time": "a local time that does not exist (skipped by a daylight-saving change)",
     "invalid_choice": "a value is not one of the field's allowed values (a contact's channel or direction)",
+    "nul_byte": "a text field holds a NUL byte (the mark of a corrupt or binary export)",
 }

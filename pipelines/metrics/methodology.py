@@ -22,6 +22,7 @@ TABLE_TITLES = {
     "ticket_sla": "Per ticket (ticket_sla)",
     "contact_matches": "Your own record of calls and emails, per contact (contact_matches)",
     "ticket_contacts": "Your own record of calls and emails, per ticket (ticket_contacts)",
+    "comment_tone": "Per survey comment (comment_tone)",
 }
 
 

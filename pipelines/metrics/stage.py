@@ -11,7 +11,10 @@ folder and writes the outputs through `pipelines.core.io`:
   the fields it needs, and whether it is measured (pipelines.metrics.coverage)
 - `contact_matches.parquet`, `ticket_contacts.parquet`: the client's own record of calls and
   emails matched to the tickets, per contact and per ticket (pipelines.metrics.contacts)
-- `metrics_summary.json`: period, as-of instants, where the data ends, clients, row counts, timings
+- `metrics_summary.json`: period, as-of instants, where the data ends, clients, row counts,
+  the tone fit in brief, timings
+- the comment tone (`pipelines.metrics.tone`): `comment_tone.parquet`, `tone_fit.json` and
+  `tone_model.joblib`, trained on every client's rated comments up to the period
 
 A month is complete when the data reaches its last day (the export's stated extraction
 time, else its latest ticket or status event); the default period is the latest complete
@@ -30,7 +33,7 @@ import polars as pl
 from pipelines.core import io
 from pipelines.core.contracts import Contract, load_contracts
 from pipelines.core.periods import month_index, month_label
-from pipelines.metrics import contacts, coverage, kpis, service_kpis, sla
+from pipelines.metrics import contacts, coverage, kpis, service_kpis, sla, tone
 
 OPTIONAL_TABLES = ("ticket_events", "surveys", "outages", "time_entries", "devices", "contacts")
 OUTPUTS = ("ticket_sla", "client_kpis", "client_kpis_by_priority", "client_uptime", "client_kpi_coverage",
@@ -49,8 +52,8 @@ READ_COLUMNS = {
     "tickets": ["ticket_id", "client_id", "created_at", "priority", "first_response_at",
                 "resolved_at", "closed_at", "close_code", "source", "category", "asset", "requester", "title",
                 "escalation_level", "reopen_count", "reassignment_count", "provider_touches", "fcr"],
-    "ticket_events": ["client_id", "ticket_id", "at", "status"],
-    "surveys": ["ticket_id", "client_id", "responded_at", "score"],
+    "ticket_events": ["client_id", "ticket_id", "at", "status", "priority", "seq"],
+    "surveys": ["ticket_id", "client_id", "responded_at", "score", "sentiment", "comment"],
 }
 
 
@@ -112,14 +115,21 @@ def compute_metrics(tables: dict[str, pl.DataFrame | None], contracts: dict[str,
     ends = data_ends(tables)
     export_end = extracted_at or max(ends.values(), default=None)
     period = period or default_period(export_end, contracts)
-    month_index(period)  # validates the spelling
+    today = datetime.now(UTC).date()
+    if month_index(period) > today.year * 12 + today.month - 1:  # also validates the spelling
+        # nothing can be known about it yet, and the calendars would run to it (year 2999 …)
+        raise io.InputError(f"--period {period} has not begun yet (today is {today.isoformat()}); "
+                            "a report is for a month that has started")
     first_month = _first_month(tickets, contracts, period)
     scope = sla.make_scope(contracts, first_month, period)
-    ticket_sla = sla.evaluate(tickets, tables.get("ticket_events"), contracts, scope)
+    earliest = int(min(sla.epoch_us(tickets["created_at"]).min(initial=sla.NEVER), scope.as_of.min()))
+    sla_clock = sla.build_clock(contracts, scope, earliest)  # shared by every as-of evaluation
+    assessment = sla.assess(tickets, tables.get("ticket_events"), contracts, scope, sla_clock)
+    ticket_sla = assessment.ticket_sla
     lap("ticket_sla")
     matched = contacts.match_contacts(tables.get("contacts"), tickets, ticket_sla, contracts, scope)
     lap("contacts")
-    facts = kpis.build_facts(ticket_sla, tables, contracts, scope)
+    facts = kpis.build_facts(assessment, tables, contracts, scope, sla_clock)
     lap("facts")
     grid = kpis.month_grid(ticket_sla, scope)
     client = kpis.client_kpis(facts, grid)
@@ -219,21 +229,32 @@ def _attach(client: pl.DataFrame, frame: pl.DataFrame | None, columns: dict[str,
                              for c, dtype in columns.items()])
 
 
-def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None) -> MetricsResult:
-    """Read a clean folder (tables + contracts/), compute, write the outputs to out_dir."""
+def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
+                   tone_min_labels: int | None = None) -> MetricsResult:
+    """Read a clean folder (tables + contracts/), compute, write the outputs to out_dir; then
+    estimate comment tone (below `tone_min_labels` rated comments, default
+    SERVICEREVIEW_TONE_MIN_LABELS or 2,000, from the word list)."""
     started = time.perf_counter()
     clean_dir, out_dir = Path(clean_dir), Path(out_dir)
     tables = io.read_clean(clean_dir, columns=READ_COLUMNS)
     contracts = load_contracts(clean_dir / "contracts")
+    min_labels = tone.min_labels_setting() if tone_min_labels is None else tone_min_labels
     read_s = time.perf_counter() - started
     summary = clean_dir / "clean_summary.json"
-    stated = (io.read_json(summary).get("import") or {}).get("extracted_at") if summary.exists() else None
+    cleaned = io.read_json(summary) if summary.exists() else {}
+    # when the export was taken: as `clean --extracted-at` gave it, or as the import recorded it
+    stated = cleaned.get("extracted_at") or (cleaned.get("import") or {}).get("extracted_at")
     result = compute_metrics(tables, contracts, period,
                              extracted_at=datetime.fromisoformat(stated).astimezone(UTC) if stated else None)
+    toned = time.perf_counter()
+    estimated = tone.estimate_tone(tables.get("surveys"), contracts, result.summary["period"], min_labels)
+    result.summary["tone"] = tone.brief(estimated.fit)
     written = time.perf_counter()
     for name in OUTPUTS:
         io.write_table(getattr(result, name), out_dir / f"{name}.parquet")
+    tone.write_tone(estimated, out_dir)
     result.summary["timings_s"] = {"read": round(read_s, 3), **result.summary["timings_s"],
+                                   "tone": round(written - toned, 3),
                                    "write": round(time.perf_counter() - written, 3),
                                    "total": round(time.perf_counter() - started, 3)}
     io.write_json(result.summary, out_dir / "metrics_summary.json")
