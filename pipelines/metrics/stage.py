@@ -18,6 +18,7 @@ month, and a month that is not complete is flagged (`month_complete`) wherever i
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -41,6 +42,9 @@ ACTIVITY = {"tickets": ("created_at", "first_response_at", "resolved_at", "close
             "ticket_events": ("at",)}  # what says how far an export reaches
 BY_PRIORITY_COLUMNS = ["client_id", "month", "priority",
                        *[c for m in kpis.MEASURES if m.by_priority for c in m.columns]]
+CHUNK_TICKETS = 500_000  # tickets per chunk of clients in metrics_folder: its peak memory follows this
+TICKET_ROW = "__ticket_row"  # a ticket's place in the clean file, to put ticket_sla back in its order
+PART_ROW_GROUP = 65_536  # rows per row group of a chunk's ticket_sla part: merging reads slices
 # Only what the metrics use, so the big tables cost less memory (others: every column).
 READ_COLUMNS = {
     "tickets": ["ticket_id", "client_id", "created_at", "priority", "first_response_at",
@@ -55,7 +59,7 @@ READ_COLUMNS = {
 class MetricsResult:
     """The metrics stage's outputs (see OUTPUTS) and its run summary."""
 
-    ticket_sla: pl.DataFrame
+    ticket_sla: pl.DataFrame | pl.LazyFrame  # lazy from metrics_folder: a scan of the written file
     client_kpis: pl.DataFrame
     client_kpis_by_priority: pl.DataFrame
     client_uptime: pl.DataFrame
@@ -90,10 +94,13 @@ def default_period(export_end: datetime | None, contracts: dict[str, Contract]) 
 
 
 def compute_metrics(tables: dict[str, pl.DataFrame | None], contracts: dict[str, Contract],
-                    period: str | None = None, *, extracted_at: datetime | None = None) -> MetricsResult:
+                    period: str | None = None, *, extracted_at: datetime | None = None,
+                    first_month: str | None = None) -> MetricsResult:
     """Every metrics output from clean tables (None = table not given) and contracts.
 
-    `extracted_at`: when the export was taken, if it says (else its latest activity)."""
+    `extracted_at`: when the export was taken, if it says (else its latest activity).
+    `first_month` (default: from these tickets) fixes the first month of the scope, so a
+    chunk of clients is computed exactly as it is among all clients (`metrics_folder`)."""
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -108,7 +115,7 @@ def compute_metrics(tables: dict[str, pl.DataFrame | None], contracts: dict[str,
     export_end = extracted_at or max(ends.values(), default=None)
     period = period or default_period(export_end, contracts)
     month_index(period)  # validates the spelling
-    first_month = _first_month(tickets, contracts, period)
+    first_month = first_month or _first_month(tickets, contracts, period)
     scope = sla.make_scope(contracts, first_month, period)
     ticket_sla = sla.evaluate(tickets, tables.get("ticket_events"), contracts, scope)
     lap("ticket_sla")
@@ -210,22 +217,111 @@ def _attach(client: pl.DataFrame, frame: pl.DataFrame | None, columns: dict[str,
                              for c, dtype in columns.items()])
 
 
-def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None) -> MetricsResult:
-    """Read a clean folder (tables + contracts/), compute, write the outputs to out_dir."""
+def plan_chunks(tickets_per_client: dict[str, int], budget: int) -> list[list[str]]:
+    """Clients in id order, in consecutive chunks of at most about `budget` tickets (a client
+    is never split; one larger than the budget is a chunk of its own; clients without tickets
+    ride along in a neighbouring chunk)."""
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for client in sorted(tickets_per_client):
+        n = tickets_per_client[client]
+        if n and size and size + n > budget:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(client)
+        size += n
+    return chunks
+
+
+def combine_summaries(summaries: list[dict]) -> dict:
+    """The summary of all clients from the summaries of chunks of them (as `compute_metrics`
+    would have written it for all at once; timings are summed)."""
+    first = summaries[0]
+    union = lambda key: sorted({c for s in summaries for c in s[key]})
+    timings: dict[str, float] = {}
+    for s in summaries:
+        for name, seconds in s["timings_s"].items():
+            timings[name] = round(timings.get(name, 0.0) + seconds, 3)
+    return first | {
+        "as_of": {c: t for s in summaries for c, t in s["as_of"].items()},
+        "data_end": dict(sorted((c, t) for s in summaries for c, t in s["data_end"].items())),
+        "period_complete": all(s["period_complete"] for s in summaries),
+        "clients": union("clients"),
+        "clients_without_tickets": union("clients_without_tickets"),
+        "tickets_in": sum(s["tickets_in"] for s in summaries),
+        "tickets_after_period": sum(s["tickets_after_period"] for s in summaries),
+        "rows": {name: sum(s["rows"][name] for s in summaries) for name in OUTPUTS},
+        "timings_s": timings,
+    }
+
+
+def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
+                   chunk_tickets: int = CHUNK_TICKETS) -> MetricsResult:
+    """Read a clean folder (tables + contracts/), compute, write the outputs to out_dir.
+
+    Clients are independent, so they are computed in chunks of about `chunk_tickets` tickets,
+    each read with its client filter pushed down into the Parquet reader: peak memory follows
+    the largest chunk, not the folder, and the outputs are byte for byte those of computing all
+    clients at once (where the export ends, the period and the first month are taken over all
+    clients first, and ticket_sla keeps the clean tickets' order). The result holds the client-month tables; its
+    `ticket_sla` is a lazy scan of the written file (it may not fit in memory)."""
     started = time.perf_counter()
     clean_dir, out_dir = Path(clean_dir), Path(out_dir)
-    tables = io.read_clean(clean_dir, columns=READ_COLUMNS)
+    missing = io.missing_clean_tables(clean_dir)  # no tickets at all: the error names the folder
     contracts = load_contracts(clean_dir / "contracts")
-    read_s = time.perf_counter() - started
+    census = (io.scan_table(clean_dir, "tickets").group_by("client_id")
+              .agg(pl.len().alias("tickets"), pl.col("created_at").min()).collect())
     summary = clean_dir / "clean_summary.json"
     stated = (io.read_json(summary).get("import") or {}).get("extracted_at") if summary.exists() else None
-    result = compute_metrics(tables, contracts, period,
-                             extracted_at=datetime.fromisoformat(stated).astimezone(UTC) if stated else None)
-    written = time.perf_counter()
-    for name in OUTPUTS:
-        io.write_table(getattr(result, name), out_dir / f"{name}.parquet")
-    result.summary["timings_s"] = {"read": round(read_s, 3), **result.summary["timings_s"],
-                                   "write": round(time.perf_counter() - written, 3),
-                                   "total": round(time.perf_counter() - started, 3)}
-    io.write_json(result.summary, out_dir / "metrics_summary.json")
-    return result
+    export_end = datetime.fromisoformat(stated).astimezone(UTC) if stated else max(
+        (at for name, columns in ACTIVITY.items() if name not in missing
+         if (at := io.scan_table(clean_dir, name).select(pl.max_horizontal(columns).max()).collect().item())),
+        default=None)
+    period = period or default_period(export_end, contracts)
+    month_index(period)
+    first_month = _first_month(census.drop("tickets"), contracts, period)
+    chunks = plan_chunks(dict.fromkeys(contracts, 0) | dict(census.select("client_id", "tickets").iter_rows()),
+                         chunk_tickets)
+    results, parts, read_s = [], [], time.perf_counter() - started
+    with io.scratch_folder(out_dir / f".ticket_sla-parts-{os.getpid()}") as parts_dir:
+        for i, clients in enumerate(chunks):
+            clock = time.perf_counter()
+            whole = len(chunks) == 1
+            tables = io.read_clean(clean_dir, None if whole else clients, READ_COLUMNS,
+                                   None if whole else {"tickets": TICKET_ROW})
+            read_s += time.perf_counter() - clock
+            mine = {c: contracts[c] for c in clients if c in contracts}
+            result = compute_metrics(tables, contracts if whole else mine, period,
+                                     extracted_at=export_end, first_month=first_month)
+            if not whole:  # this chunk's rows of ticket_sla, with their tickets' places in the file
+                rows = tables["tickets"].select("client_id", "ticket_id", TICKET_ROW)
+                parts.append(io.write_table(
+                    result.ticket_sla.join(rows, on=["client_id", "ticket_id"], how="left",
+                                           maintain_order="left", validate="m:1"),
+                    parts_dir / f"{i:05d}.parquet", row_group_size=PART_ROW_GROUP))
+                result.ticket_sla = result.ticket_sla.clear()
+            results.append(result)
+            del tables, result
+        written = time.perf_counter()
+        if parts:
+            io.merge_sorted_parts(parts, out_dir / "ticket_sla.parquet", [TICKET_ROW],
+                                  chunk_tickets, drop=(TICKET_ROW,))
+        else:
+            io.write_table(results[0].ticket_sla, out_dir / "ticket_sla.parquet")
+    combined = MetricsResult(
+        ticket_sla=pl.scan_parquet(out_dir / "ticket_sla.parquet"),
+        client_kpis=pl.concat([r.client_kpis for r in results]).sort("client_id", "month"),
+        client_kpis_by_priority=pl.concat([r.client_kpis_by_priority for r in results]),
+        client_uptime=pl.concat([r.client_uptime for r in results]).sort("client_id", "month", "service"),
+        client_kpi_coverage=pl.concat([r.client_kpi_coverage for r in results]).sort("client_id", "month", "kpi"),
+        summary=combine_summaries([r.summary for r in results]),
+    )
+    combined.summary["export_end_from"] = "extraction time" if stated else "latest ticket or status event"
+    for name in OUTPUTS[1:]:
+        io.write_table(getattr(combined, name), out_dir / f"{name}.parquet")
+    combined.summary["timings_s"] = {"read": round(read_s, 3), **combined.summary["timings_s"],
+                                     "write": round(time.perf_counter() - written, 3),
+                                     "total": round(time.perf_counter() - started, 3),
+                                     "chunks": len(chunks)}
+    io.write_json(combined.summary, out_dir / "metrics_summary.json")
+    return combined
