@@ -3,10 +3,9 @@
     .venv/bin/python bench/bench_metrics.py [--sizes 1000000,3000000,10000000] [--clients 2000]
 
 For each size it builds a clean folder (untimed) with the sample generator
-(`pipelines.ingest.sample.generator`) and `clean_folder`, a slice of clients at a time so
-that 10M tickets fit in memory too: each slice is generated, written as raw Parquet and
-cleaned on its own, then the slices' clean tables are put together (tickets merged back into
-time order, as an export has them; the other tables one slice after another). `--synthetic`
+(`pipelines.ingest.sample.generator`) and `clean_folder`: a tenth of the clients and
+tickets, generated and cleaned a slice of clients at a time, then copied ten times under
+other client ids (see `sample_clean`). `--synthetic`
 uses the vectorised synthetic clean-table generator below instead. Then it runs
 `metrics_folder` end to end (read clean Parquet in chunks of clients -> write outputs) in a
 fresh subprocess and prints wall time, tickets/s and peak RSS (VmHWM of that process; it
@@ -192,46 +191,58 @@ def synthetic_clean(out: Path, tickets: int, clients: int, months: int = 13, see
     io.write_json({"missing_tables": []}, out / "clean_summary.json")
 
 
-def sample_clean(out: Path, tickets: int, clients: int, slice_clients: int = 200) -> None:
-    """The sample generator's data set, cleaned, built a slice of clients at a time."""
+def sample_clean(out: Path, tickets: int, clients: int, replicas: int = 10, slice_clients: int = 200) -> None:
+    """The sample generator's data set, cleaned: `clients / replicas` clients with `tickets /
+    replicas` tickets are generated and cleaned a slice of clients at a time (so that any size
+    fits in memory), then copied `replicas` times under other client ids (generating 10M
+    tickets outright takes hours on this shared 2-core machine). Tickets are merged back into
+    time order, as an export has them; the other tables follow one copy after another."""
     from pipelines.clean.stage import clean_folder
+    from pipelines.core.schemas import TABLES
     from pipelines.ingest.sample.files import write_contracts, write_frames
     from pipelines.ingest.sample.generator import generate_sample
 
-    slices = out.parent / f"{out.name}-slices"
-    shutil.rmtree(slices, ignore_errors=True)
-    parts = []
-    for start in range(0, clients, slice_clients):
-        only = range(start, min(start + slice_clients, clients))
-        sample = generate_sample(clients, 13, 7, END, tickets, only=only)
-        raw = slices / f"raw-{start:05d}"
+    work = out.parent / f"{out.name}-work"
+    shutil.rmtree(work, ignore_errors=True)
+    base, parts = clients // replicas, []
+    for start in range(0, base, slice_clients):
+        sample = generate_sample(base, 13, 7, END, tickets // replicas,
+                                 only=range(start, min(start + slice_clients, base)))
+        raw = work / f"raw-{start:05d}"
         write_frames(sample.tables, raw, "parquet")
         write_contracts(sample.contracts, raw / "contracts")
         del sample
-        parts.append(slices / f"clean-{start:05d}")
+        parts.append(work / f"clean-{start:05d}")
         clean_folder(raw, parts[-1])
         shutil.rmtree(raw)
+    copies = [(part, f"-{r}" if r else "") for r in range(replicas) for part in parts]
     (out / "contracts").mkdir(parents=True, exist_ok=True)
-    for part in parts:
-        for contract in (part / "contracts").glob("*.yml"):
-            shutil.copy2(contract, out / "contracts" / contract.name)
-    from pipelines.core.schemas import TABLES
-
+    for part, suffix in copies:
+        for path in (part / "contracts").glob("*.yml"):
+            contract = yaml.safe_load(path.read_text())
+            contract["client_id"] += suffix
+            (out / "contracts" / f"{contract['client_id']}.yml").write_text(yaml.safe_dump(contract, sort_keys=False))
     for name in TABLES:
-        files = [part / f"{name}.parquet" for part in parts]
-        if name == "tickets":  # each slice is in created_at order; an export interleaves clients
+        ids = [c for c in ("client_id", "ticket_id", "parent_ticket_id") if c in TABLES[name].columns]
+        scans = [pl.scan_parquet(part / f"{name}.parquet").with_columns(pl.col(ids) + suffix)
+                 for part, suffix in copies]
+        if name == "tickets":  # each copy is in created_at order; an export interleaves clients
+            files = []
+            for k, scan in enumerate(scans):
+                files.append(work / f"tickets-{k:05d}.parquet")
+                scan.sink_parquet(files[-1])
             io.merge_sorted_parts(files, out / "tickets.parquet", ["created_at", "ticket_id"], 500_000)
         else:
-            pl.scan_parquet(files).sink_parquet(out / f"{name}.parquet")
+            pl.concat(scans).sink_parquet(out / f"{name}.parquet")
     io.write_json({"missing_tables": []}, out / "clean_summary.json")
-    shutil.rmtree(slices, ignore_errors=True)
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def build_clean(out: Path, tickets: int, clients: int, synthetic: bool) -> str:
     """A clean folder for the run; returns how it was made."""
     if not synthetic:
         sample_clean(out, tickets, clients)
-        return "sample generator + clean_folder, by slices of 200 clients"
+        return "sample generator + clean_folder, 1/10 of it copied 10 times"
     synthetic_clean(out, tickets, clients)
     return "synthetic clean tables"
 

@@ -42,7 +42,7 @@ ACTIVITY = {"tickets": ("created_at", "first_response_at", "resolved_at", "close
             "ticket_events": ("at",)}  # what says how far an export reaches
 BY_PRIORITY_COLUMNS = ["client_id", "month", "priority",
                        *[c for m in kpis.MEASURES if m.by_priority for c in m.columns]]
-CHUNK_TICKETS = 500_000  # tickets per chunk of clients in metrics_folder: its peak memory follows this
+CHUNK_TICKETS = 1_000_000  # tickets per chunk of clients in metrics_folder: its peak memory follows this
 TICKET_ROW = "__ticket_row"  # a ticket's place in the clean file, to put ticket_sla back in its order
 PART_ROW_GROUP = 65_536  # rows per row group of a chunk's ticket_sla part: merging reads slices
 # Only what the metrics use, so the big tables cost less memory (others: every column).

@@ -107,10 +107,10 @@ def run_job(job: Job, layout: Layout, run_id: str, topic: str) -> workers.Client
     start = f"start-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     (ledger / start).touch()
     _write(ledger / "latest", start)
-    started = _starts(ledger)
-    if started > MAX_STARTS:
-        raise RuntimeError(f"not started again: {started - 1} earlier attempts ended with their worker "
-                           f"dying or failing (at most {MAX_STARTS} starts)")
+    if _starts(ledger) > MAX_STARTS:  # the scheduler re-ran it after its workers died
+        (ledger / start).unlink()
+        raise RuntimeError(f"not started again: its {MAX_STARTS} starts ended with their worker dying "
+                           "or the task failing")
     plugin = worker.plugins.get(PLUGIN)
     if plugin is None or worker.state.nthreads != 1:
         raise ClusterError(f"worker {worker.address} is not set up for servicereview "
