@@ -20,6 +20,7 @@ into reports/ only while the batch still wants that attempt: its Dask task is st
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import shutil
@@ -137,11 +138,7 @@ def _write(path: Path, text: str) -> None:
 
 def _interrupt(dask_worker) -> bool:
     """Interrupt the kernel of a worker that is executing a task (Ctrl-C of the batch)."""
-    km = workers.worker_kernel()._km
-    if km is not None and km.is_alive() and dask_worker.state.executing:
-        km.interrupt_kernel()
-        return True
-    return False
+    return bool(dask_worker.state.executing) and workers.worker_kernel().interrupt()
 
 
 def dashboard_url(client: Client, timeout: float = 1.0) -> str | None:
@@ -199,9 +196,17 @@ def connect(address: str):
             finally:  # kernels shut down by their plugin first: the nannies need not kill workers
                 client.unregister_worker_plugin(PLUGIN)
     finally:
-        cluster.close()
-        os.environ.clear()
-        os.environ.update(environ)
+        # The kernels are down already; a worker slow to exit (a loaded machine) is killed by
+        # its nanny after 4 s, which it reports as a warning that would only alarm.
+        nanny_log = logging.getLogger("distributed.nanny")
+        level = nanny_log.level
+        nanny_log.setLevel(logging.ERROR)
+        try:
+            cluster.close()
+        finally:
+            nanny_log.setLevel(level)
+            os.environ.clear()
+            os.environ.update(environ)
 
 
 def _check(client: Client, address: str) -> None:

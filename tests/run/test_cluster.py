@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -59,6 +60,11 @@ def _notebook(path: Path, home: Path) -> list:
     return cells
 
 
+def _untimed(path: Path) -> bytes:
+    """A site file without the time its data was checked ("Data checked 1 Dec 2026, 10:38 UTC")."""
+    return re.sub(rb"\d{1,2} \w{3} \d{4}, \d\d:\d\d UTC", b"TIME", path.read_bytes())
+
+
 def _files(root: Path) -> dict[str, Path]:
     return {str(p.relative_to(root)): p for p in root.rglob("*") if p.is_file()}
 
@@ -86,12 +92,12 @@ def test_a_cluster_run_gives_exactly_the_outputs_of_a_local_run(sample_run, clus
         assert sorted(mine) == sorted(theirs)
         for name, path in theirs.items():
             if path.suffix != ".pdf":  # a PDF carries the time it was printed
-                assert mine[name].read_bytes() == path.read_bytes(), f"{site}/{name}"
+                assert _untimed(mine[name]) == _untimed(path), f"{site}/{name}"
     summary = json.loads((home / "build" / "run_summary.json").read_text())
-    expected = json.loads((local / "build" / "run_summary.json").read_text())
-    assert [(o["client_id"], o["status"]) for o in summary["outcomes"]] == \
-        [(o["client_id"], o["status"]) for o in expected["outcomes"]]
+    assert summary["exit_code"] == 0 and {o["status"] for o in summary["outcomes"]} == {"executed"}
     assert not list((home / "build").glob(".cluster/*")), "the attempts ledger is left behind"
+    again = servicereview("run", "--data", str(sample_run.data), "--cluster", cluster_address, home=home)
+    assert again.returncode == 0 and "0 notebooks executed" in again.stderr, again.stderr[-3000:]
 
 
 def _killing_templates(target: Path, marks: Path) -> Path:
