@@ -255,6 +255,24 @@ def combine_summaries(summaries: list[dict]) -> dict:
     }
 
 
+def _over_all_clients(clean_dir: Path, contracts: dict[str, Contract], period: str | None,
+                      missing: set[str]) -> tuple[str, str, datetime | None, str | None, dict[str, int]]:
+    """What is taken over all clients before any chunk, from lazy scans: the period, the first
+    month, where the export ends (and its stated extraction time) and each client's tickets."""
+    census = (io.scan_table(clean_dir, "tickets").group_by("client_id")
+              .agg(pl.len().alias("tickets"), pl.col("created_at").min()).collect())
+    summary = clean_dir / "clean_summary.json"
+    stated = (io.read_json(summary).get("import") or {}).get("extracted_at") if summary.exists() else None
+    latest = [io.scan_table(clean_dir, name).select(pl.max_horizontal(columns).max()).collect().item()
+              for name, columns in ACTIVITY.items() if name not in missing]
+    export_end = datetime.fromisoformat(stated).astimezone(UTC) if stated \
+        else max((at for at in latest if at is not None), default=None)
+    period = period or default_period(export_end, contracts)
+    month_index(period)
+    counts = dict.fromkeys(contracts, 0) | dict(census.select("client_id", "tickets").iter_rows())
+    return period, _first_month(census.drop("tickets"), contracts, period), export_end, stated, counts
+
+
 def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
                    chunk_tickets: int = CHUNK_TICKETS) -> MetricsResult:
     """Read a clean folder (tables + contracts/), compute, write the outputs to out_dir.
@@ -263,36 +281,26 @@ def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
     each read with its client filter pushed down into the Parquet reader: peak memory follows
     the largest chunk, not the folder, and the outputs are byte for byte those of computing all
     clients at once (where the export ends, the period and the first month are taken over all
-    clients first, and ticket_sla keeps the clean tickets' order). The result holds the client-month tables; its
-    `ticket_sla` is a lazy scan of the written file (it may not fit in memory)."""
+    clients first; ticket_sla keeps the clean tickets' order). The result holds the
+    client-month tables; its `ticket_sla` is a lazy scan of the written file (it may not fit
+    in memory)."""
     started = time.perf_counter()
     clean_dir, out_dir = Path(clean_dir), Path(out_dir)
     missing = io.missing_clean_tables(clean_dir)  # no tickets at all: the error names the folder
     contracts = load_contracts(clean_dir / "contracts")
-    census = (io.scan_table(clean_dir, "tickets").group_by("client_id")
-              .agg(pl.len().alias("tickets"), pl.col("created_at").min()).collect())
-    summary = clean_dir / "clean_summary.json"
-    stated = (io.read_json(summary).get("import") or {}).get("extracted_at") if summary.exists() else None
-    export_end = datetime.fromisoformat(stated).astimezone(UTC) if stated else max(
-        (at for name, columns in ACTIVITY.items() if name not in missing
-         if (at := io.scan_table(clean_dir, name).select(pl.max_horizontal(columns).max()).collect().item())),
-        default=None)
-    period = period or default_period(export_end, contracts)
-    month_index(period)
-    first_month = _first_month(census.drop("tickets"), contracts, period)
-    chunks = plan_chunks(dict.fromkeys(contracts, 0) | dict(census.select("client_id", "tickets").iter_rows()),
-                         chunk_tickets)
+    period, first_month, export_end, stated, counts = _over_all_clients(clean_dir, contracts, period, missing)
+    chunks = plan_chunks(counts, chunk_tickets)
+    whole = len(chunks) == 1
     results, parts, read_s = [], [], time.perf_counter() - started
     with io.scratch_folder(out_dir / f".ticket_sla-parts-{os.getpid()}") as parts_dir:
         for i, clients in enumerate(chunks):
             clock = time.perf_counter()
-            whole = len(chunks) == 1
             tables = io.read_clean(clean_dir, None if whole else clients, READ_COLUMNS,
                                    None if whole else {"tickets": TICKET_ROW})
             read_s += time.perf_counter() - clock
-            mine = {c: contracts[c] for c in clients if c in contracts}
-            result = compute_metrics(tables, contracts if whole else mine, period,
-                                     extracted_at=export_end, first_month=first_month)
+            result = compute_metrics(tables, contracts if whole else {c: contracts[c] for c in clients
+                                                                       if c in contracts},
+                                     period, extracted_at=export_end, first_month=first_month)
             if not whole:  # this chunk's rows of ticket_sla, with their tickets' places in the file
                 rows = tables["tickets"].select("client_id", "ticket_id", TICKET_ROW)
                 parts.append(io.write_table(
@@ -303,22 +311,22 @@ def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
             results.append(result)
             del tables, result
         written = time.perf_counter()
-        if parts:
-            io.merge_sorted_parts(parts, out_dir / "ticket_sla.parquet", [TICKET_ROW],
-                                  chunk_tickets, drop=(TICKET_ROW,))
-        else:
+        if whole:
             io.write_table(results[0].ticket_sla, out_dir / "ticket_sla.parquet")
+        else:
+            io.merge_sorted_parts(parts, out_dir / "ticket_sla.parquet", [TICKET_ROW], chunk_tickets,
+                                  drop=(TICKET_ROW,))
     combined = MetricsResult(
-        ticket_sla=pl.scan_parquet(out_dir / "ticket_sla.parquet"),
+        ticket_sla=io.scan_table(out_dir, "ticket_sla"),
         client_kpis=pl.concat([r.client_kpis for r in results]).sort("client_id", "month"),
         client_kpis_by_priority=pl.concat([r.client_kpis_by_priority for r in results]),
         client_uptime=pl.concat([r.client_uptime for r in results]).sort("client_id", "month", "service"),
         client_kpi_coverage=pl.concat([r.client_kpi_coverage for r in results]).sort("client_id", "month", "kpi"),
         summary=combine_summaries([r.summary for r in results]),
     )
-    combined.summary["export_end_from"] = "extraction time" if stated else "latest ticket or status event"
     for name in OUTPUTS[1:]:
         io.write_table(getattr(combined, name), out_dir / f"{name}.parquet")
+    combined.summary["export_end_from"] = "extraction time" if stated else "latest ticket or status event"
     combined.summary["timings_s"] = {"read": round(read_s, 3), **combined.summary["timings_s"],
                                      "write": round(time.perf_counter() - written, 3),
                                      "total": round(time.perf_counter() - started, 3),
