@@ -191,10 +191,7 @@ def connect(address: str):
                                dashboard_address="127.0.0.1:0")
     try:
         with Client(cluster) as client:
-            try:
-                yield client
-            finally:  # kernels shut down by their plugin first: the nannies need not kill workers
-                client.unregister_worker_plugin(PLUGIN)
+            yield client
     finally:
         # The kernels are down already; a worker slow to exit (a loaded machine) is killed by
         # its nanny after 4 s, which it reports as a warning that would only alarm.
@@ -256,7 +253,11 @@ def session(address: str, layout: Layout) -> Iterator[Session]:
             client.register_plugin(KernelPlugin(os.getpid() if local else None), name=PLUGIN)
         except Exception as exc:  # noqa: BLE001 - a worker's setup failed (threads, no kernel)
             raise ClusterError(f"--cluster {address}: {exc}") from None
-        yield Session(client, address, layout)
+        try:
+            yield Session(client, address, layout)
+        finally:
+            if local:  # kernels shut down by their plugin first: the nannies need not kill workers
+                client.unregister_worker_plugin(PLUGIN)
 
 
 class _Run:
