@@ -280,7 +280,8 @@ def run(
     cluster: Annotated[str | None, typer.Option(
         "--cluster", envvar="SERVICEREVIEW_CLUSTER",
         help="Run the clients on Dask: a scheduler address (tcp://HOST:8786) or local:N (N local "
-             "workers). Needs the `cluster` extra and folders shared with every worker.")] = None,
+             "workers; --jobs is then not used). Needs the `cluster` extra and folders shared "
+             "with every worker.")] = None,
 ) -> None:
     """The monthly batch: clean, validate, metrics, notebooks per client, portfolio, publish.
 
