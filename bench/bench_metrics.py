@@ -259,7 +259,9 @@ r = metrics_folder({clean!r}, {out!r}, {period!r})
 wall = time.perf_counter() - t
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the (large) forking parent.
 hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
-print(json.dumps({{"wall": wall, "rss_mb": hwm / 1024,
+import resource
+use = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({{"wall": wall, "rss_mb": hwm / 1024, "cpu": use.ru_utime + use.ru_stime,
                   "tickets": r.summary["rows"]["ticket_sla"], "timings": r.summary["timings_s"]}}))
 """
 
@@ -402,7 +404,8 @@ def main() -> None:
         r = run_stage(clean, work / f"metrics-{n}")
         results[n] = r
         print(f"{n:>10,} tickets ({events:,} events; {how}, built in {gen:.0f} s untimed): "
-              f"metrics {r['wall']:.1f} s = {r['tickets'] / r['wall']:,.0f} tickets/s, "
+              f"metrics {r['wall']:.1f} s = {r['tickets'] / r['wall']:,.0f} tickets/s "
+              f"(CPU {r['cpu']:.0f} s: the time it needs, on a loaded machine too), "
               f"peak RSS {r['rss_mb']:,.0f} MB, {r['timings']['chunks']} chunks; "
               f"load average {load} before, {_load()} after\n            stages {r['timings']}")
     if len(sizes) > 1:
