@@ -46,7 +46,7 @@ def test_bad_cluster_addresses_are_usage_errors(tmp_path):
     nobody = servicereview("run", "--cluster", "tcp://127.0.0.1:9", home=tmp_path / "b", timeout=120)
     assert nobody.returncode == config.EXIT_USAGE
     assert "cannot reach the Dask scheduler" in nobody.stderr
-    assert not (tmp_path / "b" / "build" / "clean").exists()  # refused before any stage ran
+    assert not (tmp_path / "b" / "build" / "metrics").exists()  # refused before the metrics and notebooks
 
 
 def _notebook(path: Path, home: Path) -> list:
