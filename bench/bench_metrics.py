@@ -141,7 +141,8 @@ def synthetic_clean(out: Path, tickets: int, clients: int, months: int = 13, see
         "status": np.concatenate([np.full(len(p[0]), p[2]) for p in parts]),
     }).sort("__t", "at")
     events = ev.select(ids.gather(ev["__t"]).alias("ticket_id"), cids.gather(ev["__t"]).alias("client_id"),
-                       pl.col("at").cast(UTC_TS), "status", pl.lit(None, pl.String).alias("actor"))
+                       pl.col("at").cast(UTC_TS), "status", pl.lit(None, pl.String).alias("actor"),
+                       pl.lit(None, pl.String).alias("priority"), pl.int_range(1, pl.len() + 1).alias("seq"))
     io.write_table(events, out / "ticket_events.parquet")
 
     s = r[rng.random(len(r)) < 0.2]

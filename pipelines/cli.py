@@ -175,8 +175,12 @@ def metrics(
     data: Annotated[Path, typer.Option("--data", help="Folder with the clean tables.")] = BUILD.clean,
     out: OutOpt = BUILD.metrics,
     period: PeriodOpt = None,
+    tone_min_labels: Annotated[int | None, typer.Option(
+        "--tone-min-labels", min=1,
+        help="Rated comments needed to train the tone model; fewer use the word list "
+             "(default: SERVICEREVIEW_TONE_MIN_LABELS or 2000).")] = None,
 ) -> None:
-    """Compute the per-ticket SLA table and the client x month KPI table."""
+    """Compute the per-ticket SLA table, the client x month KPI table and the comment tone."""
     from pipelines.core.periods import month_index
     from pipelines.metrics.stage import metrics_folder
 
@@ -187,7 +191,7 @@ def metrics(
             _fail(f"--period: {exc}")
     try:
         with _locked():
-            result = _guard(metrics_folder, data, out, period)
+            result = _guard(metrics_folder, data, out, period, tone_min_labels=tone_min_labels)
     except ValueError as exc:  # e.g. a ticket whose priority has no target in its contract
         _fail(str(exc))
     s = result.summary
@@ -199,6 +203,16 @@ def metrics(
     if s["missing_tables"]:
         console.print(f"not given (their KPIs are n/a): {', '.join(s['missing_tables'])}",
                       highlight=False)
+    console.print(_tone_line(s["tone"]), highlight=False)
+
+
+def _tone_line(tone: dict) -> str:
+    if tone["method"] == "lexicon":
+        return f"comment tone: word list ({tone['reason']})"
+    measured = (f"macro-F1 {tone['macro_f1']:.2f} on {tone['scored_comments']:,} later comments, "
+                f"word list {tone['lexicon_macro_f1']:.2f}" if tone["macro_f1"] is not None
+                else "agreement not measured: the comments span a single month")
+    return f"comment tone: model trained on {tone['labelled_comments']:,} rated comments ({measured})"
 
 
 @app.command(name="import")

@@ -61,7 +61,7 @@ def write_csv(folder: Path, name: str, text: str) -> Path:
 
 XSS = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>'
 XSS_CLIENT = "harbor-dental"
-XSS_TICKET = "HD-44694"  # surveyed in 2026-10; its survey is turned into a hostile complaint
+XSS_TICKET = "HD-44696"  # surveyed in 2026-10; its survey is turned into a hostile complaint
 
 
 def copy_sample(target: Path, hostile: bool = False) -> Path:

@@ -5,6 +5,10 @@ the sum, over each local day, of the overlap of [a, b) with that day's windows,
 each boundary turned into an instant by zoneinfo (a wall time skipped by a DST
 change moves forward minute by minute to the first one that exists; a repeated
 one takes its first occurrence).
+
+A ticket is read as it stood at `as_of` by walking its events in time order (ties keep
+their given order): the resolution, the first resolution, the priority in force and whether
+its close code applied yet.
 """
 
 from __future__ import annotations
@@ -96,17 +100,42 @@ def month_of(t: datetime, zone: str) -> str:
     return t.astimezone(ZoneInfo(zone)).strftime("%Y-%m")
 
 
-def ticket(contract, row: dict, events: list[tuple[datetime, str]], as_of: datetime) -> dict:
-    """The ticket_sla fields for one ticket, as of `as_of`, by walking its history."""
-    target = contract.sla[row["priority"]]
+def as_it_stood(contract, row: dict, events: list[tuple], as_of: datetime) -> dict:
+    """The ticket's state at as_of: priority, excluded, resolved, first resolution, in progress."""
+    created = row["created_at"]
+    done = set(contract.statuses.resolved)
+    known = [(max(e[0], created), e[1], e[2] if len(e) > 2 else None)
+             for e in sorted(events, key=lambda e: e[0]) if e[0] < as_of]  # stable: ties keep order
+    named = [p for _, _, p in known if p]
+    moment = row.get("resolved_at") or row.get("closed_at")
+    entries = [at for i, (at, s, _) in enumerate(known) if s in done and (i == 0 or known[i - 1][1] not in done)]
+    resolved = row.get("resolved_at")
+    if resolved is None or resolved >= as_of:
+        resolved = entries[-1] if known and known[-1][1] in done else None
+    firsts = [t for t in (entries[0] if entries else None, resolved) if t is not None]
+    started = [at for at, s, _ in known if s in contract.statuses.in_progress]
+    return {
+        "priority": named[-1] if named else row["priority"],
+        "excluded": row.get("close_code") in contract.excluded_close_codes
+        and (moment is None or moment < as_of),
+        "resolved": resolved,
+        "first_resolution": min(firsts) if firsts else None,
+        "in_progress_at": started[0] if started else None,
+    }
+
+
+def ticket(contract, row: dict, events: list[tuple], as_of: datetime) -> dict:
+    """The ticket_sla fields for one ticket, as of `as_of`, by walking its history; events are
+    (at, status) or (at, status, priority) in file order."""
+    stood = as_it_stood(contract, row, events, as_of)
+    target = contract.sla[stood["priority"]]
     cal = target.calendar
     created = row["created_at"]
-    excluded = row.get("close_code") in contract.excluded_close_codes
-    resolved = row.get("resolved_at")
-    resolved = resolved if resolved is not None and resolved < as_of else None
+    excluded = stood["excluded"]
+    resolved = stood["resolved"]
     first = row.get("first_response_at")
-    response_at = first if first is not None and first < as_of else resolved
-    out = {"ticket_id": row["ticket_id"]}
+    response_at = first if first is not None and first < as_of else stood["first_resolution"]
+    out = {"ticket_id": row["ticket_id"], "priority": stood["priority"], "in_progress_at": stood["in_progress_at"]}
 
     # response
     due = add_business(contract, cal, created, target_minutes(contract, target, "response", created) * 60)
@@ -129,7 +158,7 @@ def ticket(contract, row: dict, events: list[tuple[datetime, str]], as_of: datet
     stop = resolved or as_of
     pause = set(contract.statuses.pause) | set(contract.statuses.resolved)
     intervals, state, since = [], "run", created
-    for at, status in sorted(events, key=lambda e: e[0]):  # stable: ties keep their order
+    for at, status, *_ in sorted(events, key=lambda e: e[0]):  # stable: ties keep their order
         at = max(at, created)
         if at >= stop:
             break

@@ -49,6 +49,13 @@ def test_each_bundle_holds_only_its_own_clients_data(sample_run):
         assert seen_own, f"{client}: its own bundle lists none of its tickets"
 
 
+def test_the_tone_model_and_other_clients_tones_never_leave_the_internal_build(sample_run):
+    assert (sample_run.home / "build" / "metrics" / "tone_model.joblib").exists()
+    for site in ("_site", "_site_clients"):
+        names = [p.name for p in (sample_run.home / site).rglob("*")]
+        assert not [n for n in names if n.endswith(".joblib") or "tone" in n], site
+
+
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     if CHROMIUM is None:

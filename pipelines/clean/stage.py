@@ -21,7 +21,7 @@ import polars as pl
 from pipelines.clean import fields
 from pipelines.core import io
 from pipelines.core.contracts import Contract, load_contracts
-from pipelines.core.io import SOURCE
+from pipelines.core.io import ROW, SOURCE
 from pipelines.core.rejects import Check, attach_raw, quoted
 from pipelines.core.scales import SCALE_WORDS, number, survey_score, survey_sentiment
 from pipelines.core.schemas import REJECTS_SCHEMA, TABLES
@@ -140,19 +140,26 @@ def _with_import(result: CleanResult, data: Path, contracts: dict[str, Contract]
 # ---------------------------------------------------------------- per table
 
 
+def _unknown_priority() -> Check:
+    return Check(
+        "unknown_priority",
+        pl.col("priority").is_not_null() & pl.col("__priority").is_null(),
+        pl.format("priority: {} is not in the priority_map of contracts/{}.yml",
+                  quoted("priority"), pl.col("client_id")),
+    )
+
+
+def _mapped_priority(frame, contracts) -> pl.DataFrame:
+    pairs = fields.contract_pairs(contracts, Contract._priority_lookup)
+    return frame.with_columns(fields.lookup(frame, "priority", pairs).alias("__priority"))
+
+
 def _clean_tickets(frame, contracts, _done):
-    frame = fields.with_zone(frame, contracts)
-    priority = fields.lookup(frame, "priority", fields.contract_pairs(contracts, Contract._priority_lookup))
-    frame = frame.with_columns(priority.alias("__priority"))
+    frame = _mapped_priority(fields.with_zone(frame, contracts), contracts)
     checks = [
         *fields.missing(TABLES["tickets"]),
         fields.unknown_client(contracts),
-        Check(
-            "unknown_priority",
-            pl.col("__priority").is_null(),
-            pl.format("priority: {} is not in the priority_map of contracts/{}.yml",
-                      quoted("priority"), pl.col("client_id")),
-        ),
+        _unknown_priority(),
         *fields.timestamp_checks(TABLES["tickets"]),
         *fields.integer_checks(_INT_COLUMNS),
         *fields.boolean_checks(("fcr",)),
@@ -178,19 +185,27 @@ def _clean_tickets(frame, contracts, _done):
     return fields.to_schema(good, TABLES["tickets"]), pl.concat([bad, bad2, dupes])
 
 
+EVENT_ORDER = ("client_id", "ticket_id", "at", "seq")  # seq: the record number, so file order
+
+
 def _clean_events(frame, contracts, done):
-    frame = fields.attach_ticket(frame, done["tickets"], contracts)
+    """Status events, stored in EVENT_ORDER: status changes in the same second keep the order
+    of the export (its record number, kept as `seq`; one file per table, so file order)."""
+    frame = _mapped_priority(fields.attach_ticket(frame, done["tickets"], contracts), contracts)
     checks = [
         *fields.missing(TABLES["ticket_events"]),
         fields.ambiguous_ticket(),
         fields.unknown_ticket("event_unknown_ticket"),
+        _unknown_priority(),
         *fields.timestamp_checks(TABLES["ticket_events"]),
     ]
     good, bad = fields.split_checks(frame, "ticket_events", checks, fields.timestamp_columns(TABLES["ticket_events"]))
     good, dupes = fields.dedupe(good, "ticket_events", ())
     status = fields.lookup(good, "status", fields.contract_pairs(contracts, Contract.status_lookup))
-    good = good.with_columns(pl.coalesce(status, pl.col("status")).alias("status"))
-    return fields.to_schema(good, TABLES["ticket_events"]).sort("ticket_id", "at"), pl.concat([bad, dupes])
+    good = good.with_columns(pl.coalesce(status, pl.col("status")).alias("status"),
+                             pl.col("__priority").alias("priority"), pl.col(ROW).alias("seq"))
+    clean = fields.to_schema(good, TABLES["ticket_events"]).sort(EVENT_ORDER, maintain_order=True)
+    return clean, pl.concat([bad, dupes])
 
 
 def _clean_surveys(frame, contracts, done):

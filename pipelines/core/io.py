@@ -175,6 +175,23 @@ def write_json(data: object, path: Path) -> Path:
     return write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def write_model(model: object, path: Path) -> Path:
+    """Write a fitted model atomically with joblib (internal build artefacts only)."""
+    import joblib  # comes with scikit-learn; kept out of notebook kernels' imports
+
+    return _atomic(path, lambda tmp: joblib.dump(model, tmp, compress=3))
+
+
+def read_model(path: Path) -> object:
+    """Load a model written by `write_model` (only ever from this project's own build folder)."""
+    import joblib
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found (run `servicereview metrics` first)")
+    return joblib.load(path)
+
+
 def read_json(path: Path) -> dict:
     """Read a JSON file written by `write_json` (a summary or a validation result)."""
     path = Path(path)
@@ -239,7 +256,8 @@ def read_table(folder: Path, table: str, columns: list[str] | None = None,
 
     `columns` reads only those columns and `client_id` only that client's rows, or those
     clients' rows when it is a list (both pushed down into the Parquet reader: large tables
-    cost less memory and time). `row_index` adds each row's position in the file (Int64)."""
+    cost less memory and time). A requested canonical column that a file written before it
+    existed lacks is read as nulls. `row_index` adds each row's position in the file (Int64)."""
     path = Path(folder) / f"{table}.parquet"
     schema = REJECTS_SCHEMA if table == "rejects" else TABLES[table].columns if table in TABLES else {}
     if not path.exists():
@@ -248,13 +266,16 @@ def read_table(folder: Path, table: str, columns: list[str] | None = None,
     scan = pl.scan_parquet(path, row_index_name=row_index)
     if row_index:
         scan = scan.with_columns(pl.col(row_index).cast(pl.Int64))
+    names = scan.collect_schema().names()
     if client_id is not None:
-        if "client_id" not in scan.collect_schema().names():
+        if "client_id" not in names:
             raise InputError(f"{path}: no client_id column (clean tables carry each row's client)")
         wanted = pl.col("client_id")
         scan = scan.filter(wanted == client_id if isinstance(client_id, str) else wanted.is_in(client_id))
     if columns:
-        scan = scan.select(([row_index] if row_index else []) + columns)
+        scan = scan.select(([pl.col(row_index)] if row_index else [])
+                           + [pl.col(c) if c in names or c not in schema else pl.lit(None, schema[c]).alias(c)
+                              for c in columns])
     return scan.collect()
 
 

@@ -1,7 +1,8 @@
 """Survey scales: a rating as given -> a score on the client's scale -> a sentiment.
 
 3-point (negative / neutral / positive), 5-point (1-5, CSAT: 4-5 positive) and 0-10
-(NPS: 9-10 promoters). Shared by `clean` and the sample generator, which must agree.
+(NPS: 9-10 promoters). `clean` gives every survey its sentiment here; the tone model
+(`pipelines.metrics.tone`) learns from those labels.
 """
 
 from __future__ import annotations

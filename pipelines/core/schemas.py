@@ -68,6 +68,8 @@ TICKET_EVENTS = TableSpec(
         "at": UTC_TS,
         "status": pl.String,
         "actor": pl.String,
+        "priority": pl.String,  # P1..P4 after the contract's priority_map, when the row names one
+        "seq": pl.Int64,  # the row's record number in the export: breaks ties between same-time rows
     },
     required=("ticket_id", "at", "status"),
     timestamps=("at",),

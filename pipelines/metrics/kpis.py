@@ -4,16 +4,23 @@ Every ticket-based KPI is declared once as a `Measure` over a per-row "facts"
 frame (which month column it is counted in, which rows, which of those are hits).
 The same declarations compute `client_kpis` and, in `pipelines.metrics.trace`, list the
 ticket ids behind each number, so a count can always be reproduced ticket by ticket.
+
+Each month is counted as it stood at its end (`pipelines.metrics.month_ends`): the ticket
+facts hold a ticket once as of the period end and once more as of each earlier month end at
+which it was still changing, and each row keeps only the months it speaks for.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
+from pipelines.core.business_time import Clock
 from pipelines.core.contracts import Contract
-from pipelines.metrics.sla import Scope, epoch_us, month_end_status
+from pipelines.metrics import month_ends
+from pipelines.metrics.sla import Assessment, Scope, assess, epoch_us, position_labels
 
 Z = 1.959963984540054  # two-sided 95% normal quantile for the Wilson interval
 
@@ -78,7 +85,7 @@ def _status(target: str, status: str) -> pl.Expr:
 MEASURES: list[Measure] = [
     Measure("tickets_created", "tickets", "created_month", _ALL),
     Measure("tickets_resolved", "tickets", "resolved_month", _RESOLVED),
-    Measure("tickets_excluded", "tickets", "created_month", pl.col("excluded")),
+    Measure("tickets_excluded", "tickets", "excluded_month", pl.col("excluded")),
     Measure("open_at_end", "snapshots", "month", _ALL),
     Measure("waiting_on_customer_at_end", "snapshots", "month", pl.col("waiting"),
             needs="ticket_events"),
@@ -86,20 +93,20 @@ MEASURES: list[Measure] = [
         Measure(f"{target}_{status}", "tickets", month, _status(target, status), by_priority=True)
         for target in ("response", "resolution")
         for status, month in (("met", f"{target}_month"), ("breached", f"{target}_month"),
-                              ("pending", "period_month"), ("excluded", "created_month"))
+                              ("pending", "as_of_month"), ("excluded", "excluded_month"))
     ],
     Measure("response_sla", "tickets", "response_month", _RESPONSE_DECIDED, "pct",
             hit=_status("response", "met"), ci=True, by_priority=True),
     Measure("resolution_sla", "tickets", "resolution_month", _RESOLUTION_DECIDED, "pct",
             hit=_status("resolution", "met"), ci=True, by_priority=True),
-    Measure("avg_response_minutes", "tickets", "response_month",
-            _RESPONSE_DECIDED & pl.col("response_minutes").is_not_null(), "mean",
+    Measure("avg_response_minutes", "tickets", "responded_month",
+            _NOT_EXCLUDED & pl.col("response_minutes").is_not_null(), "mean",
             value=pl.col("response_minutes"), n_name="avg_response_n"),
     Measure("avg_in_progress_minutes", "tickets", "in_progress_month", _NOT_EXCLUDED, "mean",
             value=pl.col("in_progress_minutes"), n_name="avg_in_progress_n", needs="ticket_events"),
     *[
-        Measure(name, "tickets", "resolution_month",
-                _RESOLUTION_DECIDED & pl.col("resolution_minutes").is_not_null(), kind,
+        Measure(name, "tickets", "resolved_month", _RESOLVED & pl.col("resolution_minutes").is_not_null(),
+                kind,
                 value=pl.col("resolution_minutes") / 60, n_name=n_name)
         for name, kind, n_name in (("avg_resolution_hours", "mean", "resolution_time_n"),
                                    ("median_resolution_hours", "median", None),
@@ -127,78 +134,119 @@ MEASURE_BY_NAME = {m.name: m for m in MEASURES}
 # ---------------------------------------------------------------- facts
 
 
-def ticket_facts(ticket_sla: pl.DataFrame, tickets: pl.DataFrame, surveys: pl.DataFrame | None,
-                 contracts: dict[str, Contract], scope: Scope) -> pl.DataFrame:
-    """ticket_sla + the flags the rates count (FCR, reopen, escalation, reassignment,
-    recurrence, proactive source, survey answered), one row per ticket."""
-    attrs = tickets.select(
-        "client_id", "ticket_id", "source", "category", "asset", "requester", "escalation_level",
-        "reopen_count", "reassignment_count", "provider_touches", "fcr",
-    )
+MONTHS = ("created_month", "resolved_month", "response_month", "resolution_month",
+          "in_progress_month", "responded_month", "excluded_month")  # the columns counted in
+
+
+def ticket_facts(assessment: Assessment, earlier: pl.DataFrame, settled: np.ndarray,
+                 tickets: pl.DataFrame, surveys: pl.DataFrame | None, contracts: dict[str, Contract],
+                 scope: Scope) -> pl.DataFrame:
+    """Per ticket and view (as of the period end, and as of each earlier month end at which it
+    was still changing, see `month_ends`): ticket_sla + the flags the rates count (FCR,
+    reopen, escalation, reassignment, recurrence, proactive source, survey answered). Each
+    row's month columns name only the months it speaks for: its own as-of month, or (as of
+    the period end) the months by whose end the ticket had settled."""
+    now = assessment.ticket_sla
+    settled_month = position_labels(scope.months.index(scope.client_index(now["client_id"]), settled),
+                                    pl.Series(scope.months.labels))
+    frame = pl.concat([
+        now.with_columns(as_of_month=pl.lit(scope.period), row=pl.int_range(now.height, dtype=pl.Int64),
+                         __settled=settled_month),
+        earlier.with_columns(__settled=pl.lit(None, pl.String)),
+    ])
+    current = pl.col("as_of_month") == scope.period
+    frame = frame.with_columns([
+        pl.when((pl.col(c) == pl.col("as_of_month")) | (current & (pl.col("__settled") <= pl.col(c))))
+        .then(pl.col(c)).alias(c) for c in MONTHS
+    ])
+    # Per ticket (in ticket_sla order), then given to each of its views.
     proactive = pl.DataFrame(
         [(c, s.casefold()) for c, k in contracts.items() for s in k.proactive_sources],
         schema={"client_id": pl.String, "__source": pl.String}, orient="row",
     ).unique().with_columns(pl.lit(True).alias("is_proactive"))
-    reopens = pl.coalesce(pl.col("reopen_count"), pl.col("history_reopens"))
-    facts = (
-        ticket_sla.join(attrs, on=["client_id", "ticket_id"], how="left", maintain_order="left")
-        .with_columns(pl.col("source").str.to_lowercase().alias("__source"))
+    per_ticket = (
+        _aligned(tickets, assessment, "client_id", "source", "category", "asset", "requester",
+                 "escalation_level", "reopen_count", "reassignment_count", "provider_touches", "fcr",
+                 pl.col("resolved_at").alias("__final"), pl.col("source").str.to_lowercase().alias("__source"))
         .join(proactive, on=["client_id", "__source"], how="left", maintain_order="left")
-        .with_columns(
-            excluded=pl.col("response_status") == "excluded",
-            period_month=pl.lit(scope.period),
-            is_reopened=reopens.fill_null(0) > 0,
-            is_escalated=pl.col("escalation_level").fill_null(0) > 1,
-            is_reassigned=pl.col("reassignment_count").fill_null(0) > 0,
-            is_proactive=pl.col("is_proactive").fill_null(False),
-            is_fcr=pl.coalesce(
-                pl.col("fcr"),
-                (reopens.fill_null(0) == 0)
-                & (pl.col("reassignment_count").fill_null(0) == 0)
-                & (pl.col("escalation_level").fill_null(0) <= 1)
-                & (pl.col("provider_touches").fill_null(0) <= 1),
-            ),
-        )
+        .with_columns(is_proactive=pl.col("is_proactive").fill_null(False),
+                      is_recurring=_recurring(assessment, tickets, contracts),
+                      __answered=_first_answer(now, surveys))
+        .drop("client_id", "__source")
     )
-    facts = facts.with_columns(is_recurring=_recurring(facts, contracts))
+    facts = frame.hstack(per_ticket[frame["row"].to_numpy()])
+    # The tool's reopen count and FCR flag describe the ticket's whole life: they hold for a
+    # view in which its final resolution is known; before it, the status history says.
+    final = pl.col("resolved_at") == pl.col("__final")
+    reopens = pl.when(final).then(pl.coalesce(pl.col("reopen_count"), pl.col("history_reopens"))) \
+        .otherwise(pl.col("history_reopens"))
+    rule = ((reopens.fill_null(0) == 0) & (pl.col("reassignment_count").fill_null(0) == 0)
+            & (pl.col("escalation_level").fill_null(0) <= 1) & (pl.col("provider_touches").fill_null(0) <= 1))
+    # answered by the end of the view's as-of month
+    answered = (pl.col("__answered").is_not_null() & (pl.col("__answered") <= pl.col("as_of_month"))
+                if surveys is not None else pl.lit(None, pl.Boolean))
+    return facts.with_columns(
+        excluded=pl.col("response_status") == "excluded",
+        is_reopened=reopens.fill_null(0) > 0,
+        is_escalated=pl.col("escalation_level").fill_null(0) > 1,
+        is_reassigned=pl.col("reassignment_count").fill_null(0) > 0,
+        is_fcr=pl.when(final).then(pl.coalesce(pl.col("fcr"), rule)).otherwise(rule),
+        has_survey=answered,
+    ).drop("__answered", "__settled", "__final")
+
+
+def _aligned(tickets: pl.DataFrame, assessment: Assessment, *columns) -> pl.DataFrame:
+    """Columns of the tickets frame, one row per ticket_sla row."""
+    picked = tickets.select(*columns)
+    same = len(assessment.rows) == tickets.height  # every ticket kept, in order
+    return picked if same else picked[assessment.rows]
+
+
+def _first_answer(ticket_sla: pl.DataFrame, surveys: pl.DataFrame | None) -> pl.Series:
+    """Per ticket_sla row: the month of its first survey answer (null: none)."""
     if surveys is None:
-        has = pl.lit(None, pl.Boolean)
-    else:
-        answered = surveys.select("client_id", "ticket_id").unique()
-        facts = facts.join(answered.with_columns(pl.lit(True).alias("__answered")),
-                           on=["client_id", "ticket_id"], how="left", maintain_order="left")
-        has = pl.col("__answered").fill_null(False)
-    return facts.with_columns(has_survey=has).drop("__source", "__answered", strict=False)
+        return pl.Series([None] * ticket_sla.height, dtype=pl.String)
+    first = surveys.group_by("client_id", "ticket_id").agg(pl.col("month").min())
+    return ticket_sla.select("client_id", "ticket_id").join(
+        first, on=["client_id", "ticket_id"], how="left", maintain_order="left")["month"]
 
 
-def _recurring(facts: pl.DataFrame, contracts: dict[str, Contract]) -> pl.Series:
-    """True when an earlier, non-excluded ticket with the same category and asset (or
-    requester when there is no asset) was resolved within the contract's recurrence_days
-    before this one was created."""
-    key = pl.concat_str([pl.col("client_id"), pl.col("category"),
-                         pl.coalesce(pl.col("asset"), pl.format("requester:{}", pl.col("requester")))],
-                        separator="\x1f")
-    base = facts.select(pl.int_range(pl.len()).alias("__row"), key.alias("__key"), "created_at",
-                        "resolved_at", "excluded", "client_id")
-    earlier = (
-        base.filter(pl.col("__key").is_not_null() & pl.col("resolved_at").is_not_null()
-                    & ~pl.col("excluded"))
-        .select("__key", pl.col("resolved_at").alias("__prev"))
-        .sort("__prev")
-    )
-    days = pl.DataFrame([(c, k.recurrence_days) for c, k in contracts.items()],
-                        schema={"client_id": pl.String, "__days": pl.Int64}, orient="row")
-    probe = base.filter(pl.col("__key").is_not_null()).sort("created_at")
-    matched = probe.join_asof(earlier, left_on="created_at", right_on="__prev", by="__key",
-                              strategy="backward", allow_exact_matches=False, check_sortedness=False)
-    matched = matched.join(days, on="client_id", how="left").select(
-        "__row",
-        (pl.col("__prev").is_not_null()
-         & (pl.col("created_at") - pl.col("__prev") <= pl.duration(days=1) * pl.col("__days")))
-        .alias("hit"),
-    )
-    out = base.select("__row").join(matched, on="__row", how="left").sort("__row")
-    return out["hit"].fill_null(False)
+def _recurring(assessment: Assessment, tickets: pl.DataFrame, contracts: dict[str, Contract]) -> pl.Series:
+    """Per ticket_sla row: an earlier ticket of the same category was resolved within the
+    contract's recurrence_days before this one was logged. A ticket with a device (asset) is
+    matched on that device; one without, on its requester, against any earlier ticket of
+    theirs (with or without a device). Every resolution counts (also one before a reopen),
+    except a close as merged / cancelled / duplicate: all known before the ticket was logged,
+    so the flag never changes later."""
+    mine = _aligned(tickets, assessment, "client_id", "category", "asset", "requester")
+
+    def key(column: str, seed: int) -> pl.Series:  # hashed for speed; a match is checked below
+        parts = pl.col("client_id", "category", column)
+        return mine.select(pl.when(pl.all_horizontal(parts.is_not_null()))
+                           .then(pl.struct(parts).hash(seed))).to_series()
+
+    device, person = key("asset", 1), key("requester", 2)
+    rows, times = assessment.resolved_row, assessment.resolved_time
+    earlier = pl.DataFrame({
+        "__key": pl.concat([device.gather(rows), person.gather(rows)]),
+        "__prev": np.concatenate([times, times]), "__src": np.concatenate([rows, rows]),
+    }).drop_nulls("__key").sort("__prev")
+    window = pl.DataFrame([(c, k.recurrence_days * 86_400_000_000) for c, k in contracts.items()],
+                          schema={"client_id": pl.String, "__window": pl.Int64}, orient="row")
+    probe = pl.DataFrame({"__row": np.arange(mine.height), "__key": device.fill_null(person),
+                          "__at": epoch_us(assessment.ticket_sla["created_at"])}).drop_nulls("__key").sort("__at")
+    matched = probe.join_asof(earlier, left_on="__at", right_on="__prev", by="__key", strategy="backward",
+                              allow_exact_matches=False, check_sortedness=False).drop_nulls("__prev")
+    probe_of, earlier_of = mine[matched["__row"].to_numpy()], mine[matched["__src"].to_numpy()]
+    same = ((probe_of["client_id"] == earlier_of["client_id"]) & (probe_of["category"] == earlier_of["category"])
+            & pl.select(pl.when(pl.lit(probe_of["asset"]).is_not_null())
+                        .then(pl.lit(probe_of["asset"]) == pl.lit(earlier_of["asset"]))
+                        .otherwise(pl.lit(probe_of["requester"]) == pl.lit(earlier_of["requester"]))).to_series())
+    limit = probe_of.select("client_id").join(window, on="client_id", how="left", maintain_order="left")["__window"]
+    close = (matched["__at"] - matched["__prev"]) <= limit
+    hit = np.zeros(mine.height, bool)
+    hit[matched["__row"].filter(same & close).to_numpy()] = True
+    return pl.Series(hit)
 
 
 def survey_facts(surveys: pl.DataFrame | None, contracts: dict[str, Contract],
@@ -227,15 +275,23 @@ def survey_facts(surveys: pl.DataFrame | None, contracts: dict[str, Contract],
     )
 
 
-def build_facts(ticket_sla: pl.DataFrame, tables: dict[str, pl.DataFrame | None],
-                contracts: dict[str, Contract], scope: Scope) -> Facts:
-    """Every facts frame the measures need, from ticket_sla and the clean tables."""
-    surveys = survey_facts(tables.get("surveys"), contracts, scope)
+def build_facts(assessment: Assessment | None, tables: dict[str, pl.DataFrame | None],
+                contracts: dict[str, Contract], scope: Scope, clock: Clock | None = None) -> Facts:
+    """Every facts frame the measures need, from the assessment (`sla.assess` of the tickets;
+    None: assessed here) and the clean tables."""
     events = tables.get("ticket_events")
+    if assessment is None:
+        assessment = assess(tables["tickets"], events, contracts, scope, clock)
+    surveys = survey_facts(tables.get("surveys"), contracts, scope)
+    settled = month_ends.settled_at(assessment, tables.get("surveys"))
+    earlier = month_ends.month_end_sla(tables["tickets"], events, contracts, scope, assessment,
+                                       settled, clock)
     return Facts(
-        tickets=_with_history(ticket_facts(ticket_sla, tables["tickets"], surveys, contracts, scope), events),
+        tickets=_with_history(ticket_facts(assessment, earlier, settled, tables["tickets"], surveys, contracts,
+                                           scope), events),
         surveys=surveys,
-        snapshots=_with_history(month_end_status(ticket_sla, events, contracts, scope), events),
+        snapshots=_with_history(month_ends.month_end_status(assessment.ticket_sla, events, contracts, scope),
+                                events),
         missing=frozenset(name for name, frame in tables.items() if frame is None),
     )
 

@@ -20,6 +20,7 @@ TABLE_TITLES = {
     "client_uptime": "Uptime per service (client_uptime)",
     "client_kpi_coverage": "What the export supports (client_kpi_coverage)",
     "ticket_sla": "Per ticket (ticket_sla)",
+    "comment_tone": "Per survey comment (comment_tone)",
 }
 
 

@@ -1,21 +1,30 @@
 """Per-ticket SLA: response and resolution clocks, due times and met / breached / pending.
 
-Everything is evaluated AS OF the end of the report period (the end of the period
-month in each client's zone): anything recorded at or after it is not yet known.
+Everything is evaluated AS OF an instant: the end of the report period (the end of the period
+month in each client's zone), or any earlier month end (`pipelines.metrics.month_ends`).
+Anything recorded at or after it is not yet known, and a later change of a ticket's fields
+(a reopen, a close code, a new priority) is undone by reading its status history:
 
-- Response clock: created -> first response (or the resolution when there is no
-  first response); it never pauses.
-- Resolution clock: created -> final resolution, counting only running time:
-  time in a pause status and time in a resolved status before a reopen do not
-  count. The status history gives the intervals; no history = one running interval.
+- Resolved: the ticket's resolution when it lies before the as-of; else, when the status
+  history shows it in a resolved status then, the moment it entered that status (a later
+  reopen is not yet known). The first resolution is the first entry into a resolved status.
+- Response clock: created -> first response (or the first resolution when there is no first
+  response); it never pauses.
+- Resolution clock: created -> resolution, counting only running time: time in a pause
+  status and time in a resolved status before a reopen do not count. The status history
+  gives the intervals; no history = one running interval.
+- Priority: the one named by the last event before the as-of that names one, applied from
+  creation (a retroactive start); else the ticket's.
 - Due time: the instant the clock reaches the target on the priority's calendar,
   given the pauses (after the last known moment the clock is assumed to keep
   running; a ticket paused at period end without reaching its target has none).
 - A target belongs to the month it is decided in: the month of the response /
-  resolution when met, of the due time when breached; not decided = pending;
-  tickets closed with an excluded close code are `excluded`.
+  resolution when met, of the due time when breached; not decided = pending. A ticket
+  closed with an excluded close code is `excluded` from the moment of that close (its
+  resolution, else its close time; always, when it has neither).
 
-`evaluate` is pure: frames and contracts in, the ticket_sla frame out.
+`evaluate` is pure: frames and contracts in, the ticket_sla frame out; `assess` adds what the
+monthly KPIs need beyond it (resolution instants, when each ticket last changed).
 """
 
 from __future__ import annotations
@@ -36,8 +45,8 @@ from pipelines.core.business_time import (
     weekly_business_minutes,
 )
 from pipelines.core.contracts import PRIORITIES, Contract
+from pipelines.metrics.history import PROGRESS, RESOLVED, RUN, history
 
-RUN, PROGRESS, PAUSE, RESOLVED = 0, 1, 2, 3  # status classes; anything unknown runs the clock
 STATUSES = ("met", "breached", "pending", "excluded")
 UTC_TS = pl.Datetime("us", "UTC")
 
@@ -49,6 +58,7 @@ TICKET_SLA_COLUMNS = [
     "calendar_resolution_minutes", "response_month", "resolution_month",
     # beyond the issue's list, for traceability of the monthly counts:
     "created_month", "resolved_month", "in_progress_month", "history_reopens",
+    "responded_month", "excluded_month",
 ]
 
 
@@ -77,7 +87,7 @@ class Scope:
         cidx = self.client_index(client_id)
         known = cidx >= 0
         pos = np.where(known, self.months.index(np.maximum(cidx, 0), at), -1)
-        return _labels(pos, pl.Series(self.months.labels, dtype=pl.String))
+        return position_labels(pos, pl.Series(self.months.labels, dtype=pl.String))
 
 
 def make_scope(contracts: dict[str, Contract], first_month: str, period: str) -> Scope:
@@ -158,20 +168,6 @@ def business_days_target(days: np.ndarray, created: np.ndarray, contract: Contra
     return before[stop] - before[nxt]
 
 
-def _class_table(clients: list[str], statuses: pl.Series,
-                 contracts: dict[str, Contract]) -> np.ndarray:
-    """(client position, status code) -> status class; statuses no contract names run the clock."""
-    names = {s: i for i, s in enumerate(statuses.to_list())}
-    table = np.full((len(clients), len(names) + 1), RUN, np.int8)  # last column: no status
-    for row, client in enumerate(clients):
-        k = contracts[client].statuses
-        for cls, values in ((PROGRESS, k.in_progress), (PAUSE, k.pause), (RESOLVED, k.resolved)):
-            for value in values:
-                if value in names:
-                    table[row, names[value]] = cls
-    return table
-
-
 def excluded_codes(contracts: dict[str, Contract]) -> pl.DataFrame:
     """(client_id, close_code) pairs whose tickets are excluded from SLA, per contract."""
     rows = [(c, code) for c, k in contracts.items() for code in k.excluded_close_codes]
@@ -179,95 +175,99 @@ def excluded_codes(contracts: dict[str, Contract]) -> pl.DataFrame:
 
 
 @dataclass(frozen=True)
-class History:
-    """Status history as rows sorted by (ticket, at); row 0 of each ticket is an implicit
-    running status at created_at."""
+class Assessment:
+    """ticket_sla and what the monthly KPIs need beyond it, per ticket_sla row."""
 
-    ticket: np.ndarray  # ticket position
-    at: np.ndarray  # clipped to >= created_at
-    cls: np.ndarray
-    first_row: np.ndarray  # first row of each ticket
-
-
-def history(tickets: pl.DataFrame, cidx: np.ndarray, created: np.ndarray,
-            events: pl.DataFrame | None, contracts: dict[str, Contract], scope: Scope) -> History:
-    """The status history of the given tickets (their client_id and ticket_id; client
-    positions cidx in scope.clients), classified by each client's contract. Events belong to
-    a ticket by (client_id, ticket_id): ticket ids are numbered per client."""
-    n = len(created)
-    if events is None or events.is_empty():
-        e_t = np.empty(0, np.int64)
-        e_at = np.empty(0, np.int64)
-        e_cls = np.empty(0, np.int8)
-    else:
-        keys = tickets.select("client_id", "ticket_id").with_columns(__t=np.arange(n, dtype=np.int64))
-        names = events["status"].drop_nulls().unique().sort()
-        ev = (
-            events.select("client_id", "ticket_id", pl.col("at").dt.epoch("us").alias("__at"),
-                          pl.col("status").cast(pl.Enum(names.to_list())).alias("__status"))
-            .join(keys, on=["client_id", "ticket_id"], how="inner", maintain_order="left")
-            .select("__t", "__at", "__status")
-            .sort("__t", "__at", maintain_order=True)
-        )
-        e_t = ev["__t"].to_numpy()
-        table = _class_table(scope.clients, names, contracts)
-        code = ev["__status"].to_physical().cast(pl.Int64).fill_null(len(names)).to_numpy()
-        e_cls = table[cidx[e_t], code]
-        e_at = np.maximum(ev["__at"].to_numpy(), created[e_t])
-    counts = np.bincount(e_t, minlength=n) + 1
-    first_row = (np.cumsum(counts) - counts).astype(np.int64)
-    total = n + len(e_t)
-    ticket = np.repeat(np.arange(n, dtype=np.int64), counts)
-    at = np.empty(total, np.int64)
-    cls = np.empty(total, np.int8)
-    at[first_row], cls[first_row] = created, RUN
-    event_rows = np.arange(len(e_t), dtype=np.int64) + e_t + 1  # shifted by the implicit rows
-    at[event_rows], cls[event_rows] = e_at, e_cls
-    return History(ticket, at, cls, first_row)
+    ticket_sla: pl.DataFrame
+    rows: np.ndarray  # position of each ticket_sla row in the tickets frame given
+    resolved_row: np.ndarray  # each resolution before the as-of (not a close as excluded):
+    resolved_time: np.ndarray  # its ticket_sla row and instant (UTC µs)
+    changed_at: np.ndarray  # UTC µs of the ticket's last recorded change; NEVER while unresolved
 
 
 def evaluate(tickets: pl.DataFrame, events: pl.DataFrame | None, contracts: dict[str, Contract],
              scope: Scope, clock: Clock | None = None) -> pl.DataFrame:
     """ticket_sla: one row per ticket created before the period end (columns in TICKET_SLA_COLUMNS)."""
+    return assess(tickets, events, contracts, scope, clock).ticket_sla
+
+
+def assess(tickets: pl.DataFrame, events: pl.DataFrame | None, contracts: dict[str, Contract],
+           scope: Scope, clock: Clock | None = None, as_of: np.ndarray | None = None) -> Assessment:
+    """`evaluate` with its extras; `as_of` (UTC µs per ticket row) replaces each client's
+    period end (a ticket may then appear more than once, as of different instants)."""
     cidx_all = scope.client_index(tickets["client_id"])
     if np.any(cidx_all < 0):
         bad = tickets.filter(pl.Series(cidx_all < 0))["client_id"][0]
         raise ValueError(f"tickets: client_id {bad!r} has no contract (expected contracts/{bad}.yml)")
-    as_of = scope.as_of
-    keep = epoch_us(tickets["created_at"]) < as_of[cidx_all]
+    a_all = scope.as_of[cidx_all] if as_of is None else np.asarray(as_of, np.int64)
+    keep = epoch_us(tickets["created_at"]) < a_all
+    rows = np.flatnonzero(keep)
     t = tickets.filter(pl.Series(keep))
-    cidx = cidx_all[keep]
-    prio = t["priority"].replace_strict({p: i for i, p in enumerate(PRIORITIES)}, default=-1,
-                                        return_dtype=pl.Int64).to_numpy()
+    cidx, a = cidx_all[keep], a_all[keep]
+    n = t.height
+    created = epoch_us(t["created_at"])
+    h = history(t, cidx, created, events, contracts, scope.clients)
+
+    # The priority in force at the as-of (the history's, else the ticket's), from creation.
+    given = t["priority"].replace_strict({p: i for i, p in enumerate(PRIORITIES)}, default=-1,
+                                         return_dtype=pl.Int64).to_numpy()
+    named = h.priority_at(a)
+    prio = np.where(named >= 0, named, given)
     tab = _target_table(contracts, scope)
     found = (prio >= 0) & (tab[cidx, np.maximum(prio, 0), 5] == 1)
     if not found.all():
-        row = t.row(int(np.flatnonzero(~found)[0]), named=True)
-        raise ValueError(f"tickets: ticket {row['ticket_id']}: priority {row['priority']!r} has no "
+        i = int(np.flatnonzero(~found)[0])
+        row = t.row(i, named=True)
+        value = PRIORITIES[prio[i]] if prio[i] >= 0 else row["priority"]
+        raise ValueError(f"tickets: ticket {row['ticket_id']}: priority {value!r} has no "
                          f"target in contracts/{row['client_id']}.yml (sla)")
     resp_minutes, res_minutes, kind, resp_days, res_days = (tab[cidx, prio, i] for i in range(5))
-    excluded = t.join(excluded_codes(contracts).with_columns(pl.lit(True).alias("__x")),
-                      on=["client_id", "close_code"], how="left",
-                      maintain_order="left")["__x"].fill_null(False).to_numpy()
-    n = t.height
-    a = as_of[cidx]
-    created = epoch_us(t["created_at"])
+
+    # Closed with an excluded code: from the moment of that close (never known: always).
+    final = epoch_us(t["resolved_at"])
+    closed = epoch_us(t["closed_at"]) if "closed_at" in t.columns else np.full(n, NEVER, np.int64)
+    close_moment = np.where(final != NEVER, final, closed)
+    closed_known = (close_moment < a) | (close_moment == NEVER)
+    code_excluded = t.join(excluded_codes(contracts).with_columns(pl.lit(True).alias("__x")),
+                           on=["client_id", "close_code"], how="left",
+                           maintain_order="left")["__x"].fill_null(False).to_numpy()
+    excluded = code_excluded & closed_known
+
     if clock is None:
         clock = build_clock(contracts, scope, int(created.min()) if n else int(scope.as_of.min()))
     for target, days in ((resp_minutes, resp_days), (res_minutes, res_days)):  # `bd` targets, per ticket
         for c in np.unique(cidx[days > 0]):
-            rows = np.flatnonzero((cidx == c) & (days > 0))
-            target[rows] = business_days_target(days[rows].astype(np.int64), created[rows],
+            sel = np.flatnonzero((cidx == c) & (days > 0))
+            target[sel] = business_days_target(days[sel].astype(np.int64), created[sel],
                                                  contracts[scope.clients[c]], _date(clock.start),
                                                  _date(clock.start + clock.width - 1))
     lane = 2 * cidx + kind.astype(np.int64)
     resp_target = np.rint(resp_minutes * MINUTE).astype(np.int64)
     res_target = np.rint(res_minutes * MINUTE).astype(np.int64)
-    first_resp, resolved = epoch_us(t["first_response_at"]), epoch_us(t["resolved_at"])
+    first_resp = epoch_us(t["first_response_at"])
 
-    # Response: the first response known by the period end, else a resolution known by then.
+    # Resolved as of a: the resolution when known by then, else the history's resolved status.
+    resolved = np.where(final < a, final, h.resolved_at(a))
     finished = resolved < a
-    response_at = np.where(first_resp < a, first_resp, np.where(finished, resolved, NEVER))
+    entries = h.entries()
+    entries = entries[h.at[entries] < a[h.ticket[entries]]]
+    first_resolution = np.minimum(h.first(entries, a), resolved)
+
+    # For the monthly KPIs: every resolution before the as-of (the history's, and the resolution
+    # unless it is the history's last), not the close as excluded; and the ticket's last
+    # recorded change (NEVER while unresolved: time alone changes it).
+    extra = finished & (h.last(entries, a) != resolved)
+    resolved_time = np.concatenate([h.at[entries], resolved[extra]])
+    resolved_row = np.concatenate([h.ticket[entries], np.flatnonzero(extra)])
+    counts = ~(code_excluded[resolved_row] & (close_moment[resolved_row] <= resolved_time))
+    resolved_row, resolved_time = resolved_row[counts], resolved_time[counts]
+    latest = np.maximum.reduce([created, h.last_at(), *[np.where(x == NEVER, created, x)
+                                                         for x in (first_resp, final, closed)]])
+    changed = np.where(finished, latest, NEVER)
+    del entries, latest, counts, extra
+
+    # Response: the first response known by the as-of, else the first resolution known by then.
+    response_at = np.where(first_resp < a, first_resp, first_resolution)
     responded = response_at < a
     f_created = clock.position(lane, created)
     response_us = np.where(responded, clock.position(lane, np.where(
@@ -276,9 +276,8 @@ def evaluate(tickets: pl.DataFrame, events: pl.DataFrame | None, contracts: dict
     response_status, response_decided = _decide(responded, response_us <= resp_target,
                                                 response_due < a, excluded)
 
-    # Resolution: running time over the status history up to the stop (resolution or period end).
+    # Resolution: running time over the status history up to the stop (resolution or as-of).
     stop = np.where(finished, resolved, a)
-    h = history(t, cidx, created, events, contracts, scope)
     row_stop = stop[h.ticket]
     seg_start = np.minimum(h.at, row_stop)
     f_start = clock.position(lane[h.ticket], seg_start)
@@ -295,14 +294,13 @@ def evaluate(tickets: pl.DataFrame, events: pl.DataFrame | None, contracts: dict
     target_rows = res_target[h.ticket]
     cross = running & (before < target_rows) & (before + run_us >= target_rows)
     resolution_due = np.full(n, NEVER, np.int64)
-    rows = np.flatnonzero(cross)
-    resolution_due[h.ticket[rows]] = clock.instant(
-        lane[h.ticket[rows]], f_start[rows] + target_rows[rows] - before[rows])
+    hit = np.flatnonzero(cross)
+    resolution_due[h.ticket[hit]] = clock.instant(
+        lane[h.ticket[hit]], f_start[hit] + target_rows[hit] - before[hit])
     del total, before, target_rows, cross, f_start, run_us
     # Not reached in the known intervals: the clock keeps running after a resolution or when
     # the ticket runs at the period end; a ticket paused then has no due time yet.
-    known = h.at < row_stop
-    last_known = h.first_row + np.bincount(h.ticket[known], minlength=n) - 1
+    last_known = h.last_before(stop)
     keeps_running = finished | np.isin(h.cls[last_known], (RUN, PROGRESS))
     extend = (resolution_due == NEVER) & keeps_running
     resolution_due[extend] = clock.instant(lane[extend], f_stop[extend] + res_target[extend]
@@ -310,17 +308,15 @@ def evaluate(tickets: pl.DataFrame, events: pl.DataFrame | None, contracts: dict
     resolution_status, resolution_decided = _decide(finished, run_total <= res_target,
                                                     resolution_due < a, excluded)
 
-    # In progress: first entry into an in-progress status before the period end.
-    prog = np.flatnonzero((h.cls == PROGRESS) & (h.at < row_stop))
-    first_prog = prog[np.append(True, h.ticket[prog][1:] != h.ticket[prog][:-1])] if len(prog) else prog
-    in_progress = np.full(n, NEVER, np.int64)
-    in_progress[h.ticket[first_prog]] = h.at[first_prog]
+    # In progress: first entry into an in-progress status before the as-of (even at the
+    # instant of the resolution).
+    in_progress = h.first(np.flatnonzero(h.cls == PROGRESS), a)
     has_prog = in_progress != NEVER
     in_progress_us = np.where(has_prog, clock.position(lane, np.where(has_prog, in_progress, created))
                               - f_created, 0)
     reopen = (h.cls[:-1] == RESOLVED) & (h.cls[1:] != RESOLVED) & ~last[:-1] & (h.at[1:] < row_stop[1:])
     reopens = np.bincount(h.ticket[1:][reopen], minlength=n)
-    del h, row_stop, known, last, running, reopen
+    del h, row_stop, last, running, reopen
 
     months = scope.months
     decided_at = {
@@ -334,16 +330,20 @@ def evaluate(tickets: pl.DataFrame, events: pl.DataFrame | None, contracts: dict
         "response_month": np.where(response_decided, months.index(cidx, decided_at["response_month"]), -1),
         "resolution_month": np.where(resolution_decided,
                                      months.index(cidx, decided_at["resolution_month"]), -1),
+        "responded_month": months.index(cidx, np.where(responded, response_at, NEVER)),
+        "excluded_month": np.where(excluded, months.index(
+            cidx, np.where(close_moment == NEVER, created, close_moment)), -1),
     }
     labels = pl.Series(months.labels, dtype=pl.String)
     status_names = pl.Series(STATUSES)
-    out = t.select("ticket_id", "client_id", "priority").with_columns(
+    out = t.select("ticket_id", "client_id").with_columns(
+        priority=pl.Series(PRIORITIES).gather(pl.Series(prio)),
         calendar=pl.Series(["business", "24x7"]).gather(pl.Series(kind.astype(np.int64))),
         created_at=t["created_at"],
         first_response_at=stamp(np.where(first_resp < a, first_resp, NEVER)),
         in_progress_at=stamp(in_progress),
         resolved_at=stamp(np.where(finished, resolved, NEVER)),
-        close_code=t["close_code"],
+        close_code=_where(t["close_code"], closed_known),
         response_minutes=minutes(response_us, responded),
         response_target_minutes=pl.Series(resp_minutes),
         response_due_at=stamp(response_due),
@@ -355,10 +355,11 @@ def evaluate(tickets: pl.DataFrame, events: pl.DataFrame | None, contracts: dict
         resolution_status=status_names.gather(pl.Series(resolution_status)),
         paused_minutes=minutes(f_stop - f_created - run_total, np.ones(n, bool)),
         calendar_resolution_minutes=minutes(resolved - created, finished),
-        **{name: _labels(pos, labels) for name, pos in month_of.items()},
+        **{name: position_labels(pos, labels) for name, pos in month_of.items()},
         history_reopens=pl.Series(reopens, dtype=pl.Int32),
     )
-    return out.select(TICKET_SLA_COLUMNS)
+
+    return Assessment(out.select(TICKET_SLA_COLUMNS), rows, resolved_row, resolved_time, changed)
 
 
 def _decide(done: np.ndarray, in_time: np.ndarray, overdue: np.ndarray,
@@ -388,58 +389,9 @@ def stamp(us: np.ndarray) -> pl.Series:
     return _where(pl.Series(us, dtype=pl.Int64), us != NEVER).cast(UTC_TS)
 
 
-def _labels(position: np.ndarray, labels: pl.Series) -> pl.Series:
+def position_labels(position: np.ndarray, labels: pl.Series) -> pl.Series:
     """Month positions (-1 = none) -> 'YYYY-MM' labels."""
     if not len(labels):
         return pl.Series([None] * len(position), dtype=pl.String)
     gathered = labels.gather(pl.Series(np.maximum(position, 0), dtype=pl.Int64))
     return _where(gathered, position >= 0)
-
-
-# ---------------------------------------------------------------- month-end snapshots
-
-
-def month_end_status(ticket_sla: pl.DataFrame, events: pl.DataFrame | None,
-                     contracts: dict[str, Contract], scope: Scope) -> pl.DataFrame:
-    """Tickets open at the end of each month (ticket_id, client_id, month, waiting).
-
-    Open = created before the month end and, per the status history, not in a resolved
-    status then (and not finally resolved by then). `waiting` = in a pause status at the
-    month end; null when there is no status history.
-    """
-    months = scope.months
-    cidx = scope.client_index(ticket_sla["client_id"])
-    created = epoch_us(ticket_sla["created_at"])
-    resolved = epoch_us(ticket_sla["resolved_at"])
-    first = months.index(cidx, created)
-    last = np.where(resolved != NEVER, months.index(cidx, resolved), months.count)
-    span = np.maximum(last - first, 0)
-    pair_t = np.repeat(np.arange(len(created)), span)
-    pair_m = np.arange(len(pair_t)) - np.repeat(np.cumsum(span) - span, span) + first[pair_t]
-    month_end = months.bounds[cidx[pair_t], pair_m + 1]
-    frame = pl.DataFrame({"__t": pair_t, "__m": pair_m})
-    if events is None:
-        return _snapshot_frame(ticket_sla, frame.with_columns(waiting=pl.lit(None, pl.Boolean)), months)
-    cand = np.unique(pair_t)
-    sub = ticket_sla[cand]
-    h = history(sub, cidx[cand], created[cand], events, contracts, scope)
-    # Sorted (ticket, second) keys: floor(at) < month end <=> at < month end (ends are whole seconds).
-    origin = int(created.min()) // 1_000_000 if len(created) else 0
-    key = (h.ticket << 32) + (h.at // 1_000_000 - origin)
-    local = np.searchsorted(cand, pair_t)
-    row = np.searchsorted(key, (local << 32) + (month_end // 1_000_000 - origin), side="left") - 1
-    state = h.cls[row]
-    frame = frame.with_columns(
-        __open=pl.Series(state != RESOLVED), waiting=pl.Series(state == PAUSE)
-    ).filter(pl.col("__open")).drop("__open")
-    return _snapshot_frame(ticket_sla, frame, months)
-
-
-def _snapshot_frame(ticket_sla: pl.DataFrame, pairs: pl.DataFrame, months: Months) -> pl.DataFrame:
-    ids = ticket_sla.select("ticket_id", "client_id")
-    return pairs.select(
-        ids["ticket_id"].gather(pairs["__t"]).alias("ticket_id"),
-        ids["client_id"].gather(pairs["__t"]).alias("client_id"),
-        _labels(pairs["__m"].to_numpy(), pl.Series(months.labels)).alias("month"),
-        pl.col("waiting"),
-    )

@@ -9,7 +9,10 @@ folder and writes the outputs through `pipelines.core.io`:
 - `client_uptime.parquet`: outage minutes and uptime per client, month and service
 - `client_kpi_coverage.parquet`: per client, month and KPI the share of its tickets that carry
   the fields it needs, and whether it is measured (pipelines.metrics.coverage)
-- `metrics_summary.json`: period, as-of instants, where the data ends, clients, row counts, timings
+- `metrics_summary.json`: period, as-of instants, where the data ends, clients, row counts,
+  the tone fit in brief, timings
+- the comment tone (`pipelines.metrics.tone`): `comment_tone.parquet`, `tone_fit.json` and
+  `tone_model.joblib`, trained on every client's rated comments up to the period
 
 A month is complete when the data reaches its last day (the export's stated extraction
 time, else its latest ticket or status event); the default period is the latest complete
@@ -29,7 +32,7 @@ import polars as pl
 from pipelines.core import io
 from pipelines.core.contracts import Contract, load_contracts
 from pipelines.core.periods import month_index, month_label
-from pipelines.metrics import coverage, kpis, service_kpis, sla
+from pipelines.metrics import coverage, kpis, service_kpis, sla, tone
 
 OPTIONAL_TABLES = ("ticket_events", "surveys", "outages", "time_entries", "devices")
 OUTPUTS = ("ticket_sla", "client_kpis", "client_kpis_by_priority", "client_uptime", "client_kpi_coverage")
@@ -50,8 +53,8 @@ READ_COLUMNS = {
     "tickets": ["ticket_id", "client_id", "created_at", "priority", "first_response_at",
                 "resolved_at", "closed_at", "close_code", "source", "category", "asset", "requester",
                 "escalation_level", "reopen_count", "reassignment_count", "provider_touches", "fcr"],
-    "ticket_events": ["client_id", "ticket_id", "at", "status"],
-    "surveys": ["ticket_id", "client_id", "responded_at", "score"],
+    "ticket_events": ["client_id", "ticket_id", "at", "status", "priority", "seq"],
+    "surveys": ["ticket_id", "client_id", "responded_at", "score", "sentiment", "comment"],
 }
 
 
@@ -117,9 +120,12 @@ def compute_metrics(tables: dict[str, pl.DataFrame | None], contracts: dict[str,
     month_index(period)  # validates the spelling
     first_month = first_month or _first_month(tickets, contracts, period)
     scope = sla.make_scope(contracts, first_month, period)
-    ticket_sla = sla.evaluate(tickets, tables.get("ticket_events"), contracts, scope)
+    earliest = int(min(sla.epoch_us(tickets["created_at"]).min(initial=sla.NEVER), scope.as_of.min()))
+    sla_clock = sla.build_clock(contracts, scope, earliest)  # shared by every as-of evaluation
+    assessment = sla.assess(tickets, tables.get("ticket_events"), contracts, scope, sla_clock)
+    ticket_sla = assessment.ticket_sla
     lap("ticket_sla")
-    facts = kpis.build_facts(ticket_sla, tables, contracts, scope)
+    facts = kpis.build_facts(assessment, tables, contracts, scope, sla_clock)
     lap("facts")
     grid = kpis.month_grid(ticket_sla, scope)
     client = kpis.client_kpis(facts, grid)
@@ -274,7 +280,7 @@ def _over_all_clients(clean_dir: Path, contracts: dict[str, Contract], period: s
 
 
 def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
-                   chunk_tickets: int = CHUNK_TICKETS) -> MetricsResult:
+                   chunk_tickets: int = CHUNK_TICKETS, tone_min_labels: int | None = None) -> MetricsResult:
     """Read a clean folder (tables + contracts/), compute, write the outputs to out_dir.
 
     Clients are independent, so they are computed in chunks of about `chunk_tickets` tickets,
@@ -283,7 +289,10 @@ def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
     clients at once (where the export ends, the period and the first month are taken over all
     clients first; ticket_sla keeps the clean tickets' order). The result holds the
     client-month tables; its `ticket_sla` is a lazy scan of the written file (it may not fit
-    in memory)."""
+    in memory).
+
+    Then comment tone is estimated over every client's surveys (below `tone_min_labels` rated
+    comments, default SERVICEREVIEW_TONE_MIN_LABELS or 2,000, from the word list)."""
     started = time.perf_counter()
     clean_dir, out_dir = Path(clean_dir), Path(out_dir)
     missing = io.missing_clean_tables(clean_dir)  # no tickets at all: the error names the folder
@@ -326,9 +335,16 @@ def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
     )
     for name in OUTPUTS[1:]:
         io.write_table(getattr(combined, name), out_dir / f"{name}.parquet")
+    toned = time.perf_counter()
+    surveys = None if "surveys" in missing else io.read_table(clean_dir, "surveys", READ_COLUMNS["surveys"])
+    min_labels = tone.min_labels_setting() if tone_min_labels is None else tone_min_labels
+    estimated = tone.estimate_tone(surveys, contracts, period, min_labels)
+    tone.write_tone(estimated, out_dir)
+    combined.summary["tone"] = tone.brief(estimated.fit)
     combined.summary["export_end_from"] = "extraction time" if stated else "latest ticket or status event"
     combined.summary["timings_s"] = {"read": round(read_s, 3), **combined.summary["timings_s"],
-                                     "write": round(time.perf_counter() - written, 3),
+                                     "write": round(toned - written, 3),
+                                     "tone": round(time.perf_counter() - toned, 3),
                                      "total": round(time.perf_counter() - started, 3),
                                      "chunks": len(chunks)}
     io.write_json(combined.summary, out_dir / "metrics_summary.json")

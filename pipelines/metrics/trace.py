@@ -41,7 +41,7 @@ def client_facts(client_id: str, *, ticket_sla: pl.DataFrame, tables: dict[str, 
     own = {name: None if frame is None else frame.filter(pl.col("client_id") == client_id)
            for name, frame in tables.items()}
     scope = sla.make_scope({client_id: contracts[client_id]}, mine["created_month"].min(), period)
-    return kpis.build_facts(mine, own, {client_id: contracts[client_id]}, scope)
+    return kpis.build_facts(None, own, {client_id: contracts[client_id]}, scope)
 
 
 def ticket_ids(client_id: str, month: str, kpi: str, *, ticket_sla: pl.DataFrame,

@@ -147,22 +147,25 @@ def volume_trend(kpis: pl.DataFrame) -> alt.Chart:
     ).properties(width=WIDTH, height=220, title="Ticket volume and backlog")
 
 
-def resolution_time_frame(ticket_sla: pl.DataFrame) -> pl.DataFrame:
-    """Average and P90 resolution hours on the SLA clock, per decided month and priority (+ All)."""
-    decided = ticket_sla.filter(
-        pl.col("resolution_status").is_in(["met", "breached"]) & pl.col("resolution_minutes").is_not_null()
+def resolution_time_frame(tickets: pl.DataFrame) -> pl.DataFrame:
+    """Average and P90 resolution hours on the SLA clock, per month resolved and priority (+ All),
+    over the tickets resolved in the month and not excluded (as the monthly averages count
+    them: give the KPI ticket facts, which hold each month as it stood at its end)."""
+    resolved = tickets.filter(
+        pl.col("resolved_month").is_not_null() & (pl.col("resolution_status") != "excluded")
+        & pl.col("resolution_minutes").is_not_null()
     ).with_columns((pl.col("resolution_minutes") / 60).alias("hours"))
     stats = [pl.col("hours").mean().alias("average"), pl.col("hours").quantile(0.9, "linear").alias("p90"),
              pl.len().alias("n")]
-    overall = decided.group_by(pl.col("resolution_month").alias("month")).agg(stats) \
+    overall = resolved.group_by(pl.col("resolved_month").alias("month")).agg(stats) \
         .with_columns(pl.lit("All").alias("priority"))
-    per = decided.group_by(pl.col("resolution_month").alias("month"), "priority").agg(stats)
+    per = resolved.group_by(pl.col("resolved_month").alias("month"), "priority").agg(stats)
     return pl.concat([overall, per.select(overall.columns)]).sort("priority", "month")
 
 
-def resolution_time_trend(ticket_sla: pl.DataFrame) -> alt.Chart:
+def resolution_time_trend(tickets: pl.DataFrame) -> alt.Chart:
     """Average and P90 resolution time (SLA-clock hours) per month; priority selector."""
-    data = _frame(resolution_time_frame(ticket_sla).unpivot(
+    data = _frame(resolution_time_frame(tickets).unpivot(
         index=["month", "priority", "n"], on=["average", "p90"], variable_name="statistic",
         value_name="hours").with_columns(pl.col("statistic").replace({"average": "Average", "p90": "P90"}))
         .with_columns(pl.format("{} {} resolution ({}): {} h over {} tickets", "month", "statistic", "priority",

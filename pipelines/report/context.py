@@ -19,7 +19,7 @@ from pipelines.clean.stage import clean_folder
 from pipelines.core import config, io
 from pipelines.core.contracts import Contract, load_contract, load_contracts
 from pipelines.core.layout import Layout
-from pipelines.metrics import trace
+from pipelines.metrics import tone, trace
 from pipelines.metrics.stage import OUTPUTS, MetricsResult, compute_metrics
 from pipelines.report import charts
 from pipelines.validate.gate import validate_one
@@ -43,6 +43,8 @@ class ReportContext:
     build_dir: Path
     coverage: pl.DataFrame  # per month and KPI: what the export supports (metrics.coverage)
     summary: dict  # the metrics run's summary: where the data ends, whether the period is complete
+    tone: pl.DataFrame  # this client's comments' estimated tone (pipelines.metrics.tone.COLUMNS)
+    tone_fit: dict | None  # the tone model's fit report (figures over every client; no client's rows)
 
     @property
     def name(self) -> str:
@@ -166,6 +168,7 @@ def _load_client(client_id: str, period: str | None, layout: Layout) -> ReportCo
     metrics = _metrics(layout, {client_id: contract}, period, client_id, mine)
     gate = _read_optional(layout.gate(client_id))
     health = load_health(client_id, layout.clean, layout.validation) if gate is not None else None
+    comments, fit = _tone(layout, metrics.summary["period"], client_id, mine.get("surveys") is not None)
     return ReportContext(
         client_id=client_id,
         period=metrics.summary["period"],
@@ -180,6 +183,8 @@ def _load_client(client_id: str, period: str | None, layout: Layout) -> ReportCo
         build_dir=layout.build,
         coverage=metrics.client_kpi_coverage,
         summary=metrics.summary,
+        tone=comments,
+        tone_fit=fit,
     )
 
 
@@ -191,6 +196,22 @@ def _metrics(layout: Layout, contracts: dict[str, Contract], period: str | None,
         frames = {name: io.read_table(layout.metrics, name, client_id=client_id) for name in OUTPUTS}
         return MetricsResult(**frames, summary=summary)
     return compute_metrics(tables or io.read_clean(layout.clean, client_id), contracts, period)
+
+
+def _tone(layout: Layout, period: str, client_id: str, surveys: bool) -> tuple[pl.DataFrame, dict | None]:
+    """The run's comment tone for this client when it is for this period; else estimated here
+    from every client's surveys (interactive use for another month: trains in this kernel)."""
+    empty = pl.DataFrame(schema=tone.COLUMNS)
+    if not surveys:
+        return empty, None
+    fit = tone.read_fit(layout.metrics)
+    if fit is not None and fit["period"] == period:
+        rows = io.read_table(layout.metrics, tone.OUTPUT, client_id=client_id)
+        return (rows if rows.columns else empty), fit
+    everyone = io.read_table(layout.clean, "surveys", columns=["ticket_id", "client_id", "responded_at",
+                                                                "sentiment", "comment"])
+    found = tone.estimate_tone(everyone, load_contracts(layout.contracts), period, tone.min_labels_setting())
+    return found.predictions.filter(pl.col("client_id") == client_id), found.fit
 
 
 def _read_optional(path: Path, default=None):

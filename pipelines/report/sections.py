@@ -1,4 +1,5 @@
-"""The sections of a client's notebooks: each takes the ReportContext, returns something to show.
+"""The sections of a client's notebooks: each takes the ReportContext, returns something to show
+(the survey sections are in `pipelines.report.surveys`).
 
 Prose is built from the numbers (never typed by hand); thin months say so; every
 list names its ticket ids and every KPI tile can be traced to the tickets behind it (a CSV
@@ -12,7 +13,6 @@ import polars as pl
 from pipelines.core.io import read_table
 from pipelines.core.layout import Layout
 from pipelines.core.periods import period_title, previous_month
-from pipelines.core.schemas import SURVEYS
 from pipelines.metrics import methodology
 from pipelines.report import charts
 from pipelines.report import narrative as say
@@ -27,7 +27,6 @@ from pipelines.report.fragments import (
     table,
     tiles,
 )
-from pipelines.report.sentiment import recurring_themes, score_comments
 from pipelines.report.traces import tickets_behind  # noqa: F401 - a section the notebooks call
 from pipelines.validate.health import health_frames, health_note
 
@@ -35,7 +34,6 @@ NO_TICKETS = "No tickets have been logged for this client yet."
 CREDIT_METRICS = {"uptime_pct": "Uptime", "response_sla_pct": "Response SLA",
                   "resolution_sla_pct": "Resolution SLA", "csat_pct": "CSAT", "fcr_pct": "First-contact resolution",
                   "patch_compliance_pct": "Patch compliance"}
-STATUS_WORDS = {"met": "met", "breached": "missed", "pending": "not yet due", "excluded": "not counted"}
 
 
 # ---------------------------------------------------------------- monthly report
@@ -225,7 +223,7 @@ def volume_chart(ctx: ReportContext):
 
 
 def resolution_chart(ctx: ReportContext):
-    return charts.resolution_time_trend(ctx.ticket_sla)
+    return charts.resolution_time_trend(ctx.ticket_sla if ctx.ticket_sla.is_empty() else ctx.facts.tickets)
 
 
 def mix_chart(ctx: ReportContext):
@@ -295,101 +293,6 @@ def recurring(ctx: ReportContext) -> Fragment:
                   f"{window} days before (same category and device, or same person when no device)."),
         table(top, {"category": "Category", "on": "Device / person", "tickets": "Tickets", "ids": "Ticket ids"}),
     )
-
-
-# ---------------------------------------------------------------- surveys
-
-
-def month_surveys(ctx: ReportContext, months: int = 1) -> pl.DataFrame:
-    """Surveys answered in the last `months` months up to the period, scored with VADER."""
-    surveys = ctx.tables.get("surveys")
-    if surveys is None:
-        return score_comments(pl.DataFrame(schema=SURVEYS.columns | {"month": pl.String}))
-    wanted = [ctx.period]
-    while len(wanted) < months:
-        wanted.append(previous_month(wanted[-1]))
-    local = surveys.with_columns(
-        pl.col("responded_at").dt.convert_time_zone(ctx.zone).dt.strftime("%Y-%m").alias("month"))
-    return score_comments(local.filter(pl.col("month").is_in(wanted)))
-
-
-def survey_sentences(ctx: ReportContext) -> Fragment:
-    """CSAT (and NPS on a 0-10 scale) and the response rate, in words."""
-    if ctx.tables.get("surveys") is None:
-        return note(NO_SURVEYS, "info")
-    k, prev = ctx.month(), ctx.month(previous_month(ctx.period))
-    if not k:
-        return paragraph(NO_TICKETS)
-    t = ctx.contract.targets
-    scale = {"3-point": "positive ratings", "5-point": "ratings of 4 or 5", "0-10": "ratings of 9 or 10"}
-    lines = [
-        f"{k['survey_responses']} survey{'s' if k['survey_responses'] != 1 else ''} answered in "
-        f"{period_title(ctx.period)}; response rate "
-        f"{say.pct(k['survey_response_rate_pct'], k['survey_response_rate_n'], 'share')} of resolved tickets.",
-        say.change(f"CSAT ({scale[ctx.contract.survey_scale]})", k["csat_pct"], prev.get("csat_pct"),
-                   n=k["csat_n"], previous_n=prev.get("csat_n"), target=t.csat_pct, kind="csat"),
-    ]
-    if ctx.contract.survey_scale == "0-10":
-        lines.append(say.change("NPS", k["nps"], prev.get("nps"), n=k["nps_n"], previous_n=prev.get("nps_n"),
-                                kind="csat", unit=""))
-    if say.thin(k["csat_n"], "csat"):
-        lines.append(f"With fewer than {say.MIN_N['csat']} answers a percentage would mislead; "
-                     "read the comments below instead.")
-    return bullets(lines)
-
-
-NO_SURVEYS = "No survey data was provided, so satisfaction is not shown."
-
-
-def csat_chart(ctx: ReportContext):
-    if ctx.tables.get("surveys") is None:
-        return note(NO_SURVEYS, "info")
-    return charts.csat_trend(ctx.kpis, ctx.contract.targets.csat_pct, nps=ctx.contract.survey_scale == "0-10")
-
-
-def sentiment_chart(ctx: ReportContext, months: int = 3):
-    surveys = month_surveys(ctx, months)
-    if surveys.is_empty():
-        return note(NO_SURVEYS if ctx.tables.get("surveys") is None
-                    else f"No surveys were answered in the last {months} months.", "info")
-    return charts.sentiment_bars(surveys)
-
-
-def themes(ctx: ReportContext, months: int = 3) -> Fragment:
-    """Recurring themes in the negative and neutral comments of the last `months` months."""
-    found = recurring_themes(month_surveys(ctx, months))
-    return table(found, {"theme": "Theme", "comments": "Comments", "share_pct": "% of those comments",
-                         "ticket_ids": "Tickets"},
-                 caption=f"Themes in neutral and negative comments, last {months} months",
-                 empty="No neutral or negative comments in this window.")
-
-
-def survey_review(ctx: ReportContext) -> Fragment:
-    """Every neutral or negative survey of the month, with the comment and the ticket's SLA outcome."""
-    surveys = month_surveys(ctx)
-    if surveys.is_empty():
-        return note(NO_SURVEYS if ctx.tables.get("surveys") is None else "No surveys were answered this month.",
-                    "info")
-    review = (surveys.filter(pl.col("sentiment").is_in(["neutral", "negative"]))
-              .join(ctx.ticket_sla.select("ticket_id", "priority", "response_status", "resolution_status"),
-                    on="ticket_id", how="left")
-              .join(ctx.tables["tickets"].select("ticket_id", "title", "reopen_count"), on="ticket_id", how="left")
-              .with_columns(
-                  pl.col("response_status").replace_strict(STATUS_WORDS, default="—").alias("response"),
-                  pl.col("resolution_status").replace_strict(STATUS_WORDS, default="—").alias("resolution"),
-                  pl.col("comment").fill_null("(no comment)"))
-              .sort(["sentiment", "responded_at"]))
-    if review.is_empty():
-        return paragraph(f"None of the {say.plural(surveys.height, 'survey')} answered in "
-                         f"{period_title(ctx.period)} was neutral or negative.")
-    intro = paragraph(f"{review.height} of {say.plural(surveys.height, 'survey')} answered in "
-                      f"{period_title(ctx.period)} {'was' if review.height == 1 else 'were'} neutral or "
-                      "negative; each is listed for the review meeting.")
-    return join(intro, table(review, {
-        "ticket_id": "Ticket", "title": "Title", "priority": "Priority", "rating": "Rating",
-        "sentiment": "Rated", "comment": "Comment", "comment_sentiment": "Comment tone",
-        "response": "Response SLA", "resolution": "Resolution SLA", "reopen_count": "Reopens",
-    }, empty="No neutral or negative surveys this month."))
 
 
 # ---------------------------------------------------------------- data quality

@@ -210,7 +210,8 @@ def _run_period(period, clients, templates, options, layout, recipe, metrics, on
     front = {c: _front_matter(c, contracts[c], period, metrics.summary) for c in clients}
 
     outcomes: list[ClientOutcome] = []
-    digests = {client: fingerprints.client_digest(client, layout.clean, base) for client in clients}
+    digests = {client: fingerprints.client_digest(client, layout.clean, base, layout.metrics)
+               for client in clients}
     todo: list[str] = []
     for client, fingerprint in digests.items():
         unchanged = (state.get(client) == fingerprint and (period_dir / client).exists()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pipelines.core.io import digest, read_table
 from pipelines.core.schemas import TABLES
+from pipelines.metrics import tone
 
 PACKAGE = Path(__file__).resolve().parents[1]  # the whole pipelines package
 CODE_SUFFIXES = {".py", ".yml", ".yaml", ".j2", ".html", ".css", ".md"}
@@ -23,8 +24,8 @@ def code_digest() -> str:
 
 
 def recipe_digest(template_paths: list[Path]) -> str:
-    """Hash of how reports are made (templates and code): a change re-executes every client."""
-    return digest(files_digest(template_paths), code_digest())
+    """Hash of how reports are made (templates, code, settings): a change re-executes every client."""
+    return digest(files_digest(template_paths), code_digest(), f"tone_min_labels={tone.min_labels_setting()}")
 
 
 def inputs_digest(data: Path, recipe: str, period: str | None, clients: list[str] | None) -> str:
@@ -33,9 +34,12 @@ def inputs_digest(data: Path, recipe: str, period: str | None, clients: list[str
     return digest(files_digest(raw), recipe, str(period), ",".join(sorted(clients or [])))
 
 
-def client_digest(client_id: str, clean_dir: Path, base: str) -> str:
-    """Hash of everything a client's gate and reports are computed from."""
+def client_digest(client_id: str, clean_dir: Path, base: str, metrics_dir: Path | None = None) -> str:
+    """Hash of everything a client's gate and reports are computed from: its clean rows and,
+    given the metrics folder, its comments' tone and the tone fit (trained on every client)."""
     parts = [base, (clean_dir / "contracts" / f"{client_id}.yml").read_bytes()]
+    if metrics_dir is not None:
+        parts.append(tone.fingerprint(metrics_dir, client_id))
     for name in TABLES:
         frame = read_table(clean_dir, name, client_id=client_id)
         parts.append(f"{frame.hash_rows().sum() if frame.height else 0}:{frame.height}")

@@ -56,7 +56,9 @@ def test_time_averages_use_the_sla_clock(result):
     assert oct_["resolution_time_n"] == 2
     assert oct_["avg_in_progress_minutes"] == pytest.approx(105.0)  # B 120, E 60 + 30
     sep = month(result, "2026-09")
-    assert sep["avg_response_minutes"] == pytest.approx((30 + 90) / 2)  # A 30; E 60 + 30 (breached)
+    assert (sep["avg_response_minutes"], sep["avg_response_n"]) == (30.0, 1)  # A; E answered in October
+    # E 60 + 30 (answered Thu 1 Oct 08:30, its breach counts in September) and B 120.
+    assert (oct_["avg_response_minutes"], oct_["avg_response_n"]) == (105.0, 2)
 
 
 def test_rates_over_resolved_and_created_tickets(result):

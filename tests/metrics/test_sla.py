@@ -48,6 +48,10 @@ def frame(rows: list[dict], table: str) -> pl.DataFrame:
     return pl.DataFrame([{c: r.get(c) for c in schema} for r in rows], schema=schema)
 
 
+# Each seed's tickets around the month ends and DST changes; their histories hold same-second
+# changes, reopens, priority changes and resolutions after the period end (as-of rules).
+
+
 def generate(seed: int, n: int = 120):
     rng = random.Random(seed)
     tickets, events = [], []
@@ -57,24 +61,31 @@ def generate(seed: int, n: int = 120):
         row = {"ticket_id": f"t{seed}-{i}", "client_id": client, "priority": rng.choice(["P1", "P2", "P3"]),
                "created_at": created}
         t, history = created, []
+
+        def priority():  # some histories name the priority (a change during the ticket's life)
+            return rng.choice(["P1", "P2", "P3"]) if rng.random() < 0.15 else None
+
         if rng.random() < 0.85:  # no history at all for some tickets
-            history.append((created + timedelta(seconds=rng.choice([0, 0, 5])), "New"))
+            history.append((created + timedelta(seconds=rng.choice([0, 0, 5])), "New", priority()))
             for _ in range(rng.randrange(0, 7)):
                 t = t + timedelta(seconds=rng.choice([0, 60, 1800, 4 * 3600, 20 * 3600, 3 * 86400]))
-                history.append((t, rng.choice(STATUSES)))
+                history.append((t, rng.choice(STATUSES), priority()))
         resolved = None
         if rng.random() < 0.75:
             resolved = max([created] + [h[0] for h in history]) + timedelta(
                 seconds=rng.choice([0, 300, 7200, 30 * 3600, 4 * 86400]))
             if history:
-                history.append((resolved, "Resolved"))
+                history.append((resolved, "Resolved", None))
         if rng.random() < 0.8:
             row["first_response_at"] = created + timedelta(seconds=rng.choice([0, 120, 1800, 5400, 86400]))
         row["resolved_at"] = resolved
-        row["close_code"] = rng.choice(["resolved"] * 8 + ["merged", "duplicate"]) if resolved else None
+        code = rng.choice(["resolved"] * 8 + ["merged", "duplicate"])
+        row["close_code"] = code if resolved or rng.random() < 0.1 else None
+        if resolved is None and row["close_code"] and rng.random() < 0.5:  # closed without a resolution
+            row["closed_at"] = created + timedelta(seconds=rng.choice([600, 3 * 86400]))
         tickets.append(row)
-        events += [{"ticket_id": row["ticket_id"], "client_id": client, "at": at, "status": s}
-                   for at, s in sorted(history, key=lambda h: h[0])]
+        events += [{"ticket_id": row["ticket_id"], "client_id": client, "at": at, "status": s, "priority": p}
+                   for at, s, p in sorted(history, key=lambda h: h[0])]
     return frame(tickets, "tickets"), frame(events, "ticket_events"), tickets, events
 
 
@@ -95,11 +106,11 @@ def test_ticket_sla_matches_the_reference(seed):
         if row["created_at"] >= end:
             assert row["ticket_id"] not in got  # created after the period end: left out
             continue
-        history = [(e["at"], e["status"]) for e in event_rows if e["ticket_id"] == row["ticket_id"]]
+        history = [(e["at"], e["status"], e["priority"]) for e in event_rows if e["ticket_id"] == row["ticket_id"]]
         want = ref.ticket(CONTRACTS[row["client_id"]], row, history, end)
         have = got[row["ticket_id"]]
-        for key in ("response_status", "resolution_status", "response_month", "resolution_month",
-                    "response_due_at", "resolution_due_at"):
+        for key in ("priority", "in_progress_at", "response_status", "resolution_status", "response_month",
+                    "resolution_month", "response_due_at", "resolution_due_at"):
             assert have[key] == want[key], (key, row, history, have, want)
         for key in ("response_minutes", "resolution_minutes", "paused_minutes"):
             if want[key] is None:
@@ -238,11 +249,11 @@ def test_business_day_targets_match_the_slow_reference(seed):
     checked = 0
     for row in rows:
         end = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(as_of[row["client_id"]]))
-        if row["created_at"] >= end or row["priority"] == "P1":
+        if row["created_at"] >= end or got[row["ticket_id"]]["priority"] == "P1":
             continue
         contract, have = contracts[row["client_id"]], got[row["ticket_id"]]
-        target = contract.sla[row["priority"]]
-        history = [(e["at"], e["status"]) for e in event_rows if e["ticket_id"] == row["ticket_id"]]
+        target = contract.sla[have["priority"]]  # the one in force at the period end
+        history = [(e["at"], e["status"], e["priority"]) for e in event_rows if e["ticket_id"] == row["ticket_id"]]
         want = ref.ticket(contract, row, history, end)
         assert have["resolution_target_minutes"] == pytest.approx(
             ref.target_minutes(contract, target, "resolution", row["created_at"]))

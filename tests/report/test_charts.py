@@ -61,10 +61,12 @@ def test_mimebundle_gives_jupyterlab_vega_lite_v5_and_an_svg():
     assert bundle["text/plain"] == "<chart: Customer satisfaction by month>"
 
 
-def test_resolution_time_frame_matches_averages_over_decided_tickets():
+def test_resolution_time_frame_matches_averages_over_resolved_tickets():
     sla = pl.DataFrame({
-        "resolution_status": ["met", "breached", "pending", "met"], "resolution_minutes": [60.0, 180.0, 30.0, None],
-        "resolution_month": ["2026-10"] * 4, "priority": ["P3", "P3", "P3", "P2"]})
+        "resolution_status": ["met", "breached", "pending", "met", "excluded"],
+        "resolution_minutes": [60.0, 180.0, None, None, 30.0],
+        "resolved_month": ["2026-10", "2026-10", None, "2026-10", "2026-10"],
+        "priority": ["P3", "P3", "P3", "P2", "P3"]})
     frame = charts.resolution_time_frame(sla).filter(pl.col("priority") == "All").row(0, named=True)
     assert frame["average"] == 2.0 and frame["n"] == 2
 

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from pipelines.report import context as report
-from pipelines.report import sections
+from pipelines.report import sections, surveys
 from tests.conftest import XSS_CLIENT, XSS_TICKET
 
 pytestmark = pytest.mark.slow
@@ -42,10 +42,10 @@ def test_tiles_show_n_and_hold_back_thin_percentages(load):
 
 def test_every_neutral_or_negative_survey_of_the_month_is_listed(load):
     ctx = load("lakeside-accounting")
-    surveys = ctx.tables["surveys"].with_columns(
+    answered = ctx.tables["surveys"].with_columns(
         pl.col("responded_at").dt.convert_time_zone(ctx.zone).dt.strftime("%Y-%m").alias("m"))
-    expected = surveys.filter((pl.col("m") == PERIOD) & pl.col("sentiment").is_in(["neutral", "negative"]))
-    markup = sections.survey_review(ctx).html
+    expected = answered.filter((pl.col("m") == PERIOD) & pl.col("sentiment").is_in(["neutral", "negative"]))
+    markup = surveys.survey_review(ctx).html
     assert expected.height > 0
     for ticket in expected["ticket_id"]:
         assert f">{ticket}<" in markup
@@ -94,9 +94,9 @@ def test_recurring_problems_name_their_tickets(load):
 
 def test_hostile_names_comments_and_titles_are_shown_as_text(load):
     ctx = load(XSS_CLIENT)
-    for fragment in (sections.headline(ctx), sections.survey_review(ctx)):
+    for fragment in (sections.headline(ctx), surveys.survey_review(ctx)):
         assert "<script>" not in fragment.html and "<img" not in fragment.html
-    review = sections.survey_review(ctx).html
+    review = surveys.survey_review(ctx).html
     assert f">{XSS_TICKET}<" in review
     assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in review
 
@@ -105,7 +105,8 @@ def test_sections_run_for_every_client(load, sample_run):
     for client in sorted(p.stem for p in (sample_run.data / "contracts").glob("*.yml")):
         ctx = load(client)
         for section in (sections.credits, sections.uptime_table, sections.sla_sentences, sections.priority_table,
-                        sections.survey_sentences, sections.themes, sections.intake, sections.rejected_reasons,
+                        surveys.survey_sentences, surveys.themes, surveys.mismatches, surveys.uncovered,
+                        surveys.tone_note, sections.intake, sections.rejected_reasons,
                         sections.gate_findings, sections.data_health_note):
             assert section(ctx).html, section.__name__
         sections.rejected_rows(ctx)  # empty when nothing was set aside (rejected_reasons says so)
@@ -114,10 +115,10 @@ def test_sections_run_for_every_client(load, sample_run):
 ALL_SECTIONS = (
     sections.headline, sections.kpi_tiles, sections.credits, sections.uptime_table, sections.data_health_note,
     sections.tickets_behind, sections.sla_sentences, sections.priority_table, sections.breaches,
-    sections.recurring, sections.survey_sentences, sections.themes, sections.survey_review, sections.intake,
-    sections.rejected_reasons, sections.rejected_rows, sections.gate_findings, sections.sla_chart,
-    sections.volume_chart, sections.resolution_chart, sections.mix_chart, sections.csat_chart,
-    sections.sentiment_chart,
+    sections.recurring, surveys.survey_sentences, surveys.themes, surveys.survey_review, surveys.mismatches,
+    surveys.uncovered, surveys.tone_note, sections.intake, sections.rejected_reasons, sections.rejected_rows,
+    sections.gate_findings, sections.sla_chart, sections.volume_chart, sections.resolution_chart,
+    sections.mix_chart, surveys.csat_chart, surveys.sentiment_chart,
 )
 
 
@@ -134,6 +135,8 @@ def test_sections_say_so_when_optional_tables_are_not_provided(tmp_path):
         shown[section.__name__] = out.html if hasattr(out, "html") else out.to_dict()
     assert "No survey data was provided" in shown["survey_sentences"]
     assert "No survey data was provided" in shown["csat_chart"]
+    for section in ("tone_note", "mismatches", "uncovered", "survey_review"):
+        assert "No survey data was provided" in shown[section], section
     assert "No monitoring outage data was provided" in shown["uptime_table"]
     assert "Not measured (not in this export: no surveys)." in shown["tickets_behind"]
     assert "Not measured (not in this export: no status history (ticket_events))." in shown["tickets_behind"]

@@ -333,7 +333,7 @@ def test_a_broken_client_is_not_publishable(broken):
 @pytest.fixture(scope="module")
 def mistyped():
     """Every column of every table with a type other than its clean type."""
-    wrong = {pl.String: pl.lit(1, pl.Int32), pl.Int32: pl.lit(1.5), pl.Float64: pl.lit("1"),
+    wrong = {pl.String: pl.lit(1, pl.Int32), pl.Int32: pl.lit(1.5), pl.Int64: pl.lit(1.5), pl.Float64: pl.lit("1"),
              pl.Boolean: pl.lit("yes")}
     tables = {}
     for name, f in tables_of(good_rows()).items():

@@ -191,7 +191,7 @@ def _milestone_events(rows: pl.DataFrame, preset: Preset) -> pl.DataFrame:
     if not parts:
         return pl.DataFrame(schema={c: pl.String for c in EVENT_COLUMNS})
     events = (pl.concat(parts).filter(pl.col("at").is_not_null() & pl.col("status").is_not_null())
-              .sort("client_id", "ticket_id", "__ts", "__rank"))
+              .sort("client_id", "ticket_id", "__ts", "__rank", maintain_order=True))
     repeat = pl.col("status") == pl.col("status").shift(1).over("client_id", "ticket_id")
     return events.filter(~repeat.fill_null(False)).select(
         "ticket_id", "client_id", "at", "status", pl.lit(None, dtype=pl.String).alias("actor")

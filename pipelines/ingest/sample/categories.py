@@ -1,5 +1,5 @@
-"""What the sample's tickets are about and what people say: ticket categories with their
-titles and priorities, where user tickets come from, survey comments and outage notes."""
+"""What the sample's tickets are about: ticket categories with their titles and priorities,
+where user tickets come from, and outage notes (survey comments: `comments`)."""
 
 from __future__ import annotations
 
@@ -133,58 +133,7 @@ USER_SOURCES = ("phone", "email", "portal", "chat", "onsite")
 USER_SOURCE_MIX = (0.30, 0.36, 0.22, 0.09, 0.03)
 
 
-# ---------------------------------------------------------------- survey comments
-
-COMMENTS = {
-    "positive": (
-        "{engineer} sorted it out in minutes, thank you!",
-        "Quick and friendly, as always.",
-        "Great service, problem fixed first time.",
-        "Very helpful and explained what went wrong.",
-        "{engineer} was patient and clear.",
-        "Fixed before I finished my coffee.",
-        "Excellent, thanks for the fast response.",
-        "Really appreciate the help today.",
-        "All working again, thanks {engineer}.",
-        "Easy to reach and quick to fix.",
-        "Super responsive, no complaints.",
-        "Thanks for following up to make sure it worked.",
-    ),
-    "neutral": (
-        "Fixed in the end.",
-        "OK, took a bit longer than I hoped.",
-        "Resolved, but I had to chase once.",
-        "Fine.",
-        "It works now, not sure what the cause was.",
-        "Solved, though the first fix didn't stick.",
-        "Reasonable, communication could be better.",
-        "Got there eventually.",
-    ),
-    "negative": (
-        "Not happy with how this was handled.",
-        "The problem is still not really fixed.",
-        "Nobody explained what was going on.",
-        "Poor service this time.",
-        "Had to explain the issue three times to different people.",
-    ),
-    "negative_slow": (
-        "Took days to get this fixed, I couldn't work.",
-        "Waited far too long for a resolution.",
-        "Way too slow, this used to be much better.",
-        "Three days without a working laptop is not acceptable.",
-        "Still waiting on updates half the time.",
-    ),
-    "negative_late_response": (
-        "Nobody got back to me for hours.",
-        "No response until the next day.",
-        "I had to call twice before anyone picked it up.",
-    ),
-    "negative_reopened": (
-        "Had to call back, the problem came back the next day.",
-        "Same issue again a day later.",
-        "Second time I've reported this, please fix it properly.",
-    ),
-}
+# ---------------------------------------------------------------- outage notes
 
 OUTAGE_DESCRIPTIONS = {
     "email": (

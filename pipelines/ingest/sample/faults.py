@@ -43,6 +43,8 @@ class Injector:
         frame = self.frames[table].with_row_index("__i").filter(where & pl.col(MARK).is_null())
         if table == "tickets":
             frame = frame.filter(~pl.col("ticket_id").is_in(sorted(self.used)))
+        if frame.is_empty():  # a generator bug, never a data problem
+            raise RuntimeError(f"the dirty set has no {table} row left to damage")
         row = frame.row(int(self.rng.integers(frame.height)), named=True)
         if row.get("ticket_id"):
             self.used.add(row["ticket_id"])
@@ -223,7 +225,7 @@ def reject_faults(inj: Injector, client: str, zone: str, year: int) -> None:
         "rating '4' on a 3-point (positive/neutral/negative) client",
     )
 
-    outage = inj.pick("outages", mine & (pl.col("planned") == "false"))
+    outage = inj.pick("outages", mine)  # unplanned or a patch window: a short period may lack either
     inj.insert(
         "outages",
         outage | {"started_at": outage["ended_at"], "ended_at": outage["started_at"]},

@@ -7,10 +7,10 @@ story, and on request the deliberately dirty set (`pipelines.ingest.sample.dirty
 
 The story: tickets arrive mostly in business hours with a Monday peak; response and
 resolution times are lognormal around each priority's targets (a few percent breach);
-status histories pause on the customer, sometimes reopen; surveys follow the ticket's
-fate; one client's service degrades for a few months after its engineer leaves, then
-partly recovers. Work is vectorised per client with numpy, so a million tickets take
-seconds, and one seed always gives the same bytes.
+status histories pause on the customer, sometimes reopen; survey ratings and comments follow
+the ticket's fate, each with its own noise; one client's service degrades for a few months
+after its engineer leaves, then partly recovers. Work is vectorised per client with numpy,
+so a million tickets take seconds, and one seed always gives the same bytes.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def _plan(
         "monitoring": RATES["monitoring"] * per_day * (trend * noise[1])[month],
         "maintenance": RATES["maintenance"] * per_day * people_day * ~holiday * noise[2][month],
     }
-    return ClientPlan(index, profile, contract, rng, lam, severity)
+    return ClientPlan(index, profile, contract, rng, lam, severity, np.random.default_rng([seed, index, 1]))
 
 
 # ---------------------------------------------------------------- output

@@ -12,8 +12,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from pipelines.core.scales import survey_score, survey_sentiment
-from pipelines.ingest.sample import categories, story
+from pipelines.ingest.sample import categories, comments, story
 from pipelines.ingest.sample.calendar import (
     DAY,
     HOUR,
@@ -27,8 +26,8 @@ from pipelines.ingest.sample.calendar import (
 from pipelines.ingest.sample.tickets import ClientPlan, utc
 
 UNPLANNED_PER_YEAR = {"email": 2.0, "internet": 3.5}
-SURVEY_SHARE = 0.23  # of resolved tickets
-EMPTY_COMMENT_SHARE = 0.12
+SURVEY_SHARE = 0.6  # of resolved tickets: a one-click rating in the closing email
+EMPTY_COMMENT_SHARE = 0.1
 ONSITE_MINUTES = np.array([60, 75, 90, 120, 150, 180])
 PROJECT_MINUTES = np.array([60, 90, 120, 180, 240, 360, 480])
 
@@ -45,35 +44,33 @@ def operations(c: ClientPlan, per: Period, draw: dict) -> dict[str, pl.DataFrame
 # ---------------------------------------------------------------- surveys
 
 
-def rating_sentiment(scale: str, rating: np.ndarray) -> np.ndarray:
-    """positive / neutral / negative for ratings on a scale: cleaning's own rule, so a
-    comment's mood always matches the sentiment the report will show."""
-    frame = pl.DataFrame({"rating": pl.Series(rating.astype(str), dtype=pl.String)})
-    frame = frame.with_columns(scale=pl.lit(scale)).with_columns(score=survey_score())
-    return frame.select(survey_sentiment()).to_series().to_numpy()
-
-
 def surveys(c: ClientPlan, draw: dict) -> pl.DataFrame:
-    """A survey on about a quarter of resolved tickets; rating and comment follow the ticket's
-    fate (breaches, reopens, the degraded months)."""
-    rng, scale, tickets, times = c.rng, c.contract.survey_scale, draw["tickets"], draw["times"]
+    """A one-click survey in the closing email of resolved tickets; most who answer add a
+    line. Rating and comment follow the ticket's fate (breaches, reopens, escalations, the
+    degraded months), each with its own noise (`pipelines.ingest.sample.comments`)."""
+    rng, scale, tickets, times = c.survey_rng, c.contract.survey_scale, draw["tickets"], draw["times"]
     n = tickets.height
     delay = (rng.lognormal(np.log(4), 1.3, n) * HOUR).astype(np.int64) + MINUTE
     responded = draw["resolved_at"] + delay
     rows = np.flatnonzero(
         draw["surveyable"] & (rng.random(n) < SURVEY_SHARE) & (responded <= draw["end"])
     )
-    reopened = tickets["reopen_count"].to_numpy()[rows] > 0
-    slow = times["resolution_breach"][rows]
-    late = times["response_breach"][rows]
+    fate = {
+        "slow": times["resolution_breach"][rows],
+        "late": times["response_breach"][rows],
+        "reopened": tickets["reopen_count"].to_numpy()[rows] > 0,
+        "escalated": draw["level"][rows] > 1,
+        "phone": draw["source"][rows] == categories.USER_SOURCES.index("phone"),
+        "degraded": c.severity[draw["month"][rows]] >= 0.5,
+    }
     mood = (
         1.55
         + rng.normal(0, 0.85, len(rows))
-        - 1.1 * slow
-        - 0.6 * late
-        - 1.2 * reopened
+        - 1.1 * fate["slow"]
+        - 0.6 * fate["late"]
+        - 1.2 * fate["reopened"]
         - 0.5 * c.severity[draw["month"][rows]]
-        - 0.25 * (draw["level"][rows] > 1)
+        - 0.25 * fate["escalated"]
     )
     if scale == "3-point":
         rating = np.where(mood > 0.2, "positive", np.where(mood > -0.4, "neutral", "negative"))
@@ -81,48 +78,17 @@ def surveys(c: ClientPlan, draw: dict) -> pl.DataFrame:
         rating = (1 + (mood > -1.0) + (mood > -0.4) + (mood > 0.2) + (mood > 0.9)).astype(str)
     else:
         rating = np.clip(np.round(7.4 + 1.5 * mood), 0, 10).astype(int).astype(str)
-    sentiment = rating_sentiment(scale, rating)
+    engineer = tickets["assignee"].gather(rows).str.split(" ").list.first().to_list()
+    things = [comments.THINGS.get(s, "it") for s in tickets["subcategory"].gather(rows).to_list()]
+    text = comments.compose(rng, comments.comment_tone(mood, rng), fate, engineer, things)
+    empty = rng.random(len(rows)) < EMPTY_COMMENT_SHARE  # some leave the box empty
     return pl.DataFrame(
         {
             "ticket_id": tickets["ticket_id"].gather(rows),
             "responded_at": utc(responded[rows]),
             "rating": pl.Series(rating, dtype=pl.String),
-            "comment": _comments(
-                rng, sentiment, reopened, slow, late, tickets["assignee"].gather(rows)
-            ),
+            "comment": pl.Series([None if e else t for t, e in zip(text, empty)], dtype=pl.String),
         }
-    )
-
-
-def _comments(rng, sentiment, reopened, slow, late, engineer: pl.Series) -> pl.Series:
-    n = len(sentiment)
-    story_told = rng.random(n) < 0.8
-    pool = np.where(
-        sentiment == "positive", "positive", np.where(sentiment == "neutral", "neutral", "negative")
-    )
-    negative = (sentiment == "negative") & story_told
-    pool = np.where(negative & slow, "negative_slow", pool)
-    pool = np.where(negative & late & ~slow, "negative_late_response", pool)
-    pool = np.where(negative & reopened, "negative_reopened", pool)
-    names = list(categories.COMMENTS)
-    flat = [text for name in names for text in categories.COMMENTS[name]]
-    sizes = np.array([len(categories.COMMENTS[name]) for name in names])
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    which = (
-        np.array([names.index(p) for p in pool], dtype=np.int64)
-        if n
-        else np.zeros(0, dtype=np.int64)
-    )
-    pick = offsets[which] + (rng.random(n) * sizes[which]).astype(np.int64)
-    pick = np.where(rng.random(n) < EMPTY_COMMENT_SHARE, -1, pick)  # some leave the box empty
-    text = pl.Series(flat, dtype=pl.String).gather(
-        pl.select(pl.when(pl.Series(pick) >= 0).then(pl.Series(pick))).to_series()
-    )
-    first_name = engineer.str.split(" ").list.first()
-    return (
-        pl.select(pl.lit(text).str.replace_all("{engineer}", first_name, literal=True))
-        .to_series()
-        .alias("comment")
     )
 
 

@@ -46,6 +46,7 @@ class ClientPlan:
     rng: np.random.Generator
     lam: dict[str, np.ndarray]  # expected tickets per local day, by kind
     severity: np.ndarray  # per month: 0 healthy, 1 fully degraded
+    survey_rng: np.random.Generator  # surveys' own stream: their changes leave other tables be
 
 
 def degraded_months(months: int) -> tuple[int, int]:

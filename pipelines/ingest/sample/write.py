@@ -75,4 +75,8 @@ timestamp carries the client's UTC offset.
   days' tickets are still open at the data end.
 - About 3% are merged (with parent_ticket_id), duplicate or cancelled; recurring problems
   repeat the same category and asset within two weeks.
+- About 60% of resolved tickets get a one-click survey answer, most with a comment. Rating and
+  comment follow the ticket's fate, each with its own noise: the wording varies, and a good
+  rating sometimes comes with a complaint (or the reverse), some complaints carry no emotional
+  word and a few are sarcastic, so a word list misreads them and a trained tone model can learn.
 {degraded}{DIRTY_NOTE if dirty else ""}"""

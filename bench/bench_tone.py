@@ -1,0 +1,85 @@
+"""Benchmark of the comment-tone stage (prints figures; not a test).
+
+    .venv/bin/python bench/bench_tone.py [--comments 20000] [--runs 3]
+
+Generates and cleans a sample with about that many rated comments (untimed), then times
+`estimate_tone` as the batch runs it: features, the time-ordered folds, the word list on the
+same comments, the cross-fitted tone of every comment and the final model. Prints the wall
+time (median over the runs; target: <= 5 s for 20,000 comments), the macro-F1 of the model
+and of the word list (VADER) on the later months, and comments per second for both: the
+whole stage, the saved model scoring new text, and the word list scoring every comment.
+The machine's load and the CPU time are printed too: on a shared machine the wall time grows
+with the load, the CPU time much less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+from statistics import median
+
+TICKETS_PER_COMMENT = 1.95  # in the generated sample
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--comments", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+
+    import polars as pl
+
+    from pipelines.clean.stage import clean_folder
+    from pipelines.core.contracts import load_contracts
+    from pipelines.ingest.sample.write import write_sample
+    from pipelines.metrics import lexicon, tone
+
+    with tempfile.TemporaryDirectory() as tmp:
+        raw, clean = Path(tmp) / "raw", Path(tmp) / "clean"
+        write_sample(raw, tickets=int(args.comments * TICKETS_PER_COMMENT * 1.1), dirty=False)
+        surveys = clean_folder(raw, clean).tables["surveys"]
+        contracts = load_contracts(clean / "contracts")
+    period = surveys["responded_at"].max().strftime("%Y-%m")
+    commented = surveys.filter(pl.col("comment").is_not_null()).sort("responded_at").head(args.comments)
+    print(f"data: {commented.height:,} rated comments of {len(contracts)} clients, "
+          f"{commented['sentiment'].value_counts().sort('sentiment').rows()}")
+
+    started = time.perf_counter()
+    import sklearn.linear_model  # noqa: F401  (paid once per batch; reported apart)
+
+    print(f"scikit-learn import: {time.perf_counter() - started:.2f} s")
+    seconds, cpu, result = [], [], None
+    for _ in range(args.runs):
+        started, used = time.perf_counter(), time.process_time()
+        result = tone.estimate_tone(commented, contracts, period)
+        seconds.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - used)
+    fit = result.fit
+    assert fit["method"] == "model", fit["reason"]
+    wall = median(seconds)
+    print(f"estimate_tone (train + score {fit['labelled_comments']:,} comments): median {wall:.2f} s wall, "
+          f"{median(cpu):.2f} s CPU over {args.runs} runs (target <= 5 s); steps {fit['timings_s']}")
+
+    texts = commented["comment"].to_list()
+    started = time.perf_counter()
+    result.model.predict_proba(texts)
+    model_rate = len(texts) / (time.perf_counter() - started)
+    started = time.perf_counter()
+    words = lexicon.tone_of(lexicon.compound_scores(texts))
+    lexicon_rate = len(texts) / (time.perf_counter() - started)
+    everyone = tone.agreement(commented["sentiment"].to_numpy(), words)
+
+    model, later = fit["agreement"], fit["lexicon_agreement"]
+    print(f"model:     macro-F1 {model['macro_f1']:.3f} on {model['comments']:,} later comments "
+          f"(recall {model['recall']}); {fit['labelled_comments'] / wall:,.0f} comments/s for the whole "
+          f"stage, {model_rate:,.0f} comments/s scoring new text with the saved model")
+    print(f"word list: macro-F1 {later['macro_f1']:.3f} on the same comments (recall {later['recall']}), "
+          f"{everyone['macro_f1']:.3f} on all {len(texts):,}; {lexicon_rate:,.0f} comments/s")
+    print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
+
+
+if __name__ == "__main__":
+    main()
