@@ -42,5 +42,6 @@ def test_chunked_outputs_are_byte_identical_to_all_clients_at_once(sample_clean,
         del summary["timings_s"]
     assert summaries[0] == summaries[1]
     assert chunked.ticket_sla.collect().height == whole.summary["rows"]["ticket_sla"] > 4000
-    assert sorted(p.name for p in (tmp_path / "chunked").iterdir()) == sorted(
-        [f"{n}.parquet" for n in OUTPUTS] + ["metrics_summary.json"])  # no parts left behind
+    assert sorted(p.name for p in (tmp_path / "chunked").iterdir()) == sorted(  # no parts left behind
+        [f"{n}.parquet" for n in OUTPUTS] + ["metrics_summary.json", "comment_tone.parquet", "tone_fit.json",
+                                             "tone_model.joblib"])
