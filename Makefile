@@ -16,7 +16,7 @@ help:
 	@awk '/^## /{doc=substr($$0,4); next} /^[a-zA-Z_-]+:/{if(doc){split($$1,t,":"); printf "  \033[1m%-12s\033[0m %s\n", t[1], doc}; doc=""}' $(MAKEFILE_LIST)
 	@echo
 	@echo "Code: pipelines/<stage>/ in the order data flows: core -> ingest -> clean -> validate"
-	@echo "-> metrics -> report -> site; run/ is the batch that drives them all; cli.py the commands."
+	@echo "-> metrics -> report -> site; run/ is the batch that drives them all; cli/ the commands."
 	@echo "Tests mirror it in tests/<stage>/. See README.md, section Development."
 
 $(STAMP): pyproject.toml

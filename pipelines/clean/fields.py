@@ -7,15 +7,17 @@ transforms that `pipelines.clean.stage` applies table by table.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
 import polars as pl
 
+from pipelines.clean import timestamps
 from pipelines.core.contracts import Contract
-from pipelines.core.io import ROW, SOURCE
-from pipelines.core.rejects import Check, quoted, reject_rows, with_reasons
-from pipelines.core.schemas import TableSpec
+from pipelines.core.io import NUL, ROW, SOURCE
+from pipelines.core.rejects import Check, quoted, reject_rows, split_rejects
+from pipelines.core.schemas import REJECTS_SCHEMA, TableSpec
 
-_AWARE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z")
-_NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d")
 _TRUE = ("true", "yes", "y", "1", "t")
 _FALSE = ("false", "no", "n", "0", "f")
 _CLOSE_CODE_ALIASES = {"canceled": "cancelled", "dup": "duplicate", "duplicated": "duplicate"}
@@ -34,6 +36,16 @@ def missing(spec: TableSpec) -> list[Check]:
         Check("missing_required_field", pl.col(c).is_null(), pl.lit(f"{c} is empty (required)"))
         for c in spec.required
     ]
+
+
+def nul_byte(frame: pl.DataFrame) -> list[Check]:
+    """A text value holding a NUL byte -> nul_byte (a corrupt or binary export); `exports.read_raw`
+    marks such rows only when the file has any."""
+    if NUL not in frame.columns:
+        return []
+    return [Check("nul_byte", pl.col(NUL).is_not_null(),
+                  pl.format("{}: contains a NUL byte (\\x00), the mark of a corrupt or binary export",
+                            pl.col(NUL)))]
 
 
 def unknown_client(contracts: dict[str, Contract]) -> Check:
@@ -58,49 +70,69 @@ def unknown_ticket(reason: str) -> Check:
     )
 
 
-def aware_ts(column: str) -> pl.Expr:
-    """Text with a UTC offset (or Z) -> UTC timestamp; null for anything else."""
-    text = pl.col(column).str.replace(" ", "T", literal=True).str.replace(r"Z$", "+00:00")
-    return pl.coalesce(
-        [text.str.to_datetime(format=f, strict=False, time_zone="UTC", time_unit="us") for f in _AWARE_FORMATS]
-    )
+@dataclass(frozen=True)
+class TimeBounds:
+    """The plausible range of every timestamp: from `earliest` (default 1990-01-01) to the
+    export's extraction time plus a day. A value outside it is rejected
+    (`implausible_timestamp`), so no computation ever walks a calendar from 1900 or to 9999."""
+
+    earliest: datetime
+    latest: datetime
+    extracted_at: datetime | None = None  # as given; None: the time of cleaning
+
+    @classmethod
+    def of(cls, extracted_at: datetime | None = None, earliest: datetime | None = None) -> TimeBounds:
+        """Bounds for an export extracted at `extracted_at` (default: now); naive means UTC.
+        The range itself is bounded: an export is not taken in the future, nor is anything
+        plausible before 1970 (ValueError, saying which)."""
+        now = datetime.now(UTC)
+        given = _utc(extracted_at) if extracted_at else None
+        if given and given > now + timedelta(days=1):
+            raise ValueError(f"--extracted-at {given:%Y-%m-%dT%H:%M:%SZ} is in the future (now is "
+                             f"{now:%Y-%m-%dT%H:%M:%SZ}); give when the export was taken")
+        floor = _utc(earliest or EARLIEST)
+        if floor < EPOCH:
+            raise ValueError(f"--earliest {floor.date().isoformat()} is before 1970-01-01: no help-desk data is "
+                             "that old")
+        return cls(floor, (given or now) + timedelta(days=1), given)
+
+    @property
+    def key(self) -> str:
+        """What was asked for (not the moving default): part of a run's inputs."""
+        return f"{self.earliest.isoformat()}|{self.extracted_at.isoformat() if self.extracted_at else 'now'}"
 
 
-def naive_ts(column: str) -> pl.Expr:
-    """Text without an offset -> naive wall-clock timestamp; null for anything else."""
-    text = pl.col(column).str.replace(" ", "T", literal=True)
-    has_offset = text.str.contains(r"([+-]\d{2}:?\d{2}|Z)$")
-    parsed = pl.coalesce(
-        [text.str.to_datetime(format=f, strict=False, time_unit="us") for f in _NAIVE_FORMATS]
-    )
-    return pl.when(has_offset).then(None).otherwise(parsed)
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def local_ts(column: str, zones: list[str]) -> pl.Expr:
-    """A naive wall-clock time read in each row's client zone -> UTC (null in a DST gap)."""
-    naive = naive_ts(column)
-    per_zone = [
-        pl.when(pl.col(ZONE) == zone).then(
-            naive.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
-        )
-        for zone in zones
-    ]
-    return pl.coalesce(per_zone) if per_zone else pl.lit(None, dtype=pl.Datetime("us", "UTC"))
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def timestamp_checks(spec: TableSpec) -> list[Check]:
-    """Per timestamp column: unreadable text, and a local time that does not exist."""
+def timestamp_checks(spec: TableSpec, bounds: TimeBounds) -> list[Check]:
+    """Per timestamp column: unreadable text, a local time that does not exist, and a time
+    outside the plausible range (the columns are read once, by `split_checks`)."""
     checks = []
+    earliest, latest = (b.strftime("%Y-%m-%dT%H:%M:%SZ") for b in (bounds.earliest, bounds.latest))
     for c in spec.timestamps:
-        unreadable = pl.col(c).is_not_null() & aware_ts(c).is_null() & naive_ts(c).is_null()
+        problem, value = pl.col(f"__why_{c}"), pl.col(f"__ts_{c}")
         checks.append(Check(
-            "unparseable_timestamp", unreadable,
+            "unparseable_timestamp", problem == timestamps.UNREADABLE,
             pl.format("{}: {} is not an ISO 8601 timestamp like 2026-03-02T09:15:00", pl.lit(c), quoted(c)),
         ))
-        gap = pl.col(c).is_not_null() & aware_ts(c).is_null() & pl.col(f"__ts_{c}").is_null()
         checks.append(Check(
-            "nonexistent_local_time", gap,
+            "nonexistent_local_time", problem == timestamps.NONEXISTENT,
             pl.format("{}: {} does not exist in {} (daylight-saving gap)", pl.lit(c), quoted(c), pl.col(ZONE)),
+        ))
+        checks.append(Check(
+            "implausible_timestamp", (value < bounds.earliest) | (value > bounds.latest),
+            pl.when(value < bounds.earliest).then(pl.format(
+                "{}: {} is before {}, the earliest plausible time (--earliest)", pl.lit(c), quoted(c),
+                pl.lit(earliest)))
+            .otherwise(pl.format(
+                "{}: {} is after {}, the export's extraction time plus a day (--extracted-at)",
+                pl.lit(c), quoted(c), pl.lit(latest))),
         ))
     return checks
 
@@ -108,6 +140,15 @@ def timestamp_checks(spec: TableSpec) -> list[Check]:
 def timestamp_columns(spec: TableSpec) -> dict[str, str]:
     """Timestamp column -> the helper column its parsed value is kept in."""
     return {c: f"__ts_{c}" for c in spec.timestamps}
+
+
+def before(column: str, start: str, reason: str) -> Check:
+    """A time earlier than the one it must follow (resolved_before_created, ended_before_started, …);
+    on the values `split_checks` read, so it comes after the timestamp checks."""
+    later, earlier = f"__ts_{column}", f"__ts_{start}"
+    return Check(reason, pl.col(later) < pl.col(earlier),
+                 pl.format("{} {} is before {} {}", pl.lit(column), iso_text(later), pl.lit(start),
+                           iso_text(earlier)))
 
 
 def integer_checks(columns: tuple[str, ...]) -> list[Check]:
@@ -198,49 +239,75 @@ def lookup(frame: pl.DataFrame, column: str, pairs: pl.DataFrame) -> pl.Series:
     return joined["__value"]
 
 
-def split_checks(frame: pl.DataFrame, table: str, checks: list[Check], timestamps: dict[str, str]):
-    """Apply checks in order; the first that fails is the row's reason. Parses timestamps."""
-    if ZONE in frame.columns and timestamps:
-        zones = sorted(z for z in frame[ZONE].unique().to_list() if z)
-        frame = frame.with_columns(
-            [pl.coalesce(aware_ts(c), local_ts(c, zones)).alias(tmp) for c, tmp in timestamps.items()]
-        )
-    frame = with_reasons(frame, checks)
-    bad = frame.filter(pl.col("__reason").is_not_null())
-    good = frame.filter(pl.col("__reason").is_null()).drop("__reason", "__detail")
-    if timestamps:
-        good = good.with_columns([pl.col(tmp).alias(c) for c, tmp in timestamps.items()]).drop(
-            list(timestamps.values())
-        )
+def split_checks(frame: pl.DataFrame, table: str, checks: list[Check], stamps: dict[str, str]):
+    """Apply checks in order; the first that fails is the row's reason. Reads the timestamp
+    columns in `stamps` (column -> helper column) first; clean rows carry the UTC values."""
+    if stamps:
+        zone = frame[ZONE] if ZONE in frame.columns else None
+        parsed = []
+        for c, tmp in stamps.items():
+            value, problem = timestamps.read_column(frame[c], zone)
+            parsed += [value.alias(tmp), problem.alias(f"__why_{c}")]
+        frame = frame.with_columns(parsed)
+    good, bad = split_rejects(frame, checks)
+    if stamps:
+        good = good.with_columns([pl.col(tmp).alias(c) for c, tmp in stamps.items()]).drop(
+            [*stamps.values(), *(f"__why_{c}" for c in stamps)])
     return good, reject_rows(bad, table)
 
 
 def dedupe(frame: pl.DataFrame, table: str, key: tuple[str, ...]):
     """Exact copies of a row -> duplicate_row; a key seen again with other values ->
-    duplicate_id_conflict for the earlier rows (the last one in the file is kept)."""
+    duplicate_id_conflict for the earlier rows (the last one in the file is kept).
+
+    Only rows whose values hash alike are compared (the hash narrows the search, the values
+    decide), keys are compared on the key columns alone, and the frame is copied once: a few
+    megabytes instead of a grouping of every column of every row."""
     values = [c for c in frame.columns if not c.startswith("__") and frame.schema[c] == pl.String]
     values += [c for c in frame.columns if not c.startswith("__") and frame.schema[c] != pl.String]
-    frame = frame.sort(SOURCE, ROW).with_columns(
-        pl.col(ROW).first().over(values).alias("__first")
-    )
-    copies = frame.filter(pl.col(ROW) != pl.col("__first")).with_columns(
-        pl.lit("duplicate_row").alias("__reason"),
-        pl.format("an exact copy of row {}", pl.col("__first")).alias("__detail"),
-    )
-    frame = frame.filter(pl.col(ROW) == pl.col("__first")).drop("__first")
-    rejects = [reject_rows(copies, table)]
+    if frame[SOURCE].n_unique() > 1 or not frame[ROW].is_sorted():
+        frame = frame.sort(SOURCE, ROW)
+    where = [SOURCE, ROW]
+    rejects, removed = [pl.DataFrame(schema=REJECTS_SCHEMA)], []
+    alike = frame.select(_row_hash(values).is_duplicated()).to_series() if values else None
+    if alike is not None and alike.any():
+        copies = (frame.filter(alike).with_columns(pl.col(ROW).first().over(values).alias("__first"))
+                  .filter(pl.col(ROW) != pl.col("__first")).rechunk().with_columns(
+                      pl.lit("duplicate_row").alias("__reason"),
+                      pl.format("an exact copy of row {}", pl.col("__first")).alias("__detail")))
+        rejects.append(reject_rows(copies, table))
+        removed.append(copies.select(where))
     if key:
-        frame = frame.with_columns(pl.col(ROW).last().over(list(key)).alias("__last"))
-        last = pl.col("__last")
-        conflicts = frame.filter(pl.col(ROW) != last).with_columns(
-            pl.lit("duplicate_id_conflict").alias("__reason"),
-            pl.format("{} appears again at row {} with different values; row {} is kept",
-                      pl.concat_str([pl.format("{}={}", pl.lit(k), quoted(k)) for k in key], separator=", "),
-                      last, last).alias("__detail"),
-        )
-        rejects.append(reject_rows(conflicts, table))
-        frame = frame.filter(pl.col(ROW) == last).drop("__last")
+        keyed = frame.select(*where, *key)
+        if removed:
+            keyed = _without(keyed, removed[0])
+        clash = keyed.select(pl.struct(list(key)).is_duplicated()).to_series()
+        if clash.any():
+            last = pl.col("__last")
+            conflicts = (keyed.filter(clash).with_columns(pl.col(ROW).last().over(list(key)).alias("__last"))
+                         .filter(pl.col(ROW) != last).rechunk().with_columns(
+                             pl.lit("duplicate_id_conflict").alias("__reason"),
+                             pl.format("{} appears again at row {} with different values; row {} is kept",
+                                       pl.concat_str([pl.format("{}={}", pl.lit(k), quoted(k)) for k in key],
+                                                     separator=", "), last, last).alias("__detail")))
+            rejects.append(reject_rows(conflicts, table))
+            removed.append(conflicts.select(where))
+    if removed:
+        frame = _without(frame, pl.concat(removed))
     return frame, pl.concat(rejects)
+
+
+def _row_hash(columns: list[str]) -> pl.Expr:
+    """A hash of each row's values, column by column (a struct hash copies the whole frame)."""
+    return pl.reduce(lambda acc, h: acc ^ h, [pl.col(c).hash(seed=i) for i, c in enumerate(columns)])
+
+
+def _without(frame: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
+    """`frame` without the (source, row) pairs in `rows`: a filter (which shares the untouched runs
+    of rows) when there is one source, else an anti-join."""
+    if frame[SOURCE].n_unique() == 1 and rows[SOURCE].n_unique() == 1:
+        return frame.filter(~pl.col(ROW).is_in(rows[ROW].implode()))
+    return frame.join(rows, on=[SOURCE, ROW], how="anti", maintain_order="left")
 
 
 def close_code() -> pl.Expr:

@@ -14,16 +14,17 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 
 from pipelines.clean import fields
-from pipelines.core import io
-from pipelines.core.contracts import Contract, load_contracts
+from pipelines.core import exports, io
+from pipelines.core.contracts import Contract, contract_to_yaml, load_contracts
 from pipelines.core.io import ROW, SOURCE
 from pipelines.core.rejects import Check, attach_raw, quoted
-from pipelines.core.scales import SCALE_WORDS, number, survey_score, survey_sentiment
+from pipelines.core.scales import SCALE_WORDS, infer_scale, number, survey_score, survey_sentiment
 from pipelines.core.schemas import REJECTS_SCHEMA, TABLES
 
 _INT_COLUMNS = ("escalation_level", "reopen_count", "reassignment_count", "provider_touches")
@@ -35,20 +36,36 @@ class CleanError(RuntimeError):
 
 @dataclass
 class CleanResult:
-    """Clean tables (every canonical table, empty when not provided), the rejects and the counts."""
+    """Clean tables (every canonical table, empty when not provided), the rejects and the counts;
+    `contracts` as cleaning read them (a survey scale left to the data is filled in)."""
 
     tables: dict[str, pl.DataFrame]
     rejects: pl.DataFrame
     summary: dict = field(default_factory=dict)
+    contracts: dict[str, Contract] = field(default_factory=dict)
 
 
-def clean_tables(raw: dict[str, pl.DataFrame | None], contracts: dict[str, Contract]) -> CleanResult:
-    """Clean every raw table (as read by `io.read_raw`) against the clients' contracts."""
+@dataclass
+class _Context:
+    """What every table's cleaner gets: the contracts, the plausible times, the tables done."""
+
+    contracts: dict[str, Contract]
+    bounds: fields.TimeBounds
+    done: dict[str, pl.DataFrame]
+    inferred: dict[str, dict] = field(default_factory=dict)  # client -> survey scale read from ratings
+
+
+def clean_tables(raw: dict[str, pl.DataFrame | None], contracts: dict[str, Contract],
+                 bounds: fields.TimeBounds | None = None) -> CleanResult:
+    """Clean every raw table (as read by `exports.read_raw`) against the clients' contracts;
+    timestamps outside `bounds` (default: 1990 to now plus a day) are implausible."""
+    bounds = bounds or fields.TimeBounds.of()
     if raw.get("tickets") is None:
         raise io.InputError("no tickets table: it is required")
     tables: dict[str, pl.DataFrame] = {}
     rejects: list[pl.DataFrame] = []
     summary: dict = {"tables": {}, "missing_tables": []}
+    ctx = _Context(dict(contracts), bounds, tables)
 
     for name, spec in TABLES.items():
         frame = raw.get(name)
@@ -58,27 +75,41 @@ def clean_tables(raw: dict[str, pl.DataFrame | None], contracts: dict[str, Contr
             continue
         absent = [c for c in spec.columns if c not in frame.columns and c != "client_id"]
         full = frame.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in absent])
-        good, bad = _CLEANERS[name](full, contracts, tables)
+        good, bad = _CLEANERS[name](full, ctx)
         bad = attach_raw(bad, frame)
         tables[name] = good
         rejects.append(bad)
         summary["tables"][name] = _reconcile(name, frame, good, bad)
-        summary["tables"][name]["ignored_columns"] = io.unknown_columns(frame, name)
+        summary["tables"][name]["ignored_columns"] = exports.unknown_columns(frame, name)
 
     all_rejects = pl.concat(rejects) if rejects else pl.DataFrame(schema=REJECTS_SCHEMA)
     summary["by_client"] = _by_client(tables, all_rejects, contracts)
-    return CleanResult(tables=tables, rejects=all_rejects, summary=summary)
+    summary["plausible_timestamps"] = {"earliest": bounds.earliest.isoformat(),
+                                       "latest": bounds.latest.isoformat()}
+    summary["extracted_at"] = bounds.extracted_at.isoformat() if bounds.extracted_at else None
+    summary["inferred_survey_scales"] = ctx.inferred
+    return CleanResult(tables=tables, rejects=all_rejects, summary=summary, contracts=ctx.contracts)
 
 
-def clean_folder(data: Path, out: Path) -> CleanResult:
+def clean_folder(data: Path, out: Path, bounds: fields.TimeBounds | None = None,
+                 options: exports.ReadOptions | None = None) -> CleanResult:
     """Read `data/` (raw tables + contracts/), write clean Parquet tables, rejects and a summary.
 
-    The folder is built aside and switched in whole: readers never see a mix of runs."""
+    `options` say how CSV files are read (encoding, separator). Files that resolve outside
+    `data` (links) are refused. The folder is built aside and switched in whole: readers never
+    see a mix of runs."""
     data, out = Path(data), Path(out)
+    for path in [data / "contracts", *(data / "contracts").glob("*.y*ml")]:
+        exports.inside(path, data)
     contracts = load_contracts(data / "contracts")
+    if bounds is None:  # the export's own extraction time when the importer recorded one, else now
+        stated = (io.read_json(data / IMPORT_REPORT).get("extracted_at")
+                  if (data / IMPORT_REPORT).exists() else None)
+        moment = datetime.fromisoformat(stated).astimezone(UTC) if stated else None
+        bounds = fields.TimeBounds.of(min(moment, datetime.now(UTC)) if moment else None)  # never the future
     raw: dict[str, pl.DataFrame | None] = {}
     for name in TABLES:
-        path = io.find_table(data, name)
+        path = exports.find_table(data, name)
         if path is None:
             if not TABLES[name].optional_table:
                 raise io.InputError(
@@ -86,8 +117,8 @@ def clean_folder(data: Path, out: Path) -> CleanResult:
                 )
             raw[name] = None
             continue
-        raw[name] = io.read_raw(path, name)
-    result = clean_tables(raw, contracts)
+        raw[name] = exports.read_raw(path, name, options or exports.ReadOptions())
+    result = clean_tables(raw, contracts, bounds)
     _with_import(result, data, contracts)
     staging = out.parent / f".{out.name}.new-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
@@ -95,7 +126,8 @@ def clean_folder(data: Path, out: Path) -> CleanResult:
         for name, frame in result.tables.items():
             io.write_table(frame, staging / f"{name}.parquet")
         io.write_table(result.rejects, staging / "rejects.parquet")
-        io.copy_contracts(data / "contracts", staging / "contracts")
+        io.copy_contracts(data / "contracts", staging / "contracts",
+                          {c: contract_to_yaml(result.contracts[c]) for c in result.summary["inferred_survey_scales"]})
         io.write_json(result.summary, staging / "clean_summary.json")
         io.swap_in(staging, out)
     finally:
@@ -154,23 +186,21 @@ def _mapped_priority(frame, contracts) -> pl.DataFrame:
     return frame.with_columns(fields.lookup(frame, "priority", pairs).alias("__priority"))
 
 
-def _clean_tickets(frame, contracts, _done):
+def _clean_tickets(frame, ctx):
+    contracts = ctx.contracts
     frame = _mapped_priority(fields.with_zone(frame, contracts), contracts)
     checks = [
         *fields.missing(TABLES["tickets"]),
+        *fields.nul_byte(frame),
         fields.unknown_client(contracts),
         _unknown_priority(),
-        *fields.timestamp_checks(TABLES["tickets"]),
+        *fields.timestamp_checks(TABLES["tickets"], ctx.bounds),
         *fields.integer_checks(_INT_COLUMNS),
         *fields.boolean_checks(("fcr",)),
+        fields.before("resolved_at", "created_at", "resolved_before_created"),
+        fields.before("first_response_at", "created_at", "response_before_created"),
     ]
     good, bad = fields.split_checks(frame, "tickets", checks, fields.timestamp_columns(TABLES["tickets"]))
-    later = Check(
-        "resolved_before_created",
-        pl.col("resolved_at") < pl.col("created_at"),
-        pl.format("resolved_at {} is before created_at {}", fields.iso_text("resolved_at"), fields.iso_text("created_at")),
-    )
-    good, bad2 = fields.split_checks(good, "tickets", [later], {})
     good, dupes = fields.dedupe(good, "tickets", TABLES["tickets"].key)
     status = fields.lookup(good, "status", fields.contract_pairs(contracts, Contract.status_lookup))
     good = good.with_columns(
@@ -182,22 +212,24 @@ def _clean_tickets(frame, contracts, _done):
         fields.boolean("fcr"),
         pl.col("source", "type").str.to_lowercase(),
     )
-    return fields.to_schema(good, TABLES["tickets"]), pl.concat([bad, bad2, dupes])
+    return fields.to_schema(good, TABLES["tickets"]), pl.concat([bad, dupes])
 
 
 EVENT_ORDER = ("client_id", "ticket_id", "at", "seq")  # seq: the record number, so file order
 
 
-def _clean_events(frame, contracts, done):
+def _clean_events(frame, ctx):
     """Status events, stored in EVENT_ORDER: status changes in the same second keep the order
     of the export (its record number, kept as `seq`; one file per table, so file order)."""
-    frame = _mapped_priority(fields.attach_ticket(frame, done["tickets"], contracts), contracts)
+    contracts = ctx.contracts
+    frame = _mapped_priority(fields.attach_ticket(frame, ctx.done["tickets"], contracts), contracts)
     checks = [
         *fields.missing(TABLES["ticket_events"]),
+        *fields.nul_byte(frame),
         fields.ambiguous_ticket(),
         fields.unknown_ticket("event_unknown_ticket"),
         _unknown_priority(),
-        *fields.timestamp_checks(TABLES["ticket_events"]),
+        *fields.timestamp_checks(TABLES["ticket_events"], ctx.bounds),
     ]
     good, bad = fields.split_checks(frame, "ticket_events", checks, fields.timestamp_columns(TABLES["ticket_events"]))
     good, dupes = fields.dedupe(good, "ticket_events", ())
@@ -208,23 +240,29 @@ def _clean_events(frame, contracts, done):
     return clean, pl.concat([bad, dupes])
 
 
-def _clean_surveys(frame, contracts, done):
-    frame = fields.attach_ticket(frame, done["tickets"], contracts)
+def _clean_surveys(frame, ctx):
+    contracts = ctx.contracts
+    frame = fields.attach_ticket(frame, ctx.done["tickets"], contracts)
+    contracts = ctx.contracts = _with_survey_scales(frame, contracts, ctx.inferred)
     scale = pl.col("client_id").replace_strict(
         {c: k.survey_scale for c, k in contracts.items()}, default=None, return_dtype=pl.String
     )
     frame = frame.with_columns(scale.alias("scale")).with_columns(survey_score().alias("score"))
     checks = [
         *fields.missing(TABLES["surveys"]),
+        *fields.nul_byte(frame),
         fields.ambiguous_ticket(),
         fields.unknown_ticket("survey_unknown_ticket"),
-        *fields.timestamp_checks(TABLES["surveys"]),
+        *fields.timestamp_checks(TABLES["surveys"], ctx.bounds),
         Check(
             "rating_out_of_scale",
             pl.col("score").is_null(),
-            pl.format("rating: {} is not a rating on the {} scale of contracts/{}.yml ({})",
-                      quoted("rating"), pl.col("scale"), pl.col("client_id"),
-                      pl.col("scale").replace_strict(SCALE_WORDS, default="")),
+            pl.when(pl.col("scale").is_null()).then(pl.format(
+                "rating: {} is not a rating on any scale (contracts/{}.yml gives no survey_scale)",
+                quoted("rating"), pl.col("client_id")))
+            .otherwise(pl.format("rating: {} is not a rating on the {} scale of contracts/{}.yml ({})",
+                                 quoted("rating"), pl.col("scale"), pl.col("client_id"),
+                                 pl.col("scale").replace_strict(SCALE_WORDS, default=""))),
         ),
     ]
     good, bad = fields.split_checks(frame, "surveys", checks, fields.timestamp_columns(TABLES["surveys"]))
@@ -233,33 +271,32 @@ def _clean_surveys(frame, contracts, done):
     return fields.to_schema(good, TABLES["surveys"]), pl.concat([bad, dupes])
 
 
-def _clean_outages(frame, contracts, _done):
+def _clean_outages(frame, ctx):
+    contracts = ctx.contracts
     frame = fields.with_zone(frame, contracts)
     checks = [
         *fields.missing(TABLES["outages"]),
+        *fields.nul_byte(frame),
         fields.unknown_client(contracts),
-        *fields.timestamp_checks(TABLES["outages"]),
+        *fields.timestamp_checks(TABLES["outages"], ctx.bounds),
         *fields.boolean_checks(("planned",)),
+        fields.before("ended_at", "started_at", "ended_before_started"),
     ]
     good, bad = fields.split_checks(frame, "outages", checks, fields.timestamp_columns(TABLES["outages"]))
-    order = Check(
-        "ended_before_started",
-        pl.col("ended_at") < pl.col("started_at"),
-        pl.format("ended_at {} is before started_at {}", fields.iso_text("ended_at"), fields.iso_text("started_at")),
-    )
-    good, bad2 = fields.split_checks(good, "outages", [order], {})
     good, dupes = fields.dedupe(good, "outages", ())
     good = good.with_columns(fields.boolean("planned").fill_null(False))
-    return fields.to_schema(good, TABLES["outages"]), pl.concat([bad, bad2, dupes])
+    return fields.to_schema(good, TABLES["outages"]), pl.concat([bad, dupes])
 
 
-def _clean_time_entries(frame, contracts, _done):
+def _clean_time_entries(frame, ctx):
+    contracts = ctx.contracts
     frame = fields.with_zone(frame, contracts)
     minutes = number("minutes")
     checks = [
         *fields.missing(TABLES["time_entries"]),
+        *fields.nul_byte(frame),
         fields.unknown_client(contracts),
-        *fields.timestamp_checks(TABLES["time_entries"]),
+        *fields.timestamp_checks(TABLES["time_entries"], ctx.bounds),
         Check(
             "invalid_number",
             minutes.is_null() | (minutes < 0),
@@ -272,17 +309,40 @@ def _clean_time_entries(frame, contracts, _done):
     return fields.to_schema(good, TABLES["time_entries"]), pl.concat([bad, dupes])
 
 
-def _clean_devices(frame, contracts, _done):
+def _clean_devices(frame, ctx):
+    contracts = ctx.contracts
     frame = fields.with_zone(frame, contracts)
     checks = [
         *fields.missing(TABLES["devices"]),
+        *fields.nul_byte(frame),
         fields.unknown_client(contracts),
-        *fields.timestamp_checks(TABLES["devices"]),
+        *fields.timestamp_checks(TABLES["devices"], ctx.bounds),
     ]
     good, bad = fields.split_checks(frame, "devices", checks, fields.timestamp_columns(TABLES["devices"]))
     good, dupes = fields.dedupe(good, "devices", TABLES["devices"].key)
     good = good.with_columns(pl.col("patch_status").str.to_lowercase())
     return fields.to_schema(good, TABLES["devices"]), pl.concat([bad, dupes])
+
+
+def _with_survey_scales(surveys: pl.DataFrame, contracts: dict[str, Contract], inferred: dict) -> dict:
+    """The contracts with each survey_scale left to the data read from the client's ratings
+    (recorded in `inferred`); ratings that do not tell the scale are a clear error."""
+    missing = [c for c, k in contracts.items() if k.survey_scale is None]
+    if not missing:
+        return contracts
+    out = dict(contracts)
+    ratings = surveys.filter(pl.col("client_id").is_in(missing)).partition_by("client_id", as_dict=True)
+    for (client,), part in sorted(ratings.items()):
+        try:
+            scale, why = infer_scale(part["rating"])
+        except ValueError as exc:
+            raise io.InputError(
+                f"contracts/{client}.yml: survey_scale is not given and {client}'s survey ratings do not "
+                f"tell it ({exc}); add survey_scale: 3-point, 5-point or 0-10") from None
+        if scale is not None:  # else every rating is rejected: none is on any scale
+            out[client] = contracts[client].model_copy(update={"survey_scale": scale})
+            inferred[client] = {"survey_scale": scale, "because": why}
+    return out
 
 
 _CLEANERS = {

@@ -15,7 +15,7 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import holidays
 import yaml
@@ -29,10 +29,17 @@ from pydantic import (
     model_validator,
 )
 
+from pipelines.core.limits import MAX_ERRORS, load_yaml, shown, usable_zone
+
 PRIORITIES = ("P1", "P2", "P3", "P4")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CLOSE_CODES = ("resolved", "merged", "cancelled", "duplicate")
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+# Names the outputs use for other things: the portfolio report, the run summary's publish
+# outcome, the site's own folders. A client with one of them would collide with it.
+RESERVED_CLIENT_IDS = ("portfolio", "site", "assets", "site_libs")
+SURVEY_SCALES = ("3-point", "5-point", "0-10")
+MAX_TARGET_DAYS = 365  # the longest SLA target (and, on business hours, the longest time to fall due)
 
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)d)?\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*$")
 _BUSINESS_DAYS = re.compile(r"^\s*(\d+)\s*bd\s*$")
@@ -43,19 +50,21 @@ class ContractError(ValueError):
 
 
 def parse_duration(value: object) -> float:
-    """'90m', '4h', '1h30m', '2d' or a number of minutes -> minutes (float)."""
+    """'90m', '4h', '1h30m', '2d' or a number of minutes -> minutes (float), at most 365 days."""
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a duration like 90m or 4h")
+        raise ValueError(f"{shown(value)} is not a duration like 90m or 4h")
     if isinstance(value, int | float):
         minutes = float(value)
     else:
         match = _DURATION.match(str(value))
         if not match or not any(match.groups()):
-            raise ValueError(f"{value!r} is not a duration like 90m or 4h")
+            raise ValueError(f"{shown(value)} is not a duration like 90m or 4h")
         days, hours, mins = (float(g) if g else 0.0 for g in match.groups())
         minutes = days * 1440 + hours * 60 + mins
     if not math.isfinite(minutes) or minutes <= 0:
-        raise ValueError(f"{value!r} is not a positive duration like 90m or 4h")
+        raise ValueError(f"{shown(value)} is not a positive duration like 90m or 4h")
+    if minutes > MAX_TARGET_DAYS * 1440:
+        raise ValueError(f"{shown(value)} is longer than {MAX_TARGET_DAYS} days, the longest target allowed")
     return minutes
 
 
@@ -67,12 +76,12 @@ def _parse_clock(value: object) -> time:
     text = str(value).strip()
     match = re.fullmatch(r"(\d{1,2}):(\d{2})", text)
     if not match:
-        raise ValueError(f"{value!r} is not a time of day like 08:00")
+        raise ValueError(f"{shown(value)} is not a time of day like 08:00")
     hour, minute = int(match.group(1)), int(match.group(2))
     if hour == 24 and minute == 0:
         return time.max  # end of day
     if hour > 23 or minute > 59:
-        raise ValueError(f"{value!r} is not a time of day like 08:00")
+        raise ValueError(f"{shown(value)} is not a time of day like 08:00")
     return time(hour, minute)
 
 
@@ -81,12 +90,12 @@ def _parse_windows(value: object) -> list[tuple[time, time]]:
     if value is None:
         return []
     if not isinstance(value, list | tuple):
-        raise ValueError(f"{value!r} is not a window like [\"08:00\", \"18:00\"]")
+        raise ValueError(f"{shown(value)} is not a window like [\"08:00\", \"18:00\"]")
     pairs = [value] if value and not isinstance(value[0], list | tuple) else list(value)
     windows = []
     for pair in pairs:
         if not isinstance(pair, list | tuple) or len(pair) != 2:
-            raise ValueError(f"{pair!r} is not a window like [\"08:00\", \"18:00\"]")
+            raise ValueError(f"{shown(pair)} is not a window like [\"08:00\", \"18:00\"]")
         start, end = _parse_clock(pair[0]), _parse_clock(pair[1])
         if end <= start:
             raise ValueError(f"window {pair[0]}-{pair[1]} ends before it starts")
@@ -128,8 +137,8 @@ def _holiday_problem(country: str, subdivision: str | None) -> str | None:
         holidays.country_holidays(country, subdiv=subdivision, years=2026)
     except NotImplementedError as exc:
         if "subdivision" in str(exc):
-            return f"{subdivision!r} is not a subdivision of {country} the holidays package knows"
-        return f"{country!r} is not a country code the holidays package knows (like US, GB)"
+            return f"{shown(subdivision)} is not a subdivision of {shown(country)[1:-1]} the holidays package knows"
+        return f"{shown(country)} is not a country code the holidays package knows (like US, GB)"
     return None
 
 
@@ -206,7 +215,7 @@ class Statuses(_Model):
             for status in values:
                 key = status.casefold()
                 if key in seen:
-                    raise ValueError(f"status {status!r} is in both {seen[key]} and {name}")
+                    raise ValueError(f"status {shown(status)} is in both {seen[key]} and {name}")
                 seen[key] = name
         return self
 
@@ -272,7 +281,8 @@ class Contract(_Model):
     currency: str = "USD"
     credits: list[CreditRule] = Field(default_factory=list)
     targets: Targets = Targets()
-    survey_scale: Literal["3-point", "5-point", "0-10"] = "5-point"
+    # None: read from the survey ratings by `clean` when they tell (see pipelines.core.scales)
+    survey_scale: Literal[SURVEY_SCALES] | None = None  # type: ignore[valid-type]
     patch_window_days: int = Field(30, gt=0)
     recurrence_days: int = Field(14, gt=0)
     excluded_close_codes: list[Literal[CLOSE_CODES]] = Field(  # type: ignore[valid-type]
@@ -280,13 +290,20 @@ class Contract(_Model):
     )
     quality: Quality = Quality()
 
+    @field_validator("client_id")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value.casefold() in RESERVED_CLIENT_IDS:
+            raise ValueError(f"{value!r} is reserved (the outputs use it for "
+                             f"{'the portfolio report' if value.casefold() == 'portfolio' else 'their own files'}); "
+                             "choose another client id")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not an IANA time zone like Europe/London") from None
+        if not usable_zone(value):  # right/UTC loads in zoneinfo, but Polars refuses it
+            raise ValueError(f"{shown(value)} is not an IANA time zone like Europe/London")
         return value
 
     @field_validator("business_hours")
@@ -295,6 +312,26 @@ class Contract(_Model):
         if not any(value.values()):
             raise ValueError("no business hours on any weekday")
         return value
+
+    @model_validator(mode="after")
+    def _targets_fall_due_within_a_year(self) -> Contract:
+        weekly = sum(_minutes(end) - _minutes(start) for windows in self.business_hours.values()
+                     for start, end in windows)
+        open_days = sum(1 for windows in self.business_hours.values() if windows)
+        for priority, target in self.sla.items():
+            if target.calendar != "business":
+                continue  # a 24x7 duration is bounded by parse_duration
+            for name in ("response", "resolution"):
+                minutes, days = target.minutes(name), target.business_days(name)
+                length, per_week = (f"{days}bd", open_days) if minutes is None else (
+                    f"{_duration(minutes)} of business hours", weekly)
+                took = (days if minutes is None else minutes) / per_week * 7
+                if took > MAX_TARGET_DAYS:
+                    raise ValueError(
+                        f"sla.{priority}.{name}: {length} takes {took:,.0f} days to fall due with "
+                        f"{_duration(weekly)} of business hours a week; a target must fall due within "
+                        f"{MAX_TARGET_DAYS} days")
+        return self
 
     @model_validator(mode="after")
     def _every_priority_has_a_target(self) -> Contract:
@@ -331,9 +368,13 @@ class Contract(_Model):
         return lookup
 
 
+def _minutes(moment: time) -> float:
+    return 1440.0 if moment == time.max else moment.hour * 60 + moment.minute
+
+
 def _format_location(loc: tuple) -> str:
-    parts = [str(p) for p in loc if not str(p).startswith(("function-", "literal[", "tuple["))]
-    return ".".join(parts) or "(top level)"
+    parts = [str(p)[:100] for p in loc if not str(p).startswith(("function-", "literal[", "tuple["))]
+    return ".".join(parts)
 
 
 def _format_error(err: dict) -> str:
@@ -347,10 +388,10 @@ def _format_error(err: dict) -> str:
     if err["type"] == "extra_forbidden":
         return f"{loc}: unknown field (check the spelling)"
     if err["type"] == "literal_error":
-        return f"{loc}: {err['input']!r} is not allowed; {msg[0].lower()}{msg[1:]}"
+        return f"{loc}: {shown(err['input'])} is not allowed; {msg[0].lower()}{msg[1:]}"
     if err["type"] == "string_pattern_mismatch":
-        return f"{loc}: {err['input']!r} is not a safe id (letters, digits, - and _ only)"
-    return f"{loc}: {msg}"
+        return f"{loc}: {shown(err['input'])} is not a safe id (letters, digits, - and _ only)"
+    return f"{loc}: {msg[:300]}" if loc else msg[:300]  # a whole-contract rule names its fields
 
 
 def parse_contract(data: object, source: str = "<contract>") -> Contract:
@@ -360,7 +401,10 @@ def parse_contract(data: object, source: str = "<contract>") -> Contract:
     try:
         return Contract.model_validate(data)
     except ValidationError as exc:
-        lines = [f"{source}: {_format_error(err)}" for err in exc.errors()]
+        errors = exc.errors()
+        lines = [f"{source}: {_format_error(err)}" for err in errors[:MAX_ERRORS]]
+        if len(errors) > MAX_ERRORS:
+            lines.append(f"{source}: … and {len(errors) - MAX_ERRORS} more problems")
         raise ContractError("\n".join(lines)) from None
 
 
@@ -369,16 +413,18 @@ def load_contract(path: str | Path) -> Contract:
     path = Path(path)
     source = _display(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ContractError(f"{source}: file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ContractError(f"{source}: not UTF-8 text (byte {exc.start}); save the contract as UTF-8") from None
     except yaml.YAMLError as exc:
         raise ContractError(f"{source}: not valid YAML ({exc})".replace("\n", " ")) from None
     contract = parse_contract(data, source)
     if contract.client_id != path.stem:
         raise ContractError(
             f"{source}: client_id: {contract.client_id!r} does not match the file name "
-            f"(expected {path.stem!r})"
+            f"(expected {shown(path.stem)})"
         )
     return contract
 

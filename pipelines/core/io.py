@@ -1,15 +1,18 @@
-"""Reading and writing tables: the only module that touches data files.
+"""Reading and writing tables: with `pipelines.core.exports` (raw exports as text), the only
+modules that touch data files.
 
-Raw exports are read with every column as text and a record number, so that
-cleaning can quarantine a bad value together with where it came from. Clean and
-derived tables are Parquet with the schemas in `pipelines.core.schemas`.
+Clean and derived tables are Parquet with the schemas in `pipelines.core.schemas`; files are
+written atomically, folders swapped in whole, and CSV files meant for people have spreadsheet
+formulas neutralised.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,85 +21,20 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipelines.core.schemas import COLUMN_ALIASES, REJECTS_SCHEMA, TABLES
+from pipelines.core.schemas import REJECTS_SCHEMA, TABLES
 
 RAW_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 ROW = "__row"
 SOURCE = "__source"
+NUL = "__nul"  # in a raw frame: the first column of the row holding a NUL byte
 
 
 class InputError(ValueError):
     """An input file that cannot be read as the table it claims to be."""
 
 
-def find_table(folder: Path, table: str) -> Path | None:
-    """The raw file for a table (`tickets.csv`, `.csv.gz` or `.parquet`), or None."""
-    found = [folder / f"{table}{suffix}" for suffix in RAW_SUFFIXES if (folder / f"{table}{suffix}").exists()]
-    if len(found) > 1:
-        names = ", ".join(p.name for p in found)
-        raise InputError(f"{folder}: {table} is given twice ({names}); keep one file per table")
-    return found[0] if found else None
-
-
-def read_raw(path: Path, table: str) -> pl.DataFrame:
-    """A raw export as text columns plus its record number (`__row`) and file (`__source`).
-
-    Column names are matched case-insensitively; known aliases are renamed; a
-    missing required column fails naming the file and the column.
-    """
-    spec = TABLES[table]
-    try:
-        if path.suffix == ".parquet":
-            frame = _parquet_as_text(pl.read_parquet(path))
-        else:
-            frame = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
-    except pl.exceptions.NoDataError:
-        raise InputError(
-            f"{path}: the file is empty (the {table} table needs a header row with "
-            f"{', '.join(spec.required)})"
-        ) from None
-    except (pl.exceptions.ComputeError, OSError) as exc:
-        raise InputError(f"{path}: cannot be read as {table} ({exc})") from None
-    frame = _canonical_columns(frame, path, table)
-    missing = [c for c in spec.required if c not in frame.columns]
-    if missing:
-        raise InputError(
-            f"{path}: missing required column {', '.join(repr(c) for c in missing)} "
-            f"(the {table} table needs {', '.join(spec.required)})"
-        )
-    frame = frame.with_columns(pl.all().str.strip_chars().replace("", None))
-    return frame.with_row_index(ROW, offset=1).with_columns(
-        pl.col(ROW).cast(pl.Int64), pl.lit(path.name).alias(SOURCE)
-    )
-
-
-def unknown_columns(frame: pl.DataFrame, table: str) -> list[str]:
-    """Columns in a raw frame that the canonical table does not have (they are ignored)."""
-    known = set(TABLES[table].columns) | {ROW, SOURCE}
-    return [c for c in frame.columns if c not in known]
-
-
-def _canonical_columns(frame: pl.DataFrame, path: Path, table: str) -> pl.DataFrame:
-    known = set(TABLES[table].columns)
-    renames: dict[str, str] = {}
-    for column in frame.columns:
-        key = column.strip().lower().replace(" ", "_")
-        target = key if key in known else COLUMN_ALIASES.get(key, column)
-        if target in renames.values():
-            raise InputError(f"{path}: column {column!r} duplicates {target!r}")
-        renames[column] = target
-    return frame.rename(renames)
-
-
-def _parquet_as_text(frame: pl.DataFrame) -> pl.DataFrame:
-    exprs = []
-    for name, dtype in frame.schema.items():
-        if isinstance(dtype, pl.Datetime):
-            fmt = "%Y-%m-%dT%H:%M:%S%.f%:z" if dtype.time_zone else "%Y-%m-%dT%H:%M:%S%.f"
-            exprs.append(pl.col(name).dt.to_string(fmt))
-        else:
-            exprs.append(pl.col(name).cast(pl.String))
-    return frame.select(exprs)
+class WriteError(OSError):
+    """A file that could not be written (the disk is full, the folder is read-only)."""
 
 
 def _atomic(path: Path, write) -> Path:
@@ -104,15 +42,57 @@ def _atomic(path: Path, write) -> Path:
 
     The temporary file is created with open() (not mkstemp, whose 0600 mode would stick)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         write(tmp)
         os.replace(tmp, path)
+    except OSError as exc:  # name the file the user will look for, not the temporary one
+        raise WriteError(exc.errno, exc.strerror or str(exc), str(path)) from None
+    except pl.exceptions.PolarsError as exc:  # polars reports a full disk as its own error
+        found = re.search(r"os error (\d+)", str(exc))
+        if not found:
+            raise
+        number = int(found.group(1))
+        raise WriteError(number, os.strerror(number), str(path)) from None
     finally:
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+_STAGING = re.compile(r"^\.(.+\.(new|tmp|old)-\d+|tmp-.+-\d+|.+\.\d+\.tmp)$")
+
+
+def sweep_staging(folders: list[Path]) -> list[Path]:
+    """Remove what an interrupted run left in `folders`: staging folders (`.clean.new-<pid>`,
+    `._site.tmp-<pid>`, `.tmp-<client>-<pid>`), backups of a swap (`.<name>.old-<pid>`) and
+    half-written files (`.<name>.<pid>.tmp`). Only under the run lock: then no one else writes."""
+    removed = []
+    for folder in folders:
+        if not Path(folder).is_dir():
+            continue
+        for entry in sorted(Path(folder).iterdir()):
+            if _STAGING.match(entry.name):
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+                removed.append(entry)
+    return removed
+
+
+def describe_os_error(exc: OSError) -> str:
+    """An OSError in words for the user: which file, what went wrong and what to do."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    text = f"{'cannot write ' if isinstance(exc, WriteError) else ''}{where}{exc.strerror or exc}"
+    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        text += " (the disk is full or a file size limit is reached: free some space and run again)"
+    elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR):
+        text += (" (that folder cannot be written: check its permissions, or set SERVICEREVIEW_HOME to a "
+                 "writable folder)")
+    return text
+
 
 
 def write_table(frame: pl.DataFrame, path: Path, row_group_size: int | None = None) -> Path:
@@ -151,18 +131,43 @@ def write_csv(frame: pl.DataFrame, path: Path) -> Path:
     return _atomic(path, lambda tmp: frame.write_csv(tmp, line_terminator="\n"))
 
 
-_FORMULA = r"^[=+\-@\t\r]"  # what makes a spreadsheet read a cell as a formula
+_FORMULA_START = r"^[=+\-@\t\r']"  # what a spreadsheet runs as a formula (OWASP), and the quote itself
+_NUMBER = r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$"
+
+
+def neutralised(frame: pl.DataFrame) -> pl.DataFrame:
+    """Text cells a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage
+    return) prefixed with a single quote, as OWASP advises for CSV files people open; a number
+    such as -5 or +1.5 is kept as it is. A cell that starts with a quote gets one more, so
+    `unneutralised` gives back every value exactly. Only for files written for people."""
+    text = [c for c, dtype in frame.schema.items() if dtype == pl.String]
+    return frame.with_columns(
+        pl.when(pl.col(c).str.contains(_FORMULA_START) & ~pl.col(c).str.contains(_NUMBER))
+        .then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
+        for c in text
+    )
+
+
+def unneutralised(frame: pl.DataFrame) -> pl.DataFrame:
+    """The values `neutralised` was given (one leading quote taken off the text cells that have one)."""
+    text = [c for c, dtype in frame.schema.items() if dtype == pl.String]
+    return frame.with_columns(
+        pl.when(pl.col(c).str.starts_with("'")).then(pl.col(c).str.slice(1)).otherwise(pl.col(c)).alias(c)
+        for c in text
+    )
+
+
+def write_csv_for_people(frame: pl.DataFrame, path: Path) -> Path:
+    """Write a CSV meant to be opened in a spreadsheet (rejects, ticket lists): formulas
+    neutralised (`neutralised`) and every text cell quoted."""
+    return _atomic(path, lambda tmp: neutralised(frame).write_csv(tmp, line_terminator="\n",
+                                                                   quote_style="non_numeric"))
 
 
 def csv_for_people(frame: pl.DataFrame) -> str:
-    """CSV text for people, who open it in a spreadsheet: a text cell that would start a formula
-    (=, +, -, @, tab, carriage return) gets a leading apostrophe, so a ticket title such as
-    `=HYPERLINK(...)` shows as text and never runs (OWASP's advice on CSV injection). Numbers
-    are left as numbers. Every CSV written for people goes through here."""
-    text = [c for c, dtype in frame.schema.items() if dtype == pl.String]
-    safe = frame.with_columns(pl.when(pl.col(c).str.contains(_FORMULA)).then(pl.lit("'") + pl.col(c))
-                              .otherwise(pl.col(c)).alias(c) for c in text)
-    return safe.write_csv(line_terminator="\n")
+    """CSV text for people, who open it in a spreadsheet (the per-figure ticket lists): formulas
+    neutralised (`neutralised`), numbers left as numbers."""
+    return neutralised(frame).write_csv(line_terminator="\n", quote_style="non_numeric")
 
 
 def write_text(path: Path, text: str) -> Path:
@@ -231,7 +236,7 @@ def read_rejects_csv(path: Path) -> pl.DataFrame:
     """A rejects table written as CSV (the importer's import_rejects.csv); empty when absent."""
     if not Path(path).exists():
         return pl.DataFrame(schema=REJECTS_SCHEMA)
-    frame = pl.read_csv(path, infer_schema=False)
+    frame = unneutralised(pl.read_csv(path, infer_schema=False))  # written by write_csv_for_people
     missing = [c for c in REJECTS_SCHEMA if c not in frame.columns]
     if missing:
         raise InputError(f"{path}: missing column {', '.join(missing)} (a rejects file has {', '.join(REJECTS_SCHEMA)})")
@@ -286,13 +291,20 @@ def scan_table(folder: Path, table: str) -> pl.LazyFrame | None:
     return pl.scan_parquet(path) if path.exists() else None
 
 
-def copy_contracts(source: Path, target: Path) -> None:
-    """Copy the contract files next to the clean tables, replacing any older set."""
+def copy_contracts(source: Path, target: Path, rewritten: dict[str, str] | None = None) -> None:
+    """Copy the contract files next to the clean tables, replacing any older set. Each copy is
+    `<client_id>.yml` whether the file was .yml or .yaml (later stages look for that name);
+    `rewritten` gives the text of a client's copy instead (a contract completed by clean)."""
+    rewritten = rewritten or {}
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
-    for path in sorted(source.glob("*.y*ml")):
-        shutil.copy2(path, target / path.name)
+    for path in sorted([*source.glob("*.yml"), *source.glob("*.yaml")]):
+        copy = target / f"{path.stem}.yml"
+        if path.stem in rewritten:
+            write_text(copy, rewritten[path.stem])
+        else:
+            shutil.copy2(path, copy)
 
 
 def missing_clean_tables(clean_dir: Path) -> set[str]:

@@ -25,8 +25,11 @@ class Check(NamedTuple):
 
 
 def quoted(column: str) -> pl.Expr:
-    """A column's value in quotes for a reject's detail ('' when empty)."""
-    return pl.format("'{}'", pl.col(column).fill_null(""))
+    """A column's value in quotes for a reject's detail ('' when empty), cut to 200 characters
+    (the raw values keep it whole)."""
+    value = pl.col(column).fill_null("")
+    short = pl.when(value.str.len_chars() > 200).then(value.str.slice(0, 200) + pl.lit("…")).otherwise(value)
+    return pl.format("'{}'", short)
 
 
 def with_reasons(frame: pl.DataFrame, checks) -> pl.DataFrame:
@@ -38,6 +41,24 @@ def with_reasons(frame: pl.DataFrame, checks) -> pl.DataFrame:
         reason = pl.when(failed.fill_null(False)).then(pl.lit(code)).otherwise(reason)
         detail = pl.when(failed.fill_null(False)).then(text).otherwise(detail)
     return frame.with_columns(reason.alias("__reason"), detail.alias("__detail"))
+
+
+def split_rejects(frame: pl.DataFrame, checks) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(rows passing every check, failing rows with `__reason` / `__detail` of their first
+    failing check). Each check is evaluated once and the details only for failing rows: the
+    outcome of `with_reasons` and a filter, several times faster on millions of rows."""
+    names = [f"__check_{i}" for i in range(len(checks))]
+    flagged = frame.with_columns([c.failed.fill_null(False).alias(n) for c, n in zip(checks, names)])
+    failing = pl.any_horizontal(names) if names else pl.lit(False)
+    good = flagged.filter(~failing).drop(names)
+    reason = pl.lit(None, dtype=pl.String)
+    detail = pl.lit(None, dtype=pl.String)
+    for (code, _, text), name in reversed(list(zip(checks, names))):
+        reason = pl.when(pl.col(name)).then(pl.lit(code)).otherwise(reason)
+        detail = pl.when(pl.col(name)).then(text).otherwise(detail)
+    # rechunked: polars 2.1 panics formatting text in a frame of many chunks (a filter's result)
+    bad = flagged.filter(failing).rechunk().with_columns(reason.alias("__reason"), detail.alias("__detail"))
+    return good, bad.drop(names)
 
 
 def reject_rows(bad: pl.DataFrame, table: str) -> pl.DataFrame:

@@ -161,6 +161,9 @@ REJECT_REASONS = {
     "invalid_number": "a number could not be read",
     "invalid_boolean": "a true/false value could not be read",
     "resolved_before_created": "the ticket was resolved before it was created",
+    "response_before_created": "the ticket's first response is before it was created",
+    "implausible_timestamp": "a timestamp before the earliest plausible time (1990 unless set) or after the "
+                             "export's extraction time plus a day",
     "ended_before_started": "the outage ended before it started",
     "unknown_client": "the client has no contract file",
     "unknown_priority": "the priority is not in the client's contract",
@@ -171,4 +174,5 @@ REJECT_REASONS = {
     "survey_unknown_ticket": "a survey for a ticket that is not in the clean tickets",
     "rating_out_of_scale": "the survey rating is outside the contract's scale",
     "nonexistent_local_time": "a local time that does not exist (skipped by a daylight-saving change)",
+    "nul_byte": "a text field holds a NUL byte (the mark of a corrupt or binary export)",
 }

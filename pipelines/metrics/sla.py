@@ -101,10 +101,12 @@ def build_clock(contracts: dict[str, Contract], scope: Scope, earliest: int) -> 
     """Two lanes per client (2k: business calendar, 2k+1: 24x7), covering earliest .. as-of
     plus enough margin for the longest target to fall due."""
     margin_days = 31
-    for contract in contracts.values():
+    for contract in contracts.values():  # contracts bound targets: due within 365 days
         weekly = weekly_business_minutes(contract)
-        longest = max(_longest_minutes(t, weekly) for t in contract.sla.values())
-        margin_days = max(margin_days, int(np.ceil(longest / weekly * 7 * 1.5)) + 31)
+        for t in contract.sla.values():
+            longest = _longest_minutes(t, weekly)
+            days = longest / 1440 if t.calendar == "24x7" else longest / weekly * 7 * 1.5
+            margin_days = max(margin_days, int(np.ceil(days)) + 31)
     start = (earliest // DAY - 2) * DAY
     end = (int(scope.as_of.max()) // DAY + margin_days) * DAY
     first = _date(start) - timedelta(days=1)

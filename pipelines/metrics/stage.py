@@ -117,7 +117,7 @@ def compute_metrics(tables: dict[str, pl.DataFrame | None], contracts: dict[str,
     ends = data_ends(tables)
     export_end = extracted_at or max(ends.values(), default=None)
     period = period or default_period(export_end, contracts)
-    month_index(period)  # validates the spelling
+    _check_begun(period)
     first_month = first_month or _first_month(tickets, contracts, period)
     scope = sla.make_scope(contracts, first_month, period)
     earliest = int(min(sla.epoch_us(tickets["created_at"]).min(initial=sla.NEVER), scope.as_of.min()))
@@ -200,6 +200,15 @@ def _pauses_seen(tables: dict[str, pl.DataFrame | None], contracts: dict[str, Co
     return {c: c in seen for c in contracts}
 
 
+def _check_begun(period: str) -> None:
+    """Refuse a month that has not begun (also checks the spelling): nothing can be known about
+    it yet, and the calendars would run to it (year 2999 ...)."""
+    today = datetime.now(UTC).date()
+    if month_index(period) > today.year * 12 + today.month - 1:
+        raise io.InputError(f"--period {period} has not begun yet (today is {today.isoformat()}); "
+                            "a report is for a month that has started")
+
+
 def _first_month(tickets: pl.DataFrame, contracts: dict[str, Contract], period: str) -> str:
     """The earliest local month of any client's first ticket (at most the period)."""
     firsts = tickets.group_by("client_id").agg(pl.col("created_at").min())
@@ -268,13 +277,15 @@ def _over_all_clients(clean_dir: Path, contracts: dict[str, Contract], period: s
     census = (io.scan_table(clean_dir, "tickets").group_by("client_id")
               .agg(pl.len().alias("tickets"), pl.col("created_at").min()).collect())
     summary = clean_dir / "clean_summary.json"
-    stated = (io.read_json(summary).get("import") or {}).get("extracted_at") if summary.exists() else None
+    cleaned = io.read_json(summary) if summary.exists() else {}
+    # when the export was taken: as `clean --extracted-at` gave it, or as the import recorded it
+    stated = cleaned.get("extracted_at") or (cleaned.get("import") or {}).get("extracted_at")
     latest = [io.scan_table(clean_dir, name).select(pl.max_horizontal(columns).max()).collect().item()
               for name, columns in ACTIVITY.items() if name not in missing]
     export_end = datetime.fromisoformat(stated).astimezone(UTC) if stated \
         else max((at for at in latest if at is not None), default=None)
     period = period or default_period(export_end, contracts)
-    month_index(period)
+    _check_begun(period)
     counts = dict.fromkeys(contracts, 0) | dict(census.select("client_id", "tickets").iter_rows())
     return period, _first_month(census.drop("tickets"), contracts, period), export_end, stated, counts
 

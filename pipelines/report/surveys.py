@@ -54,7 +54,7 @@ def survey_sentences(ctx: ReportContext) -> Fragment:
         f"{k['survey_responses']} survey{'s' if k['survey_responses'] != 1 else ''} answered in "
         f"{period_title(ctx.period)}; response rate "
         f"{say.pct(k['survey_response_rate_pct'], k['survey_response_rate_n'], 'share')} of resolved tickets.",
-        say.change(f"CSAT ({scale[ctx.contract.survey_scale]})", k["csat_pct"], prev.get("csat_pct"),
+        say.change(f"CSAT ({scale.get(ctx.contract.survey_scale, 'no survey scale')})", k["csat_pct"], prev.get("csat_pct"),
                    n=k["csat_n"], previous_n=prev.get("csat_n"), target=t.csat_pct, kind="csat"),
     ]
     if ctx.contract.survey_scale == "0-10":

@@ -27,10 +27,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pipelines.clean.fields import TimeBounds
 from pipelines.clean.stage import clean_folder
 from pipelines.core import config
-from pipelines.core.contracts import load_contracts
-from pipelines.core.io import InputError, digest, write_json
+from pipelines.core.contracts import ContractError, load_contracts
+from pipelines.core.exports import ReadOptions
+from pipelines.core.io import InputError, describe_os_error, digest, sweep_staging, write_json
 from pipelines.core.layout import STALE_FILE, STATE_FILE, Layout
 from pipelines.core.periods import ALL, months_between, parse_periods, period_title
 from pipelines.core.reports import CLIENT, PORTFOLIO
@@ -69,6 +71,8 @@ class RunOptions:
     publish: bool = True
     force: bool = False
     cluster: str | None = None  # a Dask scheduler address or local:N (pipelines.run.cluster)
+    bounds: TimeBounds | None = None  # plausible timestamps (default: 1990 to now plus a day)
+    read: ReadOptions = ReadOptions()  # encoding and separator of the CSV files
     engine: str = "auto"  # publish engine: auto, quarto or builtin
 
 
@@ -112,14 +116,52 @@ class ClusterError(RuntimeError):
 
 def run_batch(options: RunOptions, on_event: OnEvent | None = None) -> BatchResult:
     """Run the whole monthly batch; see the module docstring. Raises LockedError when locked,
-    ClusterError when the cluster cannot run it."""
-    handler = _log_to_file(Layout(options.build))
+    ClusterError when the cluster cannot run it.
+
+    A run that stops on an error (bad input, a full disk, a folder it cannot write) still
+    leaves its own `run_summary.json` (exit code 2 and the error), never the previous run's,
+    and no staging folders; those a killed run left are removed at the start."""
+    layout = Layout(options.build)
+    started = datetime.now(UTC)
+    handler = _log_to_file(layout)
     try:
         with run_lock(options.build):
-            return _run_locked(options, on_event or (lambda event: None))
+            for path in sweep_staging(_work_folders(options)):
+                log.info("removed %s, left by an interrupted run", path)
+            try:
+                return _run_locked(options, on_event or (lambda event: None))
+            except (InputError, ContractError, execute.TemplateError, OSError) as exc:
+                _record_failure(layout, started, exc)
+                raise
     finally:
         logging.getLogger("servicereview").removeHandler(handler)
         handler.close()
+
+
+def _work_folders(options: RunOptions) -> list[Path]:
+    """Where a run stages its work (the folders `sweep_staging` cleans)."""
+    reports = [options.reports, *(p for p in options.reports.glob("*") if p.is_dir())] \
+        if options.reports.is_dir() else []
+    build = [options.build, *(p for p in options.build.glob("*") if p.is_dir())]
+    return [*build, *reports, config.SITE.parent, config.SITE_CLIENTS.parent]
+
+
+def _record_failure(layout: Layout, started: datetime, exc: Exception) -> None:
+    """The failed run's summary (best effort: the disk may be full) and no stale "unchanged" key."""
+    message = describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
+    log.error("run stopped: %s", message)
+    summary = {"period": None, "exit_code": config.EXIT_USAGE, "error": message, "timings_s": {},
+               "started_at": started.isoformat(timespec="seconds"),
+               "finished_at": datetime.now(UTC).isoformat(timespec="seconds"), "outcomes": []}
+    for path in (layout.last_run, layout.run_summary):
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass
+    try:
+        write_json(summary, layout.run_summary)
+    except OSError:
+        log.error("run summary not written either: %s", layout.run_summary)
 
 
 def _log_to_file(layout: Layout) -> logging.Handler:
@@ -135,7 +177,9 @@ def _run_locked(options: RunOptions, on_event: OnEvent) -> BatchResult:
     timings: dict[str, float] = {}
     layout = Layout(options.build)
     templates = execute.load_templates(options.notebooks)
-    recipe = fingerprints.recipe_digest([t.path for t in templates])
+    # how the data is read is part of the recipe: another --encoding or --extracted-at redoes the run
+    reading = repr((options.bounds.key if options.bounds else None, options.read))
+    recipe = digest(fingerprints.recipe_digest([t.path for t in templates]), reading)
     key = fingerprints.inputs_digest(options.data, recipe, options.period, options.clients)
     last = _read_json(layout.last_run)
     if not options.force and last.get("key") == key and _outputs_exist(options.reports, last):
@@ -150,7 +194,7 @@ def _run_locked(options: RunOptions, on_event: OnEvent) -> BatchResult:
         return result
 
     with _timed(timings, "clean", on_event):
-        cleaned = clean_folder(options.data, layout.clean)
+        cleaned = clean_folder(options.data, layout.clean, options.bounds, options.read)
     clients = _select_clients(cleaned.summary["by_client"], options.clients)
     wanted = parse_periods(options.period) or [None]
     outcomes: list[ClientOutcome] = []

@@ -283,11 +283,13 @@ def plan(inventory: Inventory, previous_bundles: Path, layout: Layout, engine, c
             old = old if old.is_file() else None
             key = f"{client_id}/{period}"
             if period != latest:
+                recorded = known.get(key)
                 jobs[client_id][period] = PdfJob(client_id, period, "reuse" if old else "none",
-                                                 known.get(key, ""), old)
+                                                 recorded.get("content", "") if isinstance(recorded, dict)
+                                                 else "", old)
                 continue
             digest = _content_digest(month, client.name, engine)
-            if old and known.get(key) == digest:
+            if old and _published(known.get(key), digest, old):
                 action = "reuse"
             else:
                 action = "print" if can_print else "none"
@@ -324,6 +326,19 @@ def produce(jobs: dict[str, dict[str, PdfJob]], bundles: Path, chromium: Path | 
     return outcome
 
 
-def save_digests(layout: Layout, digests: dict[str, str]) -> None:
-    """Remember what each PDF was printed from (so an unchanged report is not printed again)."""
-    write_json(dict(sorted(digests.items())), layout.publish / DIGESTS)
+def save_digests(layout: Layout, digests: dict[str, str], bundles: Path) -> None:
+    """Remember what each published PDF was printed from, with the PDF's own hash (so an
+    unchanged report is not printed again, and a PDF that is not the one printed never counts
+    as unchanged). Called after the bundles are swapped in; `bundles` is where they are."""
+    published = {}
+    for key, content in sorted(digests.items()):
+        path = Path(bundles) / key / PDF_NAME
+        if path.is_file():
+            published[key] = {"content": content, "pdf": digest(path.read_bytes())}
+    write_json(published, layout.publish / DIGESTS)
+
+
+def _published(recorded: object, content: str, pdf: Path) -> bool:
+    """The PDF at `pdf` is the one printed from `content` (an older, plain digest: no)."""
+    return (isinstance(recorded, dict) and recorded.get("content") == content
+            and recorded.get("pdf") == digest(pdf.read_bytes()))

@@ -138,13 +138,15 @@ def publish(reports: Path = config.REPORTS, build: Path = config.BUILD, site: Pa
         for cid, periods in outcome.failed.items():  # drop the links to PDFs that could not be made
             job.pdf_links[cid] -= periods
             chosen.bundle(job, cid)
-        pdf.save_digests(layout, outcome.digests)
         result.seconds["pdf"] = round(time.perf_counter() - mark, 2)
 
         for folder in (site_tmp, clients_tmp):
             (folder / MARKER).write_text("built by servicereview publish; replaced on every publish\n")
         io.swap_in(site_tmp, site)
         io.swap_in(clients_tmp, site_clients)
+        # only now, and with the bytes of the PDFs really published: a crash before this point
+        # leaves the old digests, so the next publish prints again rather than keep a stale PDF
+        pdf.save_digests(layout, outcome.digests, site_clients)
     finally:
         shutil.rmtree(site_tmp, ignore_errors=True)
         shutil.rmtree(clients_tmp, ignore_errors=True)

@@ -352,14 +352,14 @@ def parameters(contract: Contract, now: datetime) -> dict:
     named = contract.statuses
     statuses = [*named.pause, *named.in_progress, *named.resolved, *named.aliases.values(),
                 *TYPICAL_STATUSES]
-    low, high = SCALE_BOUNDS[contract.survey_scale]
+    low, high = SCALE_BOUNDS.get(contract.survey_scale, (0.0, 10.0))  # None: no rating on any scale
     return {
         "client_ids": [contract.client_id],
         "priorities": sorted(contract.sla),
         "statuses": sorted({s.casefold() for s in statuses}),
         "sources": sorted({*KNOWN_SOURCES, *(s.lower() for s in contract.proactive_sources)}),
         "services": list(contract.uptime.services),
-        "survey_scales": [contract.survey_scale],
+        "survey_scales": [contract.survey_scale] if contract.survey_scale else [],
         "min_score": low,
         "max_score": high,
         "now": now,

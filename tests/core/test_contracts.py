@@ -183,8 +183,78 @@ def test_yaml_round_trip(tmp_path, contract_data):
 
 
 def test_yaml_round_trip_of_odd_durations(contract_data):
-    contract_data["sla"]["P4"] = {"response": 1_000_001, "resolution": 90.25}
+    contract_data["sla"]["P4"] = {"response": 500_001, "resolution": 90.25, "calendar": "24x7"}
     contract = parse_contract(contract_data)
     text = contract_to_yaml(contract)
-    assert "response: 1000001m" in text and "resolution: 90.25m" in text
+    assert "response: 500001m" in text and "resolution: 90.25m" in text
     assert parse_contract(yaml.safe_load(text)) == contract
+
+
+# ---------------------------------------------------------------- hostile contracts
+
+BILLION_LAUGHS = """client_id: acme
+a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
+name: *h
+"""
+
+
+def test_yaml_aliases_are_refused_before_anything_expands(tmp_path):
+    path = tmp_path / "contracts" / "acme.yml"
+    path.parent.mkdir()
+    path.write_text(BILLION_LAUGHS)
+    with pytest.raises(ContractError) as info:
+        load_contract(path)
+    message = str(info.value)
+    assert "acme.yml: not valid YAML (line 3: an alias (*a) repeats another part of the file; " \
+           "aliases are not allowed, write the value out)" in message
+    assert len(message) < 400
+
+
+def test_every_echoed_value_is_capped(tmp_path, contract_data):
+    contract_data["timezone"] = "Europe/" + "x" * 100_000
+    contract_data["business_hours"]["mon"] = ["y" * 100_000, "18:00"]
+    contract_data["credits"] = [{"metric": "z" * 1000 + str(i), "below": 1, "credit_pct": 1} for i in range(300)]
+    message = _error(tmp_path, contract_data)
+    assert "timezone: 'Europe/xxx" in message and "is not an IANA time zone" in message
+    assert "… and " in message and "more problems" in message
+    assert len(message) < 12_000  # 20 problems at most, each value cut to ~200 characters
+    assert max(len(line) for line in message.splitlines()) < 600
+
+
+@pytest.mark.parametrize("value", [1e12, "400d", 525_601])
+def test_targets_are_at_most_365_days(tmp_path, contract_data, value):
+    contract_data["sla"]["P1"]["resolution"] = value
+    assert "sla.P1.resolution: " in _error(tmp_path, contract_data)
+    assert "is longer than 365 days, the longest target allowed" in _error(tmp_path, contract_data)
+
+
+def test_a_business_hours_target_must_fall_due_within_a_year(tmp_path, contract_data):
+    contract_data["business_hours"] = {"mon": ["08:00", "08:30"]}
+    contract_data["sla"]["P4"]["resolution"] = "72h"
+    assert ("sla.P4.resolution: 72h of business hours takes 1,008 days to fall due with 30m of business "
+            "hours a week; a target must fall due within 365 days") in _error(tmp_path, contract_data)
+
+
+@pytest.mark.parametrize("zone", ["right/UTC", "posix/Europe/London", "localtime", "Factory"])
+def test_zones_polars_cannot_use_are_refused_at_load(tmp_path, contract_data, zone):
+    contract_data["timezone"] = zone
+    assert f"timezone: '{zone}' is not an IANA time zone like Europe/London" in _error(tmp_path, contract_data)
+
+
+@pytest.mark.parametrize("client_id", ["portfolio", "Portfolio", "site", "assets"])
+def test_reserved_client_ids_are_refused(tmp_path, contract_data, client_id):
+    contract_data["client_id"] = client_id
+    assert f"client_id: Value error, '{client_id}' is reserved" not in _error(tmp_path, contract_data)
+    assert f"client_id: '{client_id}' is reserved" in _error(tmp_path, contract_data)
+
+
+def test_survey_scale_may_be_left_to_the_data(tmp_path, contract_data):
+    del contract_data["survey_scale"]
+    assert load_contract(write_contract(tmp_path, contract_data)).survey_scale is None

@@ -45,6 +45,6 @@ def test_a_csv_for_people_cannot_start_a_spreadsheet_formula():
     frame = pl.DataFrame({"title": ["=HYPERLINK(\"http://x\",\"y\")", "+1", "-2+3", "@SUM(A1)", "\tx", "ok", None],
                           "minutes": [-5.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]})
     rows = pl.read_csv(csv_for_people(frame).encode(), infer_schema=False)
-    assert rows["title"].to_list() == ["'=HYPERLINK(\"http://x\",\"y\")", "'+1", "'-2+3", "'@SUM(A1)", "'\tx",
+    assert rows["title"].to_list() == ["'=HYPERLINK(\"http://x\",\"y\")", "+1", "'-2+3", "'@SUM(A1)", "'\tx",
                                        "ok", None]
-    assert rows["minutes"].to_list()[0] == "-5.0"  # a number stays a number
+    assert rows["minutes"].to_list()[0] == "-5.0"  # a number stays a number, also in a text column ("+1")

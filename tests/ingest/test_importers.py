@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 
 from pipelines.clean.stage import clean_folder
 from pipelines.cli import app
+from pipelines.core.io import InputError
 from pipelines.ingest.importers import MappingError, import_files
-from tests.conftest import write_contract
+from tests.conftest import ACME, write_contract
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "importers"
 
@@ -320,6 +321,69 @@ def test_bad_preset_file_names_the_field(tmp_path):
     field.write_text("name: field\ntool: x\ndate_formats: ['%Y']\ncolumns: {Id: ticket_key}\n")
     with pytest.raises(MappingError, match=r"field\.yml: .*'ticket_key' is not a canonical field"):
         import_files([FIXTURES / "zendesk_tickets.csv"], field, "acme", tmp_path / "out")
+
+
+def test_preset_and_client_map_aliases_are_refused(tmp_path):
+    laughs = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 9))
+    preset = tmp_path / "laughs.yml"
+    preset.write_text("name: laughs\ntool: x\nl0: &l0 [lol, lol]\n" + laughs + "columns: *l8\n")
+    with pytest.raises(MappingError) as info:
+        import_files([FIXTURES / "zendesk_tickets.csv"], preset, "acme", tmp_path / "out")
+    assert "laughs.yml: not valid YAML (line 4: an alias (*l0) repeats another part" in str(info.value)
+    assert len(str(info.value)) < 400
+    clients = tmp_path / "clients.yml"
+    clients.write_text("default: &x acme\nmap: {Harbor: *x}\n")
+    with pytest.raises(MappingError, match=r"clients\.yml: not valid YAML \(line 2: an alias \(\*x\)"):
+        import_files([FIXTURES / "zendesk_tickets.csv"], "zendesk", str(clients), tmp_path / "out")
+
+
+def test_files_for_people_neutralise_spreadsheet_formulas(tmp_path):
+    # OWASP CSV injection: a cell starting with = + - @ (or tab / CR) runs as a formula in a spreadsheet
+    export = tmp_path / "helpdesk.csv"
+    export.write_text(
+        "Ref,Opened,Urgency,@Customer,Note\n"
+        "H-1,02.03.2026 09:00,High,Harbor,\"=HYPERLINK(\"\"http://evil.example\"\",\"\"click\"\")\"\n"
+        "H-2,03.03.2026 10:00,High,=cmd|' /C calc'!A0,-5\n"
+        "H-3,04.03.2026 10:00,High,Harbor,+1.5\n"
+    )
+    mapping = tmp_path / "helpdesk.yml"
+    mapping.write_text("name: in-house\ntool: x\ndate_formats: ['%d.%m.%Y %H:%M']\n"
+                       "columns: {Ref: ticket_id, Opened: created_at, Urgency: priority}\n"
+                       "client_column: '@Customer'\nextras: [Note]\n")
+    clients = tmp_path / "clients.yml"
+    clients.write_text("map: {Harbor: harbor-dental}\n")
+    out = tmp_path / "out"
+    import_files([export], mapping, str(clients), out)
+    extras = pl.read_csv(out / "extras.csv", infer_schema=False)
+    assert extras["Note"].to_list() == ["'=HYPERLINK(\"http://evil.example\",\"click\")", "+1.5"]  # a number stays
+    rejects = pl.read_csv(out / "import_rejects.csv", infer_schema=False)
+    assert rejects["detail"].to_list() == [
+        "'@Customer: '=cmd|' /C calc'!A0' is not in --client-map and it has no default"]
+    assert json.loads(rejects["raw"][0])["@Customer"] == "=cmd|' /C calc'!A0"  # the value itself is kept
+    tickets = pl.read_csv(out / "tickets.csv", infer_schema=False)  # data for clean keeps its values
+    assert tickets["ticket_id"].to_list() == ["H-1", "H-3"]
+    write_contract(out, dict(ACME, client_id="harbor-dental"))
+    carried = clean_folder(out, tmp_path / "clean").rejects.filter(pl.col("table") == "export")
+    assert carried["detail"].to_list() == [  # read back as they were
+        "@Customer: '=cmd|' /C calc'!A0' is not in --client-map and it has no default"]
+
+
+def test_an_export_that_is_not_utf8_needs_the_presets_encoding(tmp_path):
+    export = tmp_path / "helpdesk.csv"
+    export.write_bytes("Ref,Opened,Urgency,Title\nH-1,02.03.2026 09:00,High,Drucker über Fehler\n".encode("cp1252"))
+    preset = "name: in-house\ntool: x\ndate_formats: ['%d.%m.%Y %H:%M']\n" \
+             "columns: {Ref: ticket_id, Opened: created_at, Urgency: priority, Title: title}\n"
+    mapping = tmp_path / "helpdesk.yml"
+    mapping.write_text(preset)
+    with pytest.raises(InputError, match=r"helpdesk.csv: not UTF-8 text at line 2.*--encoding cp1252 \(or the "
+                                         r"preset's `encoding`\); nothing is replaced silently"):
+        import_files([export], mapping, "harbor-dental", tmp_path / "out")
+    mapping.write_text(preset + "encoding: cp1252\n")
+    import_files([export], mapping, "harbor-dental", tmp_path / "out")
+    assert pl.read_csv(tmp_path / "out" / "tickets.csv")["title"].to_list() == ["Drucker über Fehler"]
+    mapping.write_text(preset + "encoding: utf8-lossy\n")
+    with pytest.raises(MappingError, match="encoding: utf8-lossy would replace characters silently"):
+        import_files([export], mapping, "harbor-dental", tmp_path / "out")
 
 
 def test_several_files_reconcile_and_stale_outputs_go(tmp_path):

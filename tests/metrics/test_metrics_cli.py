@@ -93,6 +93,14 @@ def test_bad_period_and_missing_folder_fail_with_a_message(tmp_path):
     assert result.exit_code == 2 and "no tickets.parquet (run `servicereview clean` first)" in result.output
 
 
+def test_a_period_that_has_not_begun_is_refused_at_once(tmp_path):
+    # the calendars would otherwise be built out to year 2999 (the command ran for minutes)
+    clean = fx.write_clean(tmp_path / "clean")
+    result = invoke("--data", str(clean), "--out", str(tmp_path / "m"), "--period", "2999-01")
+    assert result.exit_code == 2
+    assert "--period 2999-01 has not begun yet (today is " in result.output
+
+
 def test_default_period_is_the_latest_month_the_data_covers_to_its_last_day():
     tables = fx.tables()  # latest activity: 2 Nov 2026, so November is partial
     contracts = fx.contracts()

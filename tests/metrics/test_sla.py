@@ -289,3 +289,15 @@ def test_a_day_duration_on_a_business_calendar_is_refused_with_the_file_field_an
         "or a working day?): write 72h for that many working hours, or 3bd for 3 business days")
     p1 = ACME | {"sla": ACME["sla"] | {"P1": {"response": "15m", "resolution": "2d", "calendar": "24x7"}}}
     assert load_contract(write_contract(tmp_path, p1)).sla["P1"].resolution == 2880  # 24x7: a day is 24 h
+
+def test_the_clock_spans_what_targets_need_not_their_ratio_to_business_hours():
+    # a year-long 24x7 target next to one business hour a week once sized the clock at 250 years
+    contract = parse_contract({
+        "client_id": "rare", "name": "rare", "timezone": "UTC", "business_hours": {"mon": ["09:00", "10:00"]},
+        "sla": {"P1": {"response": "15m", "resolution": "365d", "calendar": "24x7"},
+                "P2": {"response": "1h", "resolution": "8h"}},
+    })
+    scope = sla.make_scope({"rare": contract}, "2026-10", "2026-10")
+    start = int(datetime(2026, 10, 1, tzinfo=UTC).timestamp() * 1e6)
+    clock = sla.build_clock({"rare": contract}, scope, start)
+    assert clock.width / (86_400 * 1e6) < 2 * 365

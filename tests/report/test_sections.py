@@ -172,4 +172,4 @@ def test_data_quality_sections_show_the_clients_own_rejects_and_failed_checks(tm
     others = rejects.filter(pl.col("client_id") != "pacific-crest")["detail"].to_list()
     assert not any(detail in html for detail in others)
     findings = sections.gate_findings(ctx).html
-    assert "first_response_after_created" in findings or "first response before the ticket was opened" in findings
+    assert "resolved_after_first_response" in findings or "resolved before anyone first responded" in findings

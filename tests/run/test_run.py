@@ -176,12 +176,13 @@ def test_a_client_failing_the_quality_gate_is_held_back_and_marked_stale(tmp_pat
     assert run_batch(options).exit_code == config.EXIT_OK
     tickets = pl.read_csv(data / "tickets.csv", infer_schema=False)
     bondi = tickets.filter(pl.col("client_id") == "bondi-physio")
-    # first responses an hour before the tickets were created, on most of the client's tickets
-    early = bondi.head(bondi.height // 2)["ticket_id"]
+    # first responses recorded a day after the resolution, on half of the client's tickets
+    late = bondi.filter(pl.col("resolved_at").is_not_null()).head(bondi.height // 2)["ticket_id"]
+    a_day_later = (pl.col("resolved_at").str.to_datetime("%Y-%m-%dT%H:%M:%S%z").dt.offset_by("1d")
+                   .dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
     tickets.with_columns(
-        pl.when(pl.col("ticket_id").is_in(early.implode()))
-        .then(pl.col("created_at").str.replace(r"T(\d\d)", "T00")).otherwise(pl.col("first_response_at"))
-        .alias("first_response_at")).write_csv(data / "tickets.csv")
+        pl.when(pl.col("ticket_id").is_in(late.implode())).then(a_day_later)
+        .otherwise(pl.col("first_response_at")).alias("first_response_at")).write_csv(data / "tickets.csv")
     result = run_batch(options)
     status = {o.client_id: o for o in result.outcomes}
     assert result.exit_code == config.EXIT_FAILED

@@ -48,6 +48,45 @@ def test_latest_month_printed_once_then_kept_until_it_changes(tmp_path):
     assert (changed.pdfs_printed, changed.pdfs_reused) == (1, 1)
 
 
+@pytest.mark.slow
+@needs_chromium
+def test_a_crash_between_the_swaps_never_leaves_a_stale_pdf_for_ever(tmp_path, monkeypatch):
+    from pypdf import PdfReader
+
+    from pipelines.core import io
+    from pipelines.site import publish as publishing
+
+    paths = {"reports": tmp_path / "reports", "build": tmp_path / "build", "site": tmp_path / "_site",
+             "site_clients": tmp_path / "_site_clients"}
+    write_reports(paths["reports"], periods=("2026-10",), clients=("harbor-dental",))
+    write_build(paths["build"], clients=("harbor-dental",))
+    pdf = paths["site_clients"] / "harbor-dental" / "2026-10" / "monthly_report.pdf"
+    publish(**paths, engine="builtin", chromium=CHROMIUM)
+    notebook = paths["reports"] / "2026-10" / "harbor-dental" / "monthly_report.ipynb"
+    nb = json.loads(notebook.read_text())
+    nb["cells"].insert(1, {"cell_type": "markdown", "metadata": {}, "source": "Revised totals."})
+    notebook.write_text(json.dumps(nb))
+
+    swaps = []
+
+    def crash_on_the_second_swap(staging, target):
+        swaps.append(target)
+        if len(swaps) == 2:
+            raise OSError("the machine went down between the swaps")
+        io.swap_in(staging, target)
+
+    monkeypatch.setattr(publishing.io, "swap_in", crash_on_the_second_swap)
+    with pytest.raises(OSError, match="between the swaps"):
+        publish(**paths, engine="builtin", chromium=CHROMIUM)
+    monkeypatch.undo()
+    assert "Revised totals" not in PdfReader(pdf).pages[0].extract_text()  # the old bundle is still there
+
+    again = publish(**paths, engine="builtin", chromium=CHROMIUM)
+    assert (again.pdfs_printed, again.pdfs_reused) == (1, 0)
+    assert "Revised totals" in PdfReader(pdf).pages[0].extract_text()
+    assert publish(**paths, engine="builtin", chromium=CHROMIUM).pdfs_reused == 1  # and then kept
+
+
 def test_a_browser_that_writes_no_pdf_is_reported_and_unlinked(tmp_path):
     fake = tmp_path / "fake-chromium"
     fake.write_text("#!/bin/sh\necho 'cannot print' >&2\nexit 3\n")

@@ -16,7 +16,7 @@ PAGES_OFFLINE = ("http://", "https://", "<script", "<link", "@import", "url(")
 
 
 def make_clean_dir(root: Path) -> Path:
-    """acme: consistent tickets; bravo: first responses before the ticket was created."""
+    """acme: consistent tickets; bravo: first responses recorded after the resolution."""
     raw = root / "raw"
     write_contract(raw, ACME)
     write_contract(raw, dict(ACME, client_id="bravo", name="Bravo Books"))
@@ -25,9 +25,9 @@ def make_clean_dir(root: Path) -> Path:
         A1,acme,2026-09-01T09:00:00,High,Closed,email,2026-09-01T09:20:00,2026-09-01T12:00:00,2026-09-02T12:00:00,resolved,0
         A2,acme,2026-09-02T09:00:00,Low,Closed,phone,2026-09-02T10:00:00,2026-09-03T12:00:00,2026-09-04T12:00:00,resolved,0
         A3,acme,2026-09-03T09:00:00,Medium,In Progress,portal,2026-09-03T09:30:00,,,,0
-        B1,bravo,2026-09-01T09:00:00,High,Closed,email,2026-09-01T08:00:00,2026-09-01T12:00:00,2026-09-02T12:00:00,resolved,0
+        B1,bravo,2026-09-01T09:00:00,High,Closed,email,2026-09-01T13:00:00,2026-09-01T12:00:00,2026-09-02T12:00:00,resolved,0
         B2,bravo,2026-09-02T09:00:00,Low,Closed,email,2026-09-02T10:00:00,2026-09-03T12:00:00,2026-09-04T12:00:00,resolved,0
-        B3,bravo,2026-09-03T09:00:00,Medium,Closed,email,2026-09-03T07:00:00,2026-09-03T12:00:00,2026-09-04T12:00:00,resolved,0
+        B3,bravo,2026-09-03T09:00:00,Medium,Closed,email,2026-09-03T15:00:00,2026-09-03T12:00:00,2026-09-04T12:00:00,resolved,0
         B4,bravo,2026-09-03T09:00:00,Extreme,Closed,email,,,,resolved,0
     """)
     write_csv(raw, "ticket_events", """
@@ -61,8 +61,8 @@ def test_exit_code_is_1_when_a_client_fails(run):
 def test_summary_names_the_failing_client_and_check_in_words(run):
     result, _ = run
     text = result.output
-    assert "bravo failed tickets.first_response_after_created (2 of 3 tickets)" in text
-    assert "first response before the ticket was opened" in text
+    assert "bravo failed tickets.resolved_after_first_response (2 of 3 tickets)" in text
+    assert "resolved before anyone first responded" in text
     assert "e.g. B1, B3" in text
     assert "acme failed" not in text
     assert "Great Expectations import" in text
@@ -75,7 +75,7 @@ def test_files_per_client_and_summary(run):
     summary = json.loads((out / "summary.json").read_text())
     assert acme["publishable"] is True and acme["counts"]["failed"] == 0
     assert bravo["publishable"] is False
-    assert summary["clients"]["bravo"]["failed_checks"] == ["tickets.first_response_after_created"]
+    assert summary["clients"]["bravo"]["failed_checks"] == ["tickets.resolved_after_first_response"]
     assert summary["clients"]["acme"]["publishable"] is True
     assert set(summary["timings"]) >= {"gx_import_seconds", "per_client_seconds", "total_seconds"}
     assert set(summary["not_provided"]) == {"surveys", "outages", "time_entries", "devices"}
@@ -94,7 +94,7 @@ def test_rows_rejected_by_cleaning_do_not_fail_the_gate(run):
 def test_health_pages_are_written_and_self_contained(run):
     _, out = run
     page = (out / "health" / "bravo.html").read_text()
-    assert "first response before the ticket was opened" in page
+    assert "resolved before anyone first responded" in page
     assert "The priority is not in the client&#39;s contract." in page
     assert not any(marker in page for marker in PAGES_OFFLINE)
 
@@ -173,9 +173,9 @@ def test_the_dirty_sample_fails_only_the_dirty_client_naming_its_faults(sample_d
     dirty = manifest["dirty_client"]
     result, summary = validate_raw(sample_dir / "dirty", tmp_path)
     assert result.exit_code == 1
-    assert f"{dirty} failed tickets.first_response_after_created" in result.output
+    assert f"{dirty} failed tickets.resolved_after_first_response" in result.output
     failing = {c: v["failed_checks"] for c, v in summary["clients"].items() if v["failed_checks"]}
-    assert failing == {dirty: ["tickets.first_response_after_created",
+    assert failing == {dirty: ["tickets.resolved_after_first_response",
                                "ticket_history.starts_after_created",
                                "ticket_history.ends_before_closed",
                                "ticket_history.in_time_order"]}
@@ -186,13 +186,13 @@ def test_the_dirty_sample_fails_only_the_dirty_client_naming_its_faults(sample_d
     def planted(table: str, words: str) -> set[str]:
         return next(set(f["ticket_ids"]) for f in quality if f["table"] == table and words in f["detail"])
 
-    early = planted("tickets", "first_response_at before created_at")
+    late = planted("tickets", "first_response_at after resolved_at")
     before = planted("ticket_events", "before the ticket was created")
     after = planted("ticket_events", "after the ticket was closed")
     gate = json.loads((tmp_path / "validation" / f"{dirty}.json").read_text())
     found = {r["check"]: r for r in gate["results"] if r["status"] == "failed"}
-    assert found["tickets.first_response_after_created"]["unexpected_count"] == len(early)
-    assert set(found["tickets.first_response_after_created"]["example_ids"]) <= early
+    assert found["tickets.resolved_after_first_response"]["unexpected_count"] == len(late)
+    assert set(found["tickets.resolved_after_first_response"]["example_ids"]) <= late
     assert found["ticket_history.starts_after_created"]["unexpected_count"] == len(before)
     assert set(found["ticket_history.starts_after_created"]["example_ids"]) <= before
     assert found["ticket_history.ends_before_closed"]["unexpected_count"] == len(after)

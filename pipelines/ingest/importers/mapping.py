@@ -13,6 +13,8 @@ the field, so a typo never silently drops a column.
 
 from __future__ import annotations
 
+import codecs
+
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +24,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from pipelines.core.contracts import CLIENT_ID_PATTERN
+from pipelines.core.limits import MAX_ERRORS, load_yaml
 from pipelines.core.io import InputError
 from pipelines.core.schemas import TICKETS
 from pipelines.ingest.importers.preset_parts import Agreement, Derive, History, _Model
@@ -124,7 +127,8 @@ class Preset(_Model):
     description: str = ""
     docs: list[str] = Field(default_factory=list)  # where the column names come from
     separator: str = Field(",", min_length=1, max_length=1)
-    encoding: Literal["utf8", "utf8-lossy"] = "utf8-lossy"
+    # of an export that is not UTF-8 (cp1252, latin-1, …); UTF-8 files are read as UTF-8
+    encoding: str = "utf8"
     null_values: list[str] = Field(default_factory=lambda: [""])
     booleans: dict[Literal["true", "false"], list[str]] = Field(
         default_factory=lambda: {"true": ["true", "yes", "y", "1"], "false": ["false", "no", "n", "0"]}
@@ -240,6 +244,18 @@ class Preset(_Model):
             names.append(self.milestones.current_status_at)
         return list(dict.fromkeys(names))
 
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        if value.replace("-", "").lower() == "utf8lossy":
+            raise ValueError("utf8-lossy would replace characters silently; give the export's encoding "
+                             "(e.g. cp1252) or leave it out for UTF-8")
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"{value[:50]!r} is not an encoding Python knows (like cp1252, latin-1)") from None
+        return value
+
 
 @dataclass(frozen=True)
 class ClientMap:
@@ -285,14 +301,16 @@ def parse_preset(data: object, source: str = "<preset>") -> Preset:
         return Preset.model_validate(data)
     except ValidationError as exc:
         lines = []
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            msg = err["msg"].removeprefix("Value error, ")
+        for err in exc.errors()[:MAX_ERRORS]:  # every echoed part capped: the file may be hostile
+            loc = ".".join(str(p)[:100] for p in err["loc"]) or "(top level)"
+            msg = err["msg"].removeprefix("Value error, ")[:300]
             if err["type"] == "extra_forbidden":
                 msg = "unknown key (check the spelling; README.md in pipelines/ingest/importers lists the keys)"
             elif err["type"] == "missing":
                 msg = "required key is missing"
             lines.append(f"{source}: {loc}: {msg}")
+        if len(exc.errors()) > MAX_ERRORS:
+            lines.append(f"{source}: … and {len(exc.errors()) - MAX_ERRORS} more problems")
         raise MappingError("\n".join(lines)) from None
 
 
@@ -342,7 +360,7 @@ def _client_id(value: object, where: str) -> str:
 
 def _read_yaml(path: Path) -> object:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return load_yaml(path.read_text(encoding="utf-8"))  # no aliases: no "billion laughs"
     except FileNotFoundError:
         raise MappingError(f"{path}: file not found") from None
     except OSError as exc:

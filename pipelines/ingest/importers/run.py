@@ -21,7 +21,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.core import io
+from pipelines.core import exports, io
 from pipelines.core.io import ROW, SOURCE
 from pipelines.core.rejects import attach_raw
 from pipelines.ingest.importers import engine, history
@@ -73,9 +73,8 @@ def read_export(path: Path, preset: Preset) -> pl.DataFrame:
     try:
         if path.suffix.lower() in EXCEL:
             frame = _read_excel(path)
-        else:
-            frame = pl.read_csv(path, infer_schema=False, separator=preset.separator,
-                                encoding=preset.encoding, raise_if_empty=True)
+        else:  # strict UTF-8 or the preset's encoding: never a character replaced silently
+            frame, _ = exports.read_csv_text(path, _read_options(preset))
     except FileNotFoundError:
         raise MappingError(f"{path}: file not found") from None
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as exc:
@@ -84,6 +83,11 @@ def read_export(path: Path, preset: Preset) -> pl.DataFrame:
     return frame.with_row_index(ROW, offset=1).with_columns(
         pl.col(ROW).cast(pl.Int64), pl.lit(path.name).alias(SOURCE)
     )
+
+
+def _read_options(preset: Preset) -> exports.ReadOptions:
+    utf8 = preset.encoding.replace("-", "").lower() == "utf8"
+    return exports.ReadOptions(None if utf8 else preset.encoding, preset.separator)
 
 
 def _read_excel(path: Path) -> pl.DataFrame:
@@ -152,8 +156,7 @@ def read_history(path: Path, preset: Preset) -> tuple[pl.DataFrame, History, lis
         frame, stated = history.flatten(history.pages_of(doc, shape), shape, path.name)
         return frame, shape, stated
     try:
-        frame = pl.read_csv(path, infer_schema=False, separator=preset.separator, encoding=preset.encoding,
-                            raise_if_empty=True)
+        frame, _ = exports.read_csv_text(path, _read_options(preset))
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as exc:
         raise MappingError(f"--history {path}: cannot be read as JSON or CSV ({exc})".replace("\n", " ")) from None
     known = {header_key(c): c for h in preset.history if h.format == "csv" for c in _csv_columns(h)}
@@ -239,12 +242,12 @@ def import_files(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     usable = result.tables.tickets.height > 0
-    written = {"import_rejects": _write_csv(result.rejects, out / "import_rejects.csv")}
+    written = {"import_rejects": _write_csv(result.rejects, out / "import_rejects.csv", for_people=True)}
     tables = {"tickets": (result.tables.tickets, "tickets.csv"), "ticket_events": (result.tables.events, "ticket_events.csv"),
               "surveys": (result.tables.surveys, "surveys.csv"), "extras": (result.tables.extras, "extras.csv")}
     for name, (frame, filename) in tables.items():
         if usable and frame is not None and (frame.height or name in ("tickets", "ticket_events")):
-            written[name] = _write_csv(frame, out / filename)
+            written[name] = _write_csv(frame, out / filename, for_people=name == "extras")
         elif (out / filename).exists():
             (out / filename).unlink()  # a stale table from an earlier import would be read by clean
     if contracts and usable:
@@ -406,8 +409,11 @@ def _warnings(report: dict) -> list[str]:
     return out
 
 
-def _write_csv(frame: pl.DataFrame, path: Path) -> Path:
-    return io.write_csv(frame.select([c for c in frame.columns if not c.startswith("__")]), path)
+def _write_csv(frame: pl.DataFrame, path: Path, for_people: bool = False) -> Path:
+    """A table for `clean` as it is, or a file for people (rejects, extras) with spreadsheet
+    formulas neutralised (`clean` reads import_rejects.csv back through io.read_rejects_csv)."""
+    frame = frame.select([c for c in frame.columns if not c.startswith("__")])
+    return io.write_csv_for_people(frame, path) if for_people else io.write_csv(frame, path)
 
 
 def _copy_contracts(source: Path, target: Path) -> Path:

@@ -38,13 +38,18 @@ class Injector:
         self.frames, self.rng, self.notes = frames, rng, {}
         self.used: set[str] = set()
 
-    def pick(self, table: str, where: pl.Expr) -> dict:
-        """A random row (as a dict) matching `where`, not used before."""
-        frame = self.frames[table].with_row_index("__i").filter(where & pl.col(MARK).is_null())
+    def pick(self, table: str, where: pl.Expr, *fallbacks: pl.Expr) -> dict:
+        """A random row (as a dict) not used before, matching `where`, or else the first of
+        `fallbacks` some row matches (a small client may have no unplanned outage at all)."""
+        unused = self.frames[table].with_row_index("__i").filter(pl.col(MARK).is_null())
         if table == "tickets":
-            frame = frame.filter(~pl.col("ticket_id").is_in(sorted(self.used)))
-        if frame.is_empty():  # a generator bug, never a data problem
-            raise RuntimeError(f"the dirty set has no {table} row left to damage")
+            unused = unused.filter(~pl.col("ticket_id").is_in(sorted(self.used)))
+        for condition in (where, *fallbacks):
+            frame = unused.filter(condition)
+            if frame.height:
+                break
+        else:  # a generator bug: every sample has rows of every table to copy faults from
+            raise SampleError(f"the dirty set has no {table} row to copy a fault from")
         row = frame.row(int(self.rng.integers(frame.height)), named=True)
         if row.get("ticket_id"):
             self.used.add(row["ticket_id"])
@@ -139,13 +144,17 @@ def reject_faults(inj: Injector, client: str, zone: str, year: int) -> None:
         status="New",
         close_code=None,
     )
-    row = inj.pick("tickets", resolved)
-    inj.insert(
-        "tickets",
-        row | {"resolved_at": _shift(row["created_at"], -180)},
-        "resolved_before_created",
-        "resolved_at is 3 hours before created_at",
-    )
+    for column, minutes, reason in (("resolved_at", 180, "resolved_before_created"),
+                                    ("first_response_at", 120, "response_before_created")):
+        row = inj.pick("tickets", resolved)
+        inj.insert("tickets", row | {column: _shift(row["created_at"], -minutes)}, reason,
+                   f"{column} is {minutes // 60} hours before created_at")
+    ticket("implausible_timestamp", "created_at 9999-12-31 is far after the export was taken",
+           created_at="9999-12-31T23:59:00+00:00", first_response_at=None, resolved_at=None,
+           closed_at=None, status="New", close_code=None)
+    ticket("implausible_timestamp", "created_at 1900-01-01 is before the earliest plausible time (1990)",
+           created_at="1900-01-01T09:00:00+00:00", first_response_at=None, resolved_at=None,
+           closed_at=None, status="New", close_code=None)
     original = inj.pick("tickets", resolved)
     inj.insert(
         "tickets",
@@ -164,7 +173,7 @@ def reject_faults(inj: Injector, client: str, zone: str, year: int) -> None:
         at=at,
     )
 
-    event = inj.pick("ticket_events", its_ticket & (pl.col("status") == "In Progress"))
+    event = inj.pick("ticket_events", its_ticket & (pl.col("status") == "In Progress"), its_ticket)
     inj.insert(
         "ticket_events",
         event | {"status": None, "at": _shift(event["at"], 5)},
@@ -194,7 +203,7 @@ def reject_faults(inj: Injector, client: str, zone: str, year: int) -> None:
         "unparseable_timestamp",
         "at '2026-09-15 around 10am' is not ISO 8601",
     )
-    copy = inj.pick("ticket_events", its_ticket & (pl.col("status") == "New"))
+    copy = inj.pick("ticket_events", its_ticket & (pl.col("status") == "New"), its_ticket)
     inj.insert(
         "ticket_events",
         copy,
@@ -203,29 +212,29 @@ def reject_faults(inj: Injector, client: str, zone: str, year: int) -> None:
         at=inj.frames["ticket_events"].height,
     )
 
-    survey = inj.pick("surveys", its_ticket)
+    survey = inj.pick("surveys", its_ticket, pl.lit(True))  # its ticket id is replaced
     inj.insert(
         "surveys",
         survey | {"ticket_id": "ZZ-00002"},
         "survey_unknown_ticket",
         "ticket ZZ-00002 does not exist",
     )
-    unsurveyed = inj.pick(
-        "tickets", resolved & ~pl.col("ticket_id").is_in(inj.frames["surveys"]["ticket_id"])
-    )
-    inj.insert(
-        "surveys",
-        {
-            "ticket_id": unsurveyed["ticket_id"],
-            "responded_at": _shift(unsurveyed["resolved_at"], 60),
-            "rating": "4",
-            "comment": "Good",
-        },
-        "rating_out_of_scale",
-        "rating '4' on a 3-point (positive/neutral/negative) client",
-    )
+    def survey_of_another_ticket(minutes: float, rating: str, comment: str, reason: str, detail: str) -> None:
+        unsurveyed = inj.pick(
+            "tickets", resolved & ~pl.col("ticket_id").is_in(inj.frames["surveys"]["ticket_id"])
+        )
+        row = {"ticket_id": unsurveyed["ticket_id"], "rating": rating, "comment": comment,
+               "responded_at": _shift(unsurveyed["resolved_at"], minutes)}
+        inj.insert("surveys", row, reason, detail)
 
-    outage = inj.pick("outages", mine)  # unplanned or a patch window: a short period may lack either
+    survey_of_another_ticket(60, "4", "Good", "rating_out_of_scale",
+                             "rating '4' on a 3-point (positive/neutral/negative) client")
+    survey_of_another_ticket(90, survey["rating"], "Fixed quickly\x00\x00\x00", "nul_byte",
+                             "the comment holds NUL bytes (a corrupt export)")
+
+    # the client may have had no unplanned outage (or none at all): then copy another one
+    outage = inj.pick("outages", mine & (pl.col("planned") == "false"), mine, pl.lit(True))
+    outage |= {"client_id": client, "planned": "false"}
     inj.insert(
         "outages",
         outage | {"started_at": outage["ended_at"], "ended_at": outage["started_at"]},
@@ -239,7 +248,8 @@ def reject_faults(inj: Injector, client: str, zone: str, year: int) -> None:
         "planned 'sometimes' is not true/false",
     )
 
-    entry = inj.pick("time_entries", mine & (pl.col("work_type") == "remote"))
+    entry = inj.pick("time_entries", mine & (pl.col("work_type") == "remote"), mine, pl.lit(True))
+    entry |= {"client_id": client, "work_type": "remote"}
     inj.insert(
         "time_entries",
         entry | {"minutes": "1h30"},
@@ -253,7 +263,7 @@ def reject_faults(inj: Injector, client: str, zone: str, year: int) -> None:
         "started_at is empty",
     )
 
-    device = inj.pick("devices", mine & (pl.col("patch_status") == "compliant"))
+    device = inj.pick("devices", mine & (pl.col("patch_status") == "compliant"), mine)
     inj.insert(
         "devices", device | {"device_id": None}, "missing_required_field", "device_id is empty"
     )
@@ -311,13 +321,16 @@ def valid_oddities(inj: Injector, zone: str) -> list[Fault]:
 def quality_faults(inj: Injector, client: str) -> list[Fault]:
     """Problems that pass cleaning but a data-quality gate must flag, all on one client."""
     tickets = inj.frames["tickets"]
+    # first responses recorded after the resolution (a response before creation is a reject)
     mine = tickets.filter(
         (pl.col("client_id") == client) & pl.col("first_response_at").is_not_null()
+        & pl.col("resolved_at").is_not_null()
     )
     count = max(1, round(0.10 * tickets.filter(pl.col("client_id") == client).height))
     early = sorted(inj.rng.choice(mine["ticket_id"].to_numpy(), size=count, replace=False).tolist())
-    created = dict(zip(mine["ticket_id"], mine["created_at"]))
-    values = {t: _shift(created[t], -float(inj.rng.integers(5, 91))) for t in early}
+    created = dict(zip(tickets["ticket_id"], tickets["created_at"]))
+    resolved = dict(zip(mine["ticket_id"], mine["resolved_at"]))
+    values = {t: _shift(resolved[t], float(inj.rng.integers(5, 91))) for t in early}
     inj.frames["tickets"] = tickets.with_columns(
         pl.col("ticket_id")
         .replace_strict(values, default=pl.col("first_response_at"), return_dtype=pl.String)
@@ -325,10 +338,11 @@ def quality_faults(inj: Injector, client: str) -> list[Fault]:
     )
     inj.used.update(early)
 
-    closed = tickets.filter(
+    closed = tickets.filter(  # never reopened: a change after closing is then out of order for sure
         (pl.col("client_id") == client)
         & (pl.col("status") == "Closed")
         & (pl.col("close_code") == "resolved")
+        & (pl.col("reopen_count") == "0")
         & ~pl.col("ticket_id").is_in(early)
     )
     end = max(datetime.fromisoformat(t) for t in closed["closed_at"])
@@ -372,7 +386,7 @@ def quality_faults(inj: Injector, client: str) -> list[Fault]:
             "tickets",
             None,
             "quality",
-            "first_response_at before created_at (by 5-90 minutes)",
+            "first_response_at after resolved_at (by 5-90 minutes)",
             client,
             tuple(early),
         ),

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from pipelines.cli import display
+from pipelines.cli.display import console
 from pipelines.core import config
 from pipelines.core.layout import Layout
 
@@ -23,7 +23,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
 BUILD = Layout(config.BUILD)
 
 DataOpt = Annotated[Path, typer.Option("--data", help="Folder with the raw exports and contracts/.")]
@@ -31,6 +30,15 @@ OutOpt = Annotated[Path, typer.Option("--out", help="Folder to write to.")]
 PeriodOpt = Annotated[
     str | None, typer.Option("--period", help="Report month YYYY-MM (default: latest complete month).")
 ]
+EncodingOpt = Annotated[str | None, typer.Option(
+    "--encoding", help="Encoding of CSV files that are not UTF-8, e.g. cp1252 (UTF-8 files stay UTF-8).")]
+SeparatorOpt = Annotated[str | None, typer.Option(
+    "--separator", help="CSV separator, e.g. ';' (default: read from each file's header).")]
+ExtractedOpt = Annotated[str | None, typer.Option(
+    "--extracted-at", help="When the export was taken (ISO date/time; default: as the import recorded it, "
+                           "else now): timestamps over a day later are implausible, months up to it complete.")]
+EarliestOpt = Annotated[str | None, typer.Option(
+    "--earliest", help="Timestamps before this date are implausible (default 1990-01-01).")]
 PeriodsOpt = Annotated[
     str | None, typer.Option("--period", help="Report month YYYY-MM, a range YYYY-MM:YYYY-MM (every month "
                              "in it) or 'all' (every month in the data); default: latest complete month.")
@@ -46,9 +54,17 @@ def _fail(message: str, code: int = config.EXIT_USAGE) -> None:
     raise typer.Exit(code)
 
 
+def _build_of(out: Path) -> Path:
+    """The build folder a stage's output belongs to: the workspace's build/ when it is in there
+    (the folder a run locks), else the output's own parent (another workspace, e.g. a test's)."""
+    out, build = Path(out).resolve(), config.BUILD.resolve()
+    return config.BUILD if out == build or build in out.parents else out.parent
+
+
 @contextmanager
 def _locked(build: Path = config.BUILD):
     """Hold the run lock of the workspace while a command writes into it (exit 3 when taken)."""
+    from pipelines.core.io import describe_os_error
     from pipelines.run.lock import LockedError, run_lock
 
     try:
@@ -56,30 +72,22 @@ def _locked(build: Path = config.BUILD):
             yield
     except LockedError as exc:
         _fail(str(exc), config.EXIT_LOCKED)
+    except OSError as exc:  # a full disk, a folder that cannot be written: a message, not a traceback
+        _fail(describe_os_error(exc))
 
 
 def _guard(func, *args, **kwargs):
     """Run a stage; turn input errors into a clear message and exit code 2."""
     from pipelines.core.contracts import ContractError
-    from pipelines.core.io import InputError
+    from pipelines.core.io import InputError, describe_os_error
     from pipelines.run.execute import TemplateError
 
     try:
         return func(*args, **kwargs)
     except (ContractError, InputError, TemplateError) as exc:
         _fail(str(exc))
-
-
-def _clean_table(summary: dict):
-    table = Table(title="clean: every input row is clean or rejected")
-    for column in ("table", "source", "rows in", "clean", "rejected", "reasons"):
-        table.add_column(column, justify="right" if column in {"rows in", "clean", "rejected"} else "left")
-    for name, t in summary["tables"].items():
-        reasons = "\n".join(f"{r} {n}" for r, n in t["by_reason"].items())
-        table.add_row(name, t["source"], str(t["rows_in"]), str(t["clean"]), str(t["rejected"]), reasons)
-    for name in summary["missing_tables"]:
-        table.add_row(name, "(no file: section skipped)", "", "", "", "")
-    return table
+    except OSError as exc:
+        _fail(describe_os_error(exc))
 
 
 @app.command()
@@ -107,14 +115,39 @@ def sample(
         console.print(f"wrote {path}", highlight=False)
 
 
+def _read_settings(encoding, separator, extracted_at, earliest):
+    """(time bounds or None for the defaults, read options) from the options, or a clear exit 2."""
+    from datetime import datetime
+
+    from pipelines.clean.fields import TimeBounds
+    from pipelines.core.exports import ReadOptions
+    from pipelines.core.io import InputError
+
+    moments = {}
+    for name, value in (("--extracted-at", extracted_at), ("--earliest", earliest)):
+        try:
+            if value:
+                moments[name] = datetime.fromisoformat(value)
+        except ValueError:
+            _fail(f"{name} {value!r} is not an ISO date or time like 2026-11-01 or 2026-11-01T06:00:00Z")
+    try:
+        bounds = TimeBounds.of(moments.get("--extracted-at"), moments.get("--earliest")) if moments else None
+        return bounds, ReadOptions(encoding, separator)
+    except (InputError, ValueError) as exc:
+        _fail(str(exc))
+
+
 @app.command()
-def clean(data: DataOpt = config.SAMPLE_DATA, out: OutOpt = BUILD.clean) -> None:
+def clean(data: DataOpt = config.SAMPLE_DATA, out: OutOpt = BUILD.clean, encoding: EncodingOpt = None,
+          separator: SeparatorOpt = None, extracted_at: ExtractedOpt = None,
+          earliest: EarliestOpt = None) -> None:
     """Ingest raw exports: clean tables + rejects (every row accounted for)."""
     from pipelines.clean.stage import clean_folder
 
-    with _locked():
-        result = _guard(clean_folder, data, out)
-    console.print(_clean_table(result.summary))
+    bounds, options = _read_settings(encoding, separator, extracted_at, earliest)
+    with _locked(_build_of(out)):
+        result = _guard(clean_folder, data, out, bounds, options)
+    console.print(display.clean_table(result.summary))
     console.print(f"clean tables and rejects written to {out}", highlight=False)
 
 
@@ -137,17 +170,10 @@ def validate(
     from pipelines.validate.health import write_health_pages
     from pipelines.validate.suites import TABLE_NOUNS
 
-    with _locked():
+    with _locked(_build_of(out)):
         results = _guard(validate_folder, data, out, clients=client, data_docs=data_docs)
         write_health_pages(data, out, list(results), out / "health")
-    table = Table(title="validate: data-quality gate per client")
-    for column in ("client", "passed", "warnings", "errors", "publishable"):
-        table.add_column(column, justify="left" if column == "client" else "right")
-    for client_id, gate in results.items():
-        c = gate.counts
-        verdict = "yes" if gate.publishable else "[red]NO[/red]"
-        table.add_row(client_id, str(c["passed"]), str(c["warned"]), str(c["failed"]), verdict)
-    console.print(table)
+    console.print(display.gate_table(results))
     for client_id, gate in results.items():
         for r in gate.failures:
             examples = f" e.g. {', '.join(r['example_ids'])}" if r["example_ids"] else ""
@@ -190,7 +216,7 @@ def metrics(
         except ValueError as exc:
             _fail(f"--period: {exc}")
     try:
-        with _locked():
+        with _locked(_build_of(out)):
             result = _guard(metrics_folder, data, out, period, tone_min_labels=tone_min_labels)
     except ValueError as exc:  # e.g. a ticket whose priority has no target in its contract
         _fail(str(exc))
@@ -203,16 +229,7 @@ def metrics(
     if s["missing_tables"]:
         console.print(f"not given (their KPIs are n/a): {', '.join(s['missing_tables'])}",
                       highlight=False)
-    console.print(_tone_line(s["tone"]), highlight=False)
-
-
-def _tone_line(tone: dict) -> str:
-    if tone["method"] == "lexicon":
-        return f"comment tone: word list ({tone['reason']})"
-    measured = (f"macro-F1 {tone['macro_f1']:.2f} on {tone['scored_comments']:,} later comments, "
-                f"word list {tone['lexicon_macro_f1']:.2f}" if tone["macro_f1"] is not None
-                else "agreement not measured: the comments span a single month")
-    return f"comment tone: model trained on {tone['labelled_comments']:,} rated comments ({measured})"
+    console.print(display.tone_line(s["tone"]), highlight=False)
 
 
 @app.command(name="import")
@@ -249,7 +266,7 @@ def import_(
     for reason, count in r["rejected_by_reason"].items():
         console.print(f"  rejected {count}: {reason} (see import_rejects.csv)", highlight=False)
     if "history" in r:
-        _print_history(r["history"])
+        display.print_history(r["history"])
     if r["unknown_columns"]:
         console.print(f"  unknown columns (not imported): {', '.join(r['unknown_columns'])}", highlight=False)
     for name, values in r["unmapped_values"].items():
@@ -261,26 +278,6 @@ def import_(
         console.print(f"[yellow]warning:[/yellow] {warning}", markup=True, highlight=False, soft_wrap=True)
     console.print(f"canonical tables, import_rejects.csv and import_report.json written to {out}",
                   highlight=False)
-
-
-def _print_history(h: dict) -> None:
-    console.print(
-        f"  status history ({', '.join(h['shapes'])}): {h['reconciliation']}; {h['status_events']} status "
-        f"events for {h['tickets_with_history']} tickets ({h['tickets_without_history']} without history)",
-        highlight=False)
-    for reason, count in h["rejected_by_reason"].items():
-        console.print(f"  history rejected {count}: {reason} (see import_rejects.csv)", highlight=False)
-    if h["unmapped_statuses"]:
-        shown = ", ".join(f"{v!r} x{n}" for v, n in list(h["unmapped_statuses"].items())[:5])
-        console.print(f"  unmapped history statuses: {shown}", highlight=False)
-    if h["agreement"]:
-        table = Table(title="the tool's own waiting time vs the imported history (calendar minutes)")
-        for column in ("tool column", "statuses", "tickets", "agree (within 1 min)", "tool total", "history total"):
-            table.add_column(column)
-        for a in h["agreement"]:
-            table.add_row(a["column"], ", ".join(a["statuses"]), str(a["tickets"]), str(a["agree"]),
-                          f"{a['theirs_minutes']:g}", f"{a['ours_minutes']:g}")
-        console.print(table)
 
 
 @app.command()
@@ -296,6 +293,10 @@ def run(
         help="Run the clients on Dask: a scheduler address (tcp://HOST:8786) or local:N (N local "
              "workers; --jobs is then not used). Needs the `cluster` extra and folders shared "
              "with every worker.")] = None,
+    encoding: EncodingOpt = None,
+    separator: SeparatorOpt = None,
+    extracted_at: ExtractedOpt = None,
+    earliest: EarliestOpt = None,
 ) -> None:
     """The monthly batch: clean, validate, metrics, notebooks per client, portfolio, publish.
 
@@ -311,66 +312,21 @@ def run(
     _check_engine(engine)
     if cluster:
         _check_cluster(cluster)
+    bounds, read = _read_settings(encoding, separator, extracted_at, earliest)
     options = RunOptions(period=period, clients=client, jobs=jobs, data=data, force=force, engine=engine,
-                         cluster=cluster)
-    with _BatchProgress() as progress:
+                         cluster=cluster, bounds=bounds, read=read)
+    with display.BatchProgress() as progress:
         try:
             result = _guard(run_batch, options, progress.on_event)
         except LockedError as exc:
             _fail(str(exc), config.EXIT_LOCKED)
         except ClusterError as exc:
             _fail(str(exc))
-    console.print(_run_table(result))
+    console.print(display.run_table(result))
     for outcome in result.outcomes:
         if outcome.status in {"failed", "stale"}:
             console.print(f"[red]{outcome.client_id}[/red]: {outcome.message}", highlight=False)
     raise typer.Exit(result.exit_code)
-
-
-class _BatchProgress:
-    """Draws the batch's events: a line per stage and a progress bar per client."""
-
-    _WORDS = {"executed": "done", "failed": "FAILED", "stale": "HELD BACK (data-quality gate)"}
-
-    def __enter__(self):
-        self.progress, self.tasks = None, {}
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop()
-
-    def _stop(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress, self.tasks = None, {}
-
-    def on_event(self, event) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        if event.kind == "stage":
-            self._stop()
-            console.print(f"[bold]{event.text}[/bold] …", highlight=False)
-        elif event.kind == "message":
-            console.print(event.text, highlight=False, soft_wrap=True)
-        elif event.kind == "client":
-            if self.progress is None:
-                self.progress = Progress(TextColumn("{task.description:<32}"), BarColumn(),
-                                         MofNCompleteColumn(), TimeElapsedColumn(), console=console)
-                self.progress.start()
-            self.tasks[event.client] = self.progress.add_task(event.client, total=event.steps)
-        elif event.client in self.tasks:
-            task = self.tasks[event.client]
-            if event.kind == "step":
-                self.progress.update(task, advance=1 if event.ok else 0,
-                                     description=f"{event.client} {event.step}{'' if event.ok else ' FAILED'}")
-            elif event.kind == "done":
-                self.progress.update(task, description=f"{event.client} {self._WORDS.get(event.text, event.text)}")
 
 
 def _check_cluster(address: str) -> None:
@@ -398,31 +354,6 @@ def _check_engine(engine: str) -> None:
 
     if engine not in ("auto", *ENGINES):
         _fail(f"--engine {engine!r} is not one of auto, {', '.join(ENGINES)}")
-
-
-def _short(path) -> str:
-    """A path relative to the workspace when it is inside it (keeps the summary table narrow)."""
-    if path is None:
-        return ""
-    try:
-        return str(Path(path).relative_to(config.WORKSPACE))
-    except ValueError:
-        return str(path)
-
-
-def _run_table(result):
-    months = result.periods or [result.period]
-    span = months[0] if len(months) == 1 else f"{months[0]} to {months[-1]} ({len(months)} months)"
-    table = Table(title=f"servicereview run — period {span}")
-    for column in ("client", "status", "time", "output"):
-        table.add_column(column, justify="right" if column == "time" else "left")
-    for o in result.outcomes:
-        style = {"failed": "red", "stale": "yellow"}.get(o.status, "")
-        table.add_row(o.client_id, f"[{style}]{o.status}[/{style}]" if style else o.status,
-                      f"{o.seconds:.1f}s" if o.seconds else "", _short(o.output))
-    if result.timings:
-        table.caption = "stages: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
-    return table
 
 
 @app.command()
@@ -479,6 +410,3 @@ def preview(
     except OSError as exc:  # port in use
         _fail(f"cannot serve on 127.0.0.1:{port}: {exc.strerror or exc}")
 
-
-if __name__ == "__main__":
-    app()
