@@ -310,6 +310,11 @@ def run(
     data: DataOpt = config.SAMPLE_DATA,
     force: Annotated[bool, typer.Option("--force", help="Re-execute even if nothing changed.")] = False,
     engine: EngineOpt = "auto",
+    cluster: Annotated[str | None, typer.Option(
+        "--cluster", envvar="SERVICEREVIEW_CLUSTER",
+        help="Run the clients on Dask: a scheduler address (tcp://HOST:8786) or local:N (N local "
+             "workers; --jobs is then not used). Needs the `cluster` extra and folders shared "
+             "with every worker.")] = None,
     encoding: EncodingOpt = None,
     separator: SeparatorOpt = None,
     extracted_at: ExtractedOpt = None,
@@ -323,23 +328,38 @@ def run(
     Exit codes: 0 all clients published; 1 a client failed (its notebook or its data-quality
     gate; the others completed); 2 bad arguments or unusable input; 3 another run holds the lock.
     """
-    from pipelines.run.batch import LockedError, RunOptions, run_batch
+    from pipelines.run.batch import ClusterError, LockedError, RunOptions, run_batch
 
     _check_period(period)
     _check_engine(engine)
+    if cluster:
+        _check_cluster(cluster)
     bounds, read = _read_settings(encoding, separator, extracted_at, earliest)
     options = RunOptions(period=period, clients=client, jobs=jobs, data=data, force=force, engine=engine,
-                         bounds=bounds, read=read)
+                         cluster=cluster, bounds=bounds, read=read)
     with display.BatchProgress() as progress:
         try:
             result = _guard(run_batch, options, progress.on_event)
         except LockedError as exc:
             _fail(str(exc), config.EXIT_LOCKED)
+        except ClusterError as exc:
+            _fail(str(exc))
     console.print(display.run_table(result))
     for outcome in result.outcomes:
         if outcome.status in {"failed", "stale"}:
             console.print(f"[red]{outcome.client_id}[/red]: {outcome.message}", highlight=False)
     raise typer.Exit(result.exit_code)
+
+
+def _check_cluster(address: str) -> None:
+    try:
+        from pipelines.run import cluster
+    except ImportError as exc:
+        _fail(f"--cluster needs Dask distributed ({exc}): pip install 'servicereview[cluster]'")
+    try:
+        cluster.parse(address)
+    except ValueError as exc:
+        _fail(str(exc))
 
 
 def _check_period(period: str | None) -> None:

@@ -14,8 +14,11 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from pipelines.core.schemas import REJECTS_SCHEMA, TABLES
@@ -91,9 +94,36 @@ def describe_os_error(exc: OSError) -> str:
     return text
 
 
-def write_table(frame: pl.DataFrame, path: Path) -> Path:
-    """Write Parquet atomically."""
-    return _atomic(path, frame.write_parquet)
+
+def write_table(frame: pl.DataFrame, path: Path, row_group_size: int | None = None) -> Path:
+    """Write Parquet atomically (`row_group_size` rows per row group; default: polars')."""
+    return _atomic(path, lambda tmp: frame.write_parquet(tmp, row_group_size=row_group_size))
+
+
+def merge_sorted_parts(parts: list[Path], path: Path, by: list[str], window: int,
+                       drop: tuple[str, ...] = ()) -> Path:
+    """Merge Parquet parts, each sorted by `by` (the first an integer or timestamp column), into
+    one file sorted by `by`, atomically, without holding them all in memory.
+
+    The output is built in windows of about `window` rows (a range of the first key): a
+    window's rows are one contiguous slice of each part, so each part is read once and only
+    a window is sorted at a time. `drop` columns are left out of the output."""
+    key = by[0]
+    keys = [pl.read_parquet(p, columns=[key])[key].to_physical().to_numpy() for p in parts]
+    merged = np.sort(np.concatenate(keys)) if keys else np.empty(0, np.int64)
+    bounds = np.unique(merged[::max(window, 1)]).tolist() + [None]  # None: past the last key
+    windows = []
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        pieces = []
+        for part, k in zip(parts, keys, strict=True):
+            a = int(np.searchsorted(k, lo, side="left"))
+            b = len(k) if hi is None else int(np.searchsorted(k, hi, side="left"))
+            if b > a:
+                pieces.append(pl.scan_parquet(part).slice(a, b - a))
+        windows.append(pl.concat(pieces).sort(by, maintain_order=True).drop(list(drop)))
+    if not windows:  # no rows at all: the parts' (empty) schema
+        windows = [pl.scan_parquet(parts[0]).drop(list(drop))]
+    return _atomic(path, lambda tmp: pl.concat(windows).sink_parquet(tmp))
 
 
 def write_csv(frame: pl.DataFrame, path: Path) -> Path:
@@ -213,27 +243,52 @@ def read_rejects_csv(path: Path) -> pl.DataFrame:
     return frame.select(list(REJECTS_SCHEMA)).cast(REJECTS_SCHEMA)
 
 
+@contextmanager
+def scratch_folder(path: Path) -> Iterator[Path]:
+    """A fresh folder for intermediate files, removed afterwards whatever happens."""
+    path = Path(path)
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def read_table(folder: Path, table: str, columns: list[str] | None = None,
-               client_id: str | None = None) -> pl.DataFrame:
+               client_id: str | list[str] | None = None, row_index: str | None = None) -> pl.DataFrame:
     """A table from `folder/<table>.parquet`; an empty frame of the right schema if absent.
 
-    `columns` reads only those columns and `client_id` only that client's rows (both pushed
-    down into the Parquet reader: large tables cost less memory and time). A requested
-    canonical column that a file written before it existed lacks is read as nulls."""
+    `columns` reads only those columns and `client_id` only that client's rows, or those
+    clients' rows when it is a list (both pushed down into the Parquet reader: large tables
+    cost less memory and time). A requested canonical column that a file written before it
+    existed lacks is read as nulls. `row_index` adds each row's position in the file (Int64)."""
     path = Path(folder) / f"{table}.parquet"
     schema = REJECTS_SCHEMA if table == "rejects" else TABLES[table].columns if table in TABLES else {}
     if not path.exists():
-        return pl.DataFrame(schema={c: schema[c] for c in columns} if columns else schema)
-    scan = pl.scan_parquet(path)
+        schema = {c: schema[c] for c in columns} if columns else dict(schema)
+        return pl.DataFrame(schema=schema | ({row_index: pl.Int64} if row_index else {}))
+    scan = pl.scan_parquet(path, row_index_name=row_index)
+    if row_index:
+        scan = scan.with_columns(pl.col(row_index).cast(pl.Int64))
     names = scan.collect_schema().names()
     if client_id is not None:
         if "client_id" not in names:
             raise InputError(f"{path}: no client_id column (clean tables carry each row's client)")
-        scan = scan.filter(pl.col("client_id") == client_id)
+        wanted = pl.col("client_id")
+        scan = scan.filter(wanted == client_id if isinstance(client_id, str) else wanted.is_in(client_id))
     if columns:
-        scan = scan.select([pl.col(c) if c in names or c not in schema else pl.lit(None, schema[c]).alias(c)
-                            for c in columns])
+        scan = scan.select(([pl.col(row_index)] if row_index else [])
+                           + [pl.col(c) if c in names or c not in schema else pl.lit(None, schema[c]).alias(c)
+                              for c in columns])
     return scan.collect()
+
+
+def scan_table(folder: Path, table: str) -> pl.LazyFrame | None:
+    """A lazy scan of `folder/<table>.parquet` (None when absent): for passes over a table
+    too large to read whole, such as counting rows per client."""
+    path = Path(folder) / f"{table}.parquet"
+    return pl.scan_parquet(path) if path.exists() else None
 
 
 def copy_contracts(source: Path, target: Path, rewritten: dict[str, str] | None = None) -> None:
@@ -252,19 +307,28 @@ def copy_contracts(source: Path, target: Path, rewritten: dict[str, str] | None 
             shutil.copy2(path, copy)
 
 
-def read_clean(clean_dir: Path, client_id: str | None = None,
-               columns: dict[str, list[str]] | None = None) -> dict[str, pl.DataFrame | None]:
-    """Every canonical table of a clean folder, None for a table the export did not provide.
-
-    `client_id` reads only that client's rows and `columns` only those columns of a table
-    (both pushed down into the Parquet reader). A folder without tickets is an error."""
+def missing_clean_tables(clean_dir: Path) -> set[str]:
+    """The canonical tables a clean folder does not have (the export did not provide them);
+    a folder without tickets is an error."""
     clean_dir = Path(clean_dir)
     if not (clean_dir / "tickets.parquet").exists():
         raise InputError(f"{clean_dir}: no tickets.parquet (run `servicereview clean` first)")
     summary = clean_dir / "clean_summary.json"
     missing = set(read_json(summary).get("missing_tables", [])) if summary.exists() else set()
+    return missing | {name for name in TABLES if not (clean_dir / f"{name}.parquet").exists()}
+
+
+def read_clean(clean_dir: Path, client_id: str | list[str] | None = None,
+               columns: dict[str, list[str]] | None = None,
+               row_index: dict[str, str] | None = None) -> dict[str, pl.DataFrame | None]:
+    """Every canonical table of a clean folder, None for a table the export did not provide.
+
+    `client_id` reads only that client's (or those clients') rows and `columns` only those
+    columns of a table (both pushed down into the Parquet reader); `row_index` adds, per
+    table, a column with each row's position in the file. A folder without tickets is an error."""
+    missing = missing_clean_tables(clean_dir)
     return {
-        name: None if name in missing or not (clean_dir / f"{name}.parquet").exists()
-        else read_table(clean_dir, name, (columns or {}).get(name), client_id)
+        name: None if name in missing
+        else read_table(clean_dir, name, (columns or {}).get(name), client_id, (row_index or {}).get(name))
         for name in TABLES
     }

@@ -23,6 +23,7 @@ month, and a month that is not complete is flagged (`month_complete`) wherever i
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -47,6 +48,9 @@ ACTIVITY = {"tickets": ("created_at", "first_response_at", "resolved_at", "close
             "ticket_events": ("at",)}  # what says how far an export reaches
 BY_PRIORITY_COLUMNS = ["client_id", "month", "priority",
                        *[c for m in kpis.MEASURES if m.by_priority for c in m.columns]]
+CHUNK_TICKETS = 1_000_000  # tickets per chunk of clients in metrics_folder: its peak memory follows this
+TICKET_ROW = "__ticket_row"  # a ticket's place in the clean file, to put ticket_sla back in its order
+PART_ROW_GROUP = 65_536  # rows per row group of a chunk's ticket_sla part: merging reads slices
 # Only what the metrics use, so the big tables cost less memory (others: every column).
 READ_COLUMNS = {
     "tickets": ["ticket_id", "client_id", "created_at", "priority", "first_response_at",
@@ -61,7 +65,7 @@ READ_COLUMNS = {
 class MetricsResult:
     """The metrics stage's outputs (see OUTPUTS) and its run summary."""
 
-    ticket_sla: pl.DataFrame
+    ticket_sla: pl.DataFrame | pl.LazyFrame  # lazy from metrics_folder: a scan of the written file
     client_kpis: pl.DataFrame
     client_kpis_by_priority: pl.DataFrame
     client_uptime: pl.DataFrame
@@ -98,10 +102,13 @@ def default_period(export_end: datetime | None, contracts: dict[str, Contract]) 
 
 
 def compute_metrics(tables: dict[str, pl.DataFrame | None], contracts: dict[str, Contract],
-                    period: str | None = None, *, extracted_at: datetime | None = None) -> MetricsResult:
+                    period: str | None = None, *, extracted_at: datetime | None = None,
+                    first_month: str | None = None) -> MetricsResult:
     """Every metrics output from clean tables (None = table not given) and contracts.
 
-    `extracted_at`: when the export was taken, if it says (else its latest activity)."""
+    `extracted_at`: when the export was taken, if it says (else its latest activity).
+    `first_month` (default: from these tickets) fixes the first month of the scope, so a
+    chunk of clients is computed exactly as it is among all clients (`metrics_folder`)."""
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -115,12 +122,8 @@ def compute_metrics(tables: dict[str, pl.DataFrame | None], contracts: dict[str,
     ends = data_ends(tables)
     export_end = extracted_at or max(ends.values(), default=None)
     period = period or default_period(export_end, contracts)
-    today = datetime.now(UTC).date()
-    if month_index(period) > today.year * 12 + today.month - 1:  # also validates the spelling
-        # nothing can be known about it yet, and the calendars would run to it (year 2999 …)
-        raise io.InputError(f"--period {period} has not begun yet (today is {today.isoformat()}); "
-                            "a report is for a month that has started")
-    first_month = _first_month(tickets, contracts, period)
+    _check_begun(period)
+    first_month = first_month or _first_month(tickets, contracts, period)
     scope = sla.make_scope(contracts, first_month, period)
     earliest = int(min(sla.epoch_us(tickets["created_at"]).min(initial=sla.NEVER), scope.as_of.min()))
     sla_clock = sla.build_clock(contracts, scope, earliest)  # shared by every as-of evaluation
@@ -206,6 +209,15 @@ def _pauses_seen(tables: dict[str, pl.DataFrame | None], contracts: dict[str, Co
     return {c: c in seen for c in contracts}
 
 
+def _check_begun(period: str) -> None:
+    """Refuse a month that has not begun (also checks the spelling): nothing can be known about
+    it yet, and the calendars would run to it (year 2999 ...)."""
+    today = datetime.now(UTC).date()
+    if month_index(period) > today.year * 12 + today.month - 1:
+        raise io.InputError(f"--period {period} has not begun yet (today is {today.isoformat()}); "
+                            "a report is for a month that has started")
+
+
 def _first_month(tickets: pl.DataFrame, contracts: dict[str, Contract], period: str) -> str:
     """The earliest local month of any client's first ticket (at most the period)."""
     firsts = tickets.group_by("client_id").agg(pl.col("created_at").min())
@@ -229,33 +241,133 @@ def _attach(client: pl.DataFrame, frame: pl.DataFrame | None, columns: dict[str,
                              for c, dtype in columns.items()])
 
 
-def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
-                   tone_min_labels: int | None = None) -> MetricsResult:
-    """Read a clean folder (tables + contracts/), compute, write the outputs to out_dir; then
-    estimate comment tone (below `tone_min_labels` rated comments, default
-    SERVICEREVIEW_TONE_MIN_LABELS or 2,000, from the word list)."""
-    started = time.perf_counter()
-    clean_dir, out_dir = Path(clean_dir), Path(out_dir)
-    tables = io.read_clean(clean_dir, columns=READ_COLUMNS)
-    contracts = load_contracts(clean_dir / "contracts")
-    min_labels = tone.min_labels_setting() if tone_min_labels is None else tone_min_labels
-    read_s = time.perf_counter() - started
+def plan_chunks(tickets_per_client: dict[str, int], budget: int) -> list[list[str]]:
+    """Clients in id order, in consecutive chunks of at most about `budget` tickets (a client
+    is never split; one larger than the budget is a chunk of its own; clients without tickets
+    ride along in a neighbouring chunk)."""
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for client in sorted(tickets_per_client):
+        n = tickets_per_client[client]
+        if n and size and size + n > budget:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(client)
+        size += n
+    return chunks
+
+
+def combine_summaries(summaries: list[dict]) -> dict:
+    """The summary of all clients from the summaries of chunks of them (as `compute_metrics`
+    would have written it for all at once; timings are summed)."""
+    first = summaries[0]
+    union = lambda key: sorted({c for s in summaries for c in s[key]})
+    timings: dict[str, float] = {}
+    for s in summaries:
+        for name, seconds in s["timings_s"].items():
+            timings[name] = round(timings.get(name, 0.0) + seconds, 3)
+    return first | {
+        "as_of": {c: t for s in summaries for c, t in s["as_of"].items()},
+        "data_end": dict(sorted((c, t) for s in summaries for c, t in s["data_end"].items())),
+        "period_complete": all(s["period_complete"] for s in summaries),
+        "clients": union("clients"),
+        "clients_without_tickets": union("clients_without_tickets"),
+        "tickets_in": sum(s["tickets_in"] for s in summaries),
+        "tickets_after_period": sum(s["tickets_after_period"] for s in summaries),
+        "rows": {name: sum(s["rows"][name] for s in summaries) for name in OUTPUTS},
+        "timings_s": timings,
+    }
+
+
+def _over_all_clients(clean_dir: Path, contracts: dict[str, Contract], period: str | None,
+                      missing: set[str]) -> tuple[str, str, datetime | None, str | None, dict[str, int]]:
+    """What is taken over all clients before any chunk, from lazy scans: the period, the first
+    month, where the export ends (and its stated extraction time) and each client's tickets."""
+    census = (io.scan_table(clean_dir, "tickets").group_by("client_id")
+              .agg(pl.len().alias("tickets"), pl.col("created_at").min()).collect())
     summary = clean_dir / "clean_summary.json"
     cleaned = io.read_json(summary) if summary.exists() else {}
     # when the export was taken: as `clean --extracted-at` gave it, or as the import recorded it
     stated = cleaned.get("extracted_at") or (cleaned.get("import") or {}).get("extracted_at")
-    result = compute_metrics(tables, contracts, period,
-                             extracted_at=datetime.fromisoformat(stated).astimezone(UTC) if stated else None)
+    latest = [io.scan_table(clean_dir, name).select(pl.max_horizontal(columns).max()).collect().item()
+              for name, columns in ACTIVITY.items() if name not in missing]
+    export_end = datetime.fromisoformat(stated).astimezone(UTC) if stated \
+        else max((at for at in latest if at is not None), default=None)
+    period = period or default_period(export_end, contracts)
+    _check_begun(period)
+    counts = dict.fromkeys(contracts, 0) | dict(census.select("client_id", "tickets").iter_rows())
+    return period, _first_month(census.drop("tickets"), contracts, period), export_end, stated, counts
+
+
+def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
+                   chunk_tickets: int = CHUNK_TICKETS, tone_min_labels: int | None = None) -> MetricsResult:
+    """Read a clean folder (tables + contracts/), compute, write the outputs to out_dir.
+
+    Clients are independent, so they are computed in chunks of about `chunk_tickets` tickets,
+    each read with its client filter pushed down into the Parquet reader: peak memory follows
+    the largest chunk, not the folder, and the outputs are byte for byte those of computing all
+    clients at once (where the export ends, the period and the first month are taken over all
+    clients first; ticket_sla keeps the clean tickets' order). The result holds the
+    client-month tables; its `ticket_sla` is a lazy scan of the written file (it may not fit
+    in memory).
+
+    Then comment tone is estimated over every client's surveys (below `tone_min_labels` rated
+    comments, default SERVICEREVIEW_TONE_MIN_LABELS or 2,000, from the word list)."""
+    started = time.perf_counter()
+    clean_dir, out_dir = Path(clean_dir), Path(out_dir)
+    missing = io.missing_clean_tables(clean_dir)  # no tickets at all: the error names the folder
+    contracts = load_contracts(clean_dir / "contracts")
+    period, first_month, export_end, stated, counts = _over_all_clients(clean_dir, contracts, period, missing)
+    chunks = plan_chunks(counts, chunk_tickets)
+    whole = len(chunks) == 1
+    results, parts, read_s = [], [], time.perf_counter() - started
+    with io.scratch_folder(out_dir / f".ticket_sla-parts-{os.getpid()}") as parts_dir:
+        for i, clients in enumerate(chunks):
+            clock = time.perf_counter()
+            tables = io.read_clean(clean_dir, None if whole else clients, READ_COLUMNS,
+                                   None if whole else {"tickets": TICKET_ROW})
+            read_s += time.perf_counter() - clock
+            result = compute_metrics(tables, contracts if whole else {c: contracts[c] for c in clients
+                                                                       if c in contracts},
+                                     period, extracted_at=export_end, first_month=first_month)
+            if not whole:  # this chunk's rows of ticket_sla, with their tickets' places in the file
+                rows = tables["tickets"].select("client_id", "ticket_id", TICKET_ROW)
+                parts.append(io.write_table(
+                    result.ticket_sla.join(rows, on=["client_id", "ticket_id"], how="left",
+                                           maintain_order="left", validate="m:1"),
+                    parts_dir / f"{i:05d}.parquet", row_group_size=PART_ROW_GROUP))
+                result.ticket_sla = result.ticket_sla.clear()
+            results.append(result)
+            del tables, result
+        written = time.perf_counter()
+        if whole:
+            io.write_table(results[0].ticket_sla, out_dir / "ticket_sla.parquet")
+        else:
+            io.merge_sorted_parts(parts, out_dir / "ticket_sla.parquet", [TICKET_ROW], chunk_tickets,
+                                  drop=(TICKET_ROW,))
+    combined = MetricsResult(
+        ticket_sla=io.scan_table(out_dir, "ticket_sla"),
+        client_kpis=pl.concat([r.client_kpis for r in results]).sort("client_id", "month"),
+        client_kpis_by_priority=pl.concat([r.client_kpis_by_priority for r in results]),
+        client_uptime=pl.concat([r.client_uptime for r in results]).sort("client_id", "month", "service"),
+        client_kpi_coverage=pl.concat([r.client_kpi_coverage for r in results]).sort("client_id", "month", "kpi"),
+        contact_matches=pl.concat([r.contact_matches for r in results]),  # each sorted by client first
+        ticket_contacts=pl.concat([r.ticket_contacts for r in results]),
+        summary=combine_summaries([r.summary for r in results]),
+    )
+    for name in OUTPUTS[1:]:
+        io.write_table(getattr(combined, name), out_dir / f"{name}.parquet")
     toned = time.perf_counter()
-    estimated = tone.estimate_tone(tables.get("surveys"), contracts, result.summary["period"], min_labels)
-    result.summary["tone"] = tone.brief(estimated.fit)
-    written = time.perf_counter()
-    for name in OUTPUTS:
-        io.write_table(getattr(result, name), out_dir / f"{name}.parquet")
+    surveys = None if "surveys" in missing else io.read_table(clean_dir, "surveys", READ_COLUMNS["surveys"])
+    min_labels = tone.min_labels_setting() if tone_min_labels is None else tone_min_labels
+    estimated = tone.estimate_tone(surveys, contracts, period, min_labels)
     tone.write_tone(estimated, out_dir)
-    result.summary["timings_s"] = {"read": round(read_s, 3), **result.summary["timings_s"],
-                                   "tone": round(written - toned, 3),
-                                   "write": round(time.perf_counter() - written, 3),
-                                   "total": round(time.perf_counter() - started, 3)}
-    io.write_json(result.summary, out_dir / "metrics_summary.json")
-    return result
+    combined.summary["tone"] = tone.brief(estimated.fit)
+    combined.summary["export_end_from"] = "extraction time" if stated else "latest ticket or status event"
+    combined.summary["timings_s"] = {"read": round(read_s, 3), **combined.summary["timings_s"],
+                                     "write": round(toned - written, 3),
+                                     "tone": round(time.perf_counter() - toned, 3),
+                                     "total": round(time.perf_counter() - started, 3),
+                                     "chunks": len(chunks)}
+    io.write_json(combined.summary, out_dir / "metrics_summary.json")
+    return combined

@@ -1,5 +1,6 @@
 """The monthly batch: clean -> metrics -> per client the data-quality gate and the notebooks
-(in parallel worker processes, each with one warm Jupyter kernel) -> portfolio -> publish.
+(in parallel worker processes, each with one warm Jupyter kernel: a local pool, or the
+workers of a Dask cluster with `--cluster`) -> portfolio -> publish.
 
 Built for a scheduler: a lock so two runs never overlap, a log file, exit
 codes, failures collected per client (the others finish), nothing half-written
@@ -17,6 +18,7 @@ import logging
 import multiprocessing
 import os
 import queue
+import shutil
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -38,13 +40,21 @@ from pipelines.metrics.stage import metrics_folder
 from pipelines.report.narrative import date_of
 from pipelines.run import execute, fingerprints
 from pipelines.run.lock import LockedError, run_lock
-from pipelines.run.workers import ClientOutcome, init_worker, mark_stale, process_client, run_client
+from pipelines.run.workers import (
+    SCRATCH_PREFIX,
+    ClientOutcome,
+    init_worker,
+    mark_stale,
+    process_client,
+    run_client,
+)
 from pipelines.site.publish import PublishError, publish
 from pipelines.validate.gate import GateResult, write_summary
 
 log = logging.getLogger("servicereview.run")
 
-__all__ = ["BatchResult", "ClientOutcome", "Event", "LockedError", "RunOptions", "run_batch", "run_lock"]
+__all__ = ["BatchResult", "ClientOutcome", "ClusterError", "Event", "Job", "LockedError", "RunOptions",
+           "Tracker", "run_batch", "run_lock"]
 
 
 @dataclass
@@ -60,6 +70,7 @@ class RunOptions:
     notebooks: Path = config.NOTEBOOKS
     publish: bool = True
     force: bool = False
+    cluster: str | None = None  # a Dask scheduler address or local:N (pipelines.run.cluster)
     bounds: TimeBounds | None = None  # plausible timestamps (default: 1990 to now plus a day)
     read: ReadOptions = ReadOptions()  # encoding and separator of the CSV files
     engine: str = "auto"  # publish engine: auto, quarto or builtin
@@ -99,8 +110,13 @@ class Event:
 OnEvent = Callable[[Event], None]
 
 
+class ClusterError(RuntimeError):
+    """`--cluster` cannot run this batch: unreachable, other code there, a worker with threads."""
+
+
 def run_batch(options: RunOptions, on_event: OnEvent | None = None) -> BatchResult:
-    """Run the whole monthly batch; see the module docstring. Raises LockedError when locked.
+    """Run the whole monthly batch; see the module docstring. Raises LockedError when locked,
+    ClusterError when the cluster cannot run it.
 
     A run that stops on an error (bad input, a full disk, a folder it cannot write) still
     leaves its own `run_summary.json` (exit code 2 and the error), never the previous run's,
@@ -184,6 +200,8 @@ def _run_locked(options: RunOptions, on_event: OnEvent) -> BatchResult:
     outcomes: list[ClientOutcome] = []
     gated: set[str] = set()  # clients whose data-quality gate ran in this run (the data is the same)
     with _workers(options, len(clients)) as workers:
+        for text in workers.messages:
+            on_event(Event("message", text=text))
         with _timed(timings, "metrics", on_event):
             metrics = metrics_folder(layout.clean, layout.metrics,
                                      period=None if wanted[0] in (None, ALL) else wanted[0])
@@ -305,15 +323,95 @@ def _front_matter(client: str, contract, period: str, summary: dict) -> dict:
     return front
 
 
+@dataclass(frozen=True)
+class Job:
+    """One client's (or the portfolio's) work for a worker: `func(*args)` -> ClientOutcome,
+    reported in `steps` steps."""
+
+    client: str
+    func: Callable[..., ClientOutcome]
+    args: tuple
+    steps: int
+
+
+class Tracker:
+    """What the fan-out engines report, turned into events, log lines and outcomes."""
+
+    def __init__(self, on_event: OnEvent, period: str) -> None:
+        self.on_event, self.period, self.outcomes = on_event, period, []
+
+    def message(self, text: str) -> None:
+        self.on_event(Event("message", text=text))
+        log.info("%s", text)
+
+    def queued(self, job: Job) -> None:
+        self.on_event(Event("client", job.client, steps=job.steps))
+
+    def step(self, client: str, step: str, ok: bool) -> None:
+        self.on_event(Event("step", client, step, ok))
+
+    def done(self, client: str, outcome: ClientOutcome | BaseException) -> None:
+        """A job finished, or its worker failed it (an exception: the client failed)."""
+        if isinstance(outcome, BaseException):
+            outcome = ClientOutcome(client, "failed", message=f"{type(outcome).__name__}: {outcome}")
+        self.on_event(Event("done", client, text=outcome.status))
+        level = logging.INFO if outcome.status == "executed" else logging.WARNING
+        log.log(level, "%s %s: %s in %.1fs %s", client, self.period, outcome.status, outcome.seconds,
+                outcome.message)
+        self.outcomes.append(outcome)
+
+
 @contextmanager
 def _workers(options: RunOptions, clients: int):
-    """The worker processes of a run (each with a warm kernel), kept for all its months."""
+    """Where a run's jobs run, kept for all its months: a pool of local worker processes (each
+    with a warm kernel), or the workers of a Dask cluster with `options.cluster`."""
+    if options.cluster:
+        from pipelines.run import cluster  # imports Dask: only on this path
+
+        with cluster.session(options.cluster, Layout(options.build)) as session:
+            yield session
+        return
     jobs = max(1, min(options.jobs or os.cpu_count() or 1, max(clients, 1)))
     context = multiprocessing.get_context("spawn")  # never fork a process holding polars threads
     events = context.Queue()  # handed to each worker at spawn: no manager process to orphan
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=init_worker,
                              initargs=(os.getpid(), events)) as pool:
-        yield pool, events
+        yield _Pool(pool, events)
+
+
+@dataclass
+class _Pool:
+    """The local engine: spawned worker processes of this machine (`--jobs`, default: cores)."""
+
+    pool: ProcessPoolExecutor
+    events: object  # the queue the workers report their steps on
+    messages = ()
+
+    def fan_out(self, jobs: list[Job], last: Job | None, tracker: Tracker) -> None:
+        """The jobs in parallel, then `last`, reporting to `tracker` as they finish."""
+        for job in jobs:
+            tracker.queued(job)
+        futures = {self.pool.submit(job.func, *job.args): job.client for job in jobs}
+        pending = set(futures)
+        while True:
+            if not pending and last is not None:
+                tracker.queued(last)
+                future = self.pool.submit(last.func, *last.args)
+                futures[future], pending, last = last.client, {future}, None
+            if not pending:
+                break
+            finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            while True:
+                try:
+                    tracker.step(*self.events.get_nowait())
+                except queue.Empty:
+                    break
+            for future in finished:
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # noqa: BLE001 - a worker process died; the others go on
+                    outcome = exc
+                tracker.done(futures[future], outcome)
 
 
 def _execute_all(todo, period, templates, options, front: dict[str, dict], on_event: OnEvent,
@@ -322,59 +420,33 @@ def _execute_all(todo, period, templates, options, front: dict[str, dict], on_ev
     whose gate already ran in this run (an earlier month) goes straight to its notebooks."""
     if not todo and not portfolio:
         return []
-    pool, events = workers
     client_templates = [t for t in templates if t.scope == CLIENT]
     layout = Layout(options.build)
-    outcomes = []
+    tracker = Tracker(on_event, period)
     now = datetime.now(UTC)
-    futures = {}
+    jobs = []
     for client in todo:
         target = options.reports / period / client
         if client not in gated:
-            on_event(Event("client", client, steps=len(client_templates) + 1))
-            futures[pool.submit(process_client, client, period, client_templates, options.data,
-                                options.build, target, front[client], now)] = client
+            jobs.append(Job(client, process_client, (client, period, client_templates, options.data,
+                                                     options.build, target, front[client], now),
+                            len(client_templates) + 1))
             gated.add(client)
             continue
         gate = GateResult.from_json(_read_json(layout.gate(client)))
         if not gate.publishable:
-            outcomes.append(mark_stale(target, client, gate))
+            tracker.outcomes.append(mark_stale(target, client, gate))
             continue
-        on_event(Event("client", client, steps=len(client_templates)))
-        futures[pool.submit(run_client, client, period, client_templates, options.data, options.build,
-                            target, front[client])] = client
-    pending = set(futures)
-    while True:
-        if not pending and portfolio:
-            portfolio = False
-            on_event(Event("client", PORTFOLIO, steps=1))
-            future = pool.submit(run_client, PORTFOLIO, period,
-                                 [t for t in templates if t.scope == PORTFOLIO], options.data,
-                                 options.build, options.reports / period / PORTFOLIO,
-                                 {"period": period, "subtitle": period_title(period)})
-            futures[future] = PORTFOLIO
-            pending = {future}
-        if not pending:
-            break
-        finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-        while True:
-            try:
-                client, step, ok = events.get_nowait()
-            except queue.Empty:
-                break
-            on_event(Event("step", client, step, ok))
-        for future in finished:
-            client = futures[future]
-            try:
-                outcome = future.result()
-            except Exception as exc:  # noqa: BLE001 - a worker process died; the others go on
-                outcome = ClientOutcome(client, "failed", message=f"{type(exc).__name__}: {exc}")
-            on_event(Event("done", client, text=outcome.status))
-            level = logging.INFO if outcome.status == "executed" else logging.WARNING
-            log.log(level, "%s %s: %s in %.1fs %s", client, period, outcome.status, outcome.seconds,
-                    outcome.message)
-            outcomes.append(outcome)
-    return outcomes
+        jobs.append(Job(client, run_client, (client, period, client_templates, options.data, options.build,
+                                             target, front[client]), len(client_templates)))
+    last = Job(PORTFOLIO, run_client,
+               (PORTFOLIO, period, [t for t in templates if t.scope == PORTFOLIO], options.data,
+                options.build, options.reports / period / PORTFOLIO,
+                {"period": period, "subtitle": period_title(period)}), 1) if portfolio else None
+    workers.fan_out(jobs, last, tracker)
+    for stray in (options.reports / period).glob(f"{SCRATCH_PREFIX}*"):  # left by a worker that died
+        shutil.rmtree(stray, ignore_errors=True)
+    return tracker.outcomes
 
 
 @contextmanager

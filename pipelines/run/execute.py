@@ -115,6 +115,13 @@ class Kernel:
         finally:
             client.stop_channels()
 
+    def interrupt(self) -> bool:
+        """Interrupt what the kernel is running (a batch stopped with Ctrl-C); False if none."""
+        if self._km is None or not self._km.is_alive():
+            return False
+        self._km.interrupt_kernel()
+        return True
+
     def shutdown(self) -> None:
         if self._km is not None and self._km.is_alive():
             self._km.shutdown_kernel(now=True)

@@ -6,15 +6,19 @@ succeed; otherwise the previous report stays and the failed notebooks are kept w
 errors under `<period>/_failed/<client>/`. Steps are reported on a queue as they finish.
 
 A worker dies with the batch that started it, and checks that the batch (which holds the
-run lock) is still alive before it swaps anything into reports/.
+run lock) is still alive before it swaps anything into reports/. On a Dask cluster
+(`pipelines.run.cluster`) the same functions run in Dask workers, which `serve` the batch.
 """
 
 from __future__ import annotations
 
+import functools
 import multiprocessing.util
 import os
 import shutil
+import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +31,7 @@ from pipelines.run import execute
 from pipelines.validate.gate import validate_one
 
 GATE_STEP = "gate"  # the step reported before a client's notebooks
+SCRATCH_PREFIX = ".tmp-"  # reports/<period>/.tmp-<client>-<host>-<pid>: a client's notebooks being made
 
 
 @dataclass
@@ -42,8 +47,8 @@ class ClientOutcome:
 
 
 _KERNEL: execute.Kernel | None = None
-_PARENT: int | None = None  # the batch process, which holds the run lock
-_PROGRESS = None  # where steps are reported (a multiprocessing queue), if anywhere
+_OWNED: Callable[[], bool] | None = None  # whether the batch holding the run lock still wants this work
+_PROGRESS = None  # where steps are reported (a queue, or anything with `put`), if anywhere
 
 
 class LockLost(RuntimeError):
@@ -52,9 +57,15 @@ class LockLost(RuntimeError):
 
 def init_worker(parent_pid: int, progress=None) -> None:
     """Initialise a worker process: die with the batch, report steps on `progress`."""
-    global _PARENT, _PROGRESS
-    _PARENT, _PROGRESS = parent_pid, progress
+    serve(functools.partial(parent_alive, parent_pid), progress)
     die_with_parent(parent_pid)
+
+
+def serve(owned: Callable[[], bool] | None, progress=None) -> None:
+    """Who this worker works for: `owned()` says whether the batch still wants the work (it is
+    asked before anything is swapped into reports/), steps are reported on `progress.put`."""
+    global _OWNED, _PROGRESS
+    _OWNED, _PROGRESS = owned, progress
 
 
 def _report(client_id: str, step: str, ok: bool) -> None:
@@ -63,8 +74,9 @@ def _report(client_id: str, step: str, ok: bool) -> None:
 
 
 def _still_owned() -> None:
-    if _PARENT is not None and not parent_alive(_PARENT):
-        raise LockLost("the batch that started this worker is gone; nothing is swapped in")
+    if _OWNED is not None and not _OWNED():
+        raise LockLost("the batch that started this worker is gone (or gave this attempt up); "
+                       "nothing is swapped in")
 
 
 def worker_kernel() -> execute.Kernel:
@@ -80,7 +92,7 @@ def run_client(client_id: str, period: str, templates: list[execute.Template], d
                target: Path, front_matter: dict) -> ClientOutcome:
     """Execute a client's (or the portfolio's) notebooks into a scratch folder, then swap it in."""
     start = time.perf_counter()
-    scratch = target.parent / f".tmp-{target.name}-{os.getpid()}"
+    scratch = target.parent / f"{SCRATCH_PREFIX}{target.name}-{socket.gethostname()}-{os.getpid()}"
     shutil.rmtree(scratch, ignore_errors=True)
     kernel = worker_kernel()
     params = {"period": period, "data_dir": str(data), "build_dir": str(build)}

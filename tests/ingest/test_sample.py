@@ -464,6 +464,20 @@ def test_tickets_option_scales_the_volume():
     assert 2800 < large.tables["tickets"].height < 3200
 
 
+def test_a_slice_of_clients_is_generated_as_it_is_in_the_whole_sample():
+    whole = generate_sample(clients=6, months=4, seed=7, end=END, tickets=3000)
+    part = generate_sample(clients=6, months=4, seed=7, end=END, tickets=3000, only=range(2, 4))
+    ids = list(part.contracts)
+    assert ids == list(whole.contracts)[2:4]
+    tickets = whole.tables["tickets"].filter(pl.col("client_id").is_in(ids))
+    assert part.tables["tickets"].equals(tickets)
+    mine = tickets.select("ticket_id")
+    for name in ("ticket_events", "surveys"):  # no client_id column: belong through their ticket
+        assert part.tables[name].equals(whole.tables[name].join(mine, on="ticket_id", how="semi"))
+    for name in ("outages", "time_entries", "devices"):
+        assert part.tables[name].equals(whole.tables[name].filter(pl.col("client_id").is_in(ids)))
+
+
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), clients=st.integers(1, 6), months=st.integers(1, 4),
        end=st.sampled_from(["2025-03", "2026-04", "2026-10"]))

@@ -249,23 +249,33 @@ def test_kill_9_of_run_leaves_no_process_behind_and_nothing_is_swapped_afterward
                 break
             time.sleep(0.2)
         assert len(kernels) >= 2, "the run never reached its notebooks"
-        family = _descendants(run.pid)
-        os.kill(run.pid, signal.SIGKILL)
-        run.wait()
-        killed_at = time.monotonic()
-        while time.monotonic() < killed_at + 5 and any(_alive(p) for p in family):
-            time.sleep(0.1)
-        assert [p for p in family if _alive(p)] == [], "processes of the killed run are still alive after 5 s"
-        before = _reports_state(home / "reports")
-        with run_lock(home / "build"):  # the lock is free the moment the run is gone
-            pass
-        time.sleep(8)
-        assert _reports_state(home / "reports") == before, "something was swapped into reports/ after the kill"
+        kill_9_leaves_nothing_behind(run, home)
     finally:
         if run.poll() is None:
             run.kill()
         for pid in _descendants(run.pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def kill_9_leaves_nothing_behind(run, home: Path) -> None:
+    """kill -9 the batch `run`: within 5 s none of its processes is alive, the lock is free and
+    for 8 s more nothing is swapped into reports/."""
+    import os
+    import signal
+    import time
+
+    family = _descendants(run.pid)
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+    killed_at = time.monotonic()
+    while time.monotonic() < killed_at + 5 and any(_alive(p) for p in family):
+        time.sleep(0.1)
+    assert [p for p in family if _alive(p)] == [], "processes of the killed run are still alive after 5 s"
+    before = _reports_state(home / "reports")
+    with run_lock(home / "build"):  # the lock is free the moment the run is gone
+        pass
+    time.sleep(8)
+    assert _reports_state(home / "reports") == before, "something was swapped into reports/ after the kill"
 
 
 def test_stage_commands_wait_for_no_one_and_refuse_while_a_run_holds_the_lock(tmp_path):

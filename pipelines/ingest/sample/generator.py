@@ -58,8 +58,13 @@ def generate_sample(
     end: str = "2026-10",
     tickets: int | None = None,
     degrade: bool = True,
+    only: range | None = None,
 ) -> Sample:
-    """The whole sample in memory: same arguments, same frames."""
+    """The whole sample in memory: same arguments, same frames.
+
+    `only` generates just the clients at those positions, exactly as they are in the whole
+    sample (every client is planned, so volumes and ids do not change): a sample too large
+    for memory is generated in slices of clients."""
     per = period(end, months)
     if tickets is not None and tickets < 1:
         raise SampleError(f"--tickets must be at least 1 (got {tickets})")
@@ -71,7 +76,8 @@ def generate_sample(
 
     parts: dict[str, list[pl.DataFrame]] = {name: [] for name in TABLE_NAMES}
     truth = [pl.DataFrame(schema=TRUTH_COLUMNS)]
-    for client in planned:
+    chosen = planned if only is None else [planned[i] for i in only]
+    for client in chosen:
         draw = client_tickets(client, per, scale)
         frames = {
             "tickets": draw["tickets"],
@@ -86,7 +92,7 @@ def generate_sample(
     tables = {name: _sorted(name, pl.concat(parts.pop(name), how="vertical")) for name in TABLE_NAMES}
     story_facts = {
         "period": per.labels(),
-        "clients": [c.profile.client_id for c in planned],
+        "clients": [c.profile.client_id for c in chosen],
         "degraded_client": profiles[degraded].client_id if degraded is not None else None,
         "degraded_months": [per.labels()[m] for m in range(*degraded_months(months))]
         if degraded is not None
@@ -94,7 +100,7 @@ def generate_sample(
         "departing_engineer": story.DEPARTING_ENGINEER if degraded is not None else None,
         "seats": {p.client_id: p.seats for p in profiles},
     }
-    return Sample(tables, {c.profile.client_id: c.contract for c in planned}, story_facts,
+    return Sample(tables, {c.profile.client_id: c.contract for c in chosen}, story_facts,
                   {"contacts": pl.concat(truth).sort("client_id", "contact_id")})
 
 

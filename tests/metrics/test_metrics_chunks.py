@@ -1,0 +1,47 @@
+"""The metrics stage in chunks of clients: bounded memory, the same bytes as all at once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipelines.clean.stage import clean_folder
+from pipelines.core.config import SAMPLE_DATA
+from pipelines.metrics.stage import OUTPUTS, metrics_folder, plan_chunks
+
+
+@pytest.fixture(scope="module")
+def sample_clean(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("chunks") / "clean"
+    clean_folder(SAMPLE_DATA, out)
+    return out
+
+
+def test_clients_are_chunked_in_id_order_and_never_split():
+    counts = {"e": 5, "a": 40, "b": 0, "c": 70, "d": 30, "f": 0}
+    assert plan_chunks(counts, 100) == [["a", "b"], ["c", "d"], ["e", "f"]]
+    assert plan_chunks(counts, 10) == [["a", "b"], ["c"], ["d"], ["e", "f"]]  # c alone exceeds it
+    assert plan_chunks(counts, 10**9) == [sorted(counts)]
+    assert plan_chunks({"x": 0, "y": 0}, 1) == [["x", "y"]]
+
+
+@pytest.mark.parametrize("budget", [1, 1500])
+def test_chunked_outputs_are_byte_identical_to_all_clients_at_once(sample_clean, tmp_path, budget):
+    whole = metrics_folder(sample_clean, tmp_path / "whole", "2026-10")
+    chunked = metrics_folder(sample_clean, tmp_path / "chunked", "2026-10", chunk_tickets=budget)
+    assert whole.summary["timings_s"]["chunks"] == 1
+    chunks = chunked.summary["timings_s"]["chunks"]
+    assert chunks == 5 if budget == 1 else 1 < chunks < 5  # 1: a chunk per client
+    for name in OUTPUTS:
+        written = (tmp_path / "chunked" / f"{name}.parquet").read_bytes()
+        assert written == (tmp_path / "whole" / f"{name}.parquet").read_bytes(), name
+    summaries = [json.loads((tmp_path / d / "metrics_summary.json").read_text()) for d in ("whole", "chunked")]
+    for summary in summaries:
+        del summary["timings_s"]
+    assert summaries[0] == summaries[1]
+    assert chunked.ticket_sla.collect().height == whole.summary["rows"]["ticket_sla"] > 4000
+    assert sorted(p.name for p in (tmp_path / "chunked").iterdir()) == sorted(  # no parts left behind
+        [f"{n}.parquet" for n in OUTPUTS] + ["metrics_summary.json", "comment_tone.parquet", "tone_fit.json",
+                                             "tone_model.joblib"])
