@@ -166,7 +166,10 @@ def make_raw(out: Path, tickets: int, clients: int, events: int, fmt: str, seed:
 _CHILD = """
 import json, resource, sys, time
 t = time.perf_counter()
-from pipelines.clean.stage import clean_folder
+try:
+    from pipelines.clean.stage import clean_folder
+except ImportError:  # a checkout from before the stage folders (pipelines/clean.py)
+    from pipelines.clean import clean_folder
 r = clean_folder({raw!r}, {out!r})
 wall = time.perf_counter() - t
 use = resource.getrusage(resource.RUSAGE_SELF)
