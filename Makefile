@@ -81,7 +81,7 @@ preview: setup
 
 ## Run the test suite
 test: setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto
 
 ## Run the benchmarks in bench/ (prints the figures)
 bench: setup
