@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from pipelines.core.limits import MAX_ERRORS, load_yaml, shown, usable_zone
+from pipelines.core.periods import is_period
 
 PRIORITIES = ("P1", "P2", "P3", "P4")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -253,6 +254,24 @@ class Targets(_Model):
     patch_compliance_pct: float = Field(95, ge=0, le=100)
 
 
+class Term(_Model):
+    """The contract's term: the month it started and how often it is formally reviewed (a review
+    falls due in the last month of each term: start + review_every_months - 1, and so on).
+    `scenarios` are the what-if alternatives the review pack shows (name -> `path=value` list,
+    as `servicereview whatif --set`)."""
+
+    start: str
+    review_every_months: int = Field(12, ge=1, le=120)
+    scenarios: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _month(cls, value: object) -> object:
+        if not is_period(value):
+            raise ValueError(f"{str(value)!r} is not a month like 2025-10 (YYYY-MM)")
+        return value
+
+
 class Quality(_Model):
     """Per-client plausibility thresholds for the data-quality gate."""
 
@@ -299,6 +318,7 @@ class Contract(_Model):
     )
     quality: Quality = Quality()
     contact_matching: ContactMatching = ContactMatching()
+    term: Term | None = None
 
     @field_validator("client_id")
     @classmethod
@@ -352,6 +372,19 @@ class Contract(_Model):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _scenarios_apply(self) -> Contract:
+        from pipelines.core.overrides import OverrideError, apply_overrides  # overrides builds on this module
+
+        for name, sets in (self.term.scenarios if self.term else {}).items():
+            source = f"term.scenarios: {name!r}"
+            try:
+                apply_overrides(self, sets, source)
+            except OverrideError as exc:
+                text = str(exc)
+                raise ValueError(text if text.startswith(source) else f"{source}: {text}") from None
+        return self
+
     @property
     def zone(self) -> ZoneInfo:
         """The client's time zone."""
@@ -390,9 +423,10 @@ def _format_location(loc: tuple) -> str:
 def _format_error(err: dict) -> str:
     loc = _format_location(err["loc"])
     msg = err["msg"].removeprefix("Value error, ")
-    field = re.match(r"(\w+): (.*)", msg, re.S)
+    field = re.match(r"([\w.]+): (.*)", msg, re.S)
     if field and err["type"] == "value_error":  # a model check naming one of its fields
-        loc, msg = f"{loc}.{field.group(1)}", field.group(2)
+        top = loc == "(top level)"
+        loc, msg = field.group(1) if top else f"{loc}.{field.group(1)}", field.group(2)
     if err["type"] == "missing":
         return f"{loc}: required field is missing"
     if err["type"] == "extra_forbidden":
@@ -470,6 +504,10 @@ def contract_to_yaml(contract: Contract) -> str:
     data = contract.model_dump(mode="json")
     if contract.contact_matching == ContactMatching():
         del data["contact_matching"]  # the defaults, spelled nowhere: files stay as they were
+    if data["term"] is None:  # optional block: left out rather than written as null
+        del data["term"]
+    elif not data["term"]["scenarios"]:
+        del data["term"]["scenarios"]
     data["business_hours"] = {
         day: [[_clock(a), _clock(b)] for a, b in windows] if len(windows) > 1
         else [_clock(windows[0][0]), _clock(windows[0][1])]

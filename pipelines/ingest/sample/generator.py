@@ -111,7 +111,7 @@ def _plan(
     index: int, profile: story.ClientProfile, per: Period, seed: int, degraded: int | None
 ) -> ClientPlan:
     rng = np.random.default_rng([seed, index])
-    contract = story.build_contract(profile, per.years)
+    contract = story.build_contract(profile, per.years, per.labels())
     months = len(per.month_starts)
     severity = np.zeros(months)
     if index == degraded:

@@ -210,8 +210,17 @@ def _unique_prefix(base: str, taken: set[str]) -> str:
     return prefix
 
 
-def build_contract(profile: ClientProfile, years: list[int]) -> Contract:
-    """The client's contract in the documented shape (validated by `parse_contract`)."""
+# Contract terms (optional): the first term starts this many months after the sample's first
+# month and is reviewed every N months. With the default 13 months ending 2026-10, Harbor Dental's
+# and Lakeside's first reviews fall due in 2026-09, Thameside's in 2026-10; Bondi's term runs on;
+# Pacific Crest has none (its reviews cover the last 12 months).
+REVIEW_TERMS = {"harbor-dental": (0, 12), "lakeside-accounting": (0, 12), "thameside-architects": (1, 12),
+                "bondi-physio": (3, 18)}
+
+
+def build_contract(profile: ClientProfile, years: list[int], months: list[str] | None = None) -> Contract:
+    """The client's contract in the documented shape (validated by `parse_contract`); `months`:
+    the sample's months, where a contract term (REVIEW_TERMS) starts."""
     tier = SLA_TIERS[profile.tier]
     sla = {
         p: {"response": r, "resolution": s, "calendar": "24x7" if p == "P1" else "business"}
@@ -262,6 +271,9 @@ def build_contract(profile: ClientProfile, years: list[int]) -> Contract:
         "patch_window_days": 30,
         "recurrence_days": 14,
     }
+    offset, every = REVIEW_TERMS.get(profile.client_id, (None, None))
+    if months and offset is not None and offset < len(months):
+        data["term"] = {"start": months[offset], "review_every_months": every}
     return parse_contract(data, f"sample contract {profile.client_id}")
 
 

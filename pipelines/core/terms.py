@@ -1,0 +1,58 @@
+"""When a contract review falls due, and which months a review covers by default.
+
+A contract's optional `term: {start: 2025-10, review_every_months: 12}` starts its first term
+in `start`; each term lasts `review_every_months` months and its review falls due in its last
+month (2026-09 here, then 2027-09...). The review pack of a term lives with that month's
+reports: reports/<last month>/<client>/contract_review.ipynb.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipelines.core.contracts import Contract
+from pipelines.core.periods import month_index, month_label
+
+DEFAULT_MONTHS = 12  # a review without a term covers the last 12 months
+
+
+@dataclass(frozen=True)
+class Window:
+    """The months a review covers (both ends included) and why these."""
+
+    start: str
+    end: str
+    why: str
+
+
+def review_due(contract: Contract, period: str) -> str | None:
+    """The first month of the term whose review falls due in `period` (its last month), else None."""
+    term = contract.term
+    if term is None:
+        return None
+    offset = month_index(period) - month_index(term.start)
+    if offset < 0 or (offset + 1) % term.review_every_months:
+        return None
+    return month_label(month_index(period) - term.review_every_months + 1)
+
+
+def review_window(contract: Contract, latest: str, start: str | None = None, end: str | None = None) -> Window:
+    """The months of a review: the ones given, else the contract's latest term that has ended by
+    `latest` (the latest complete month), else its current term so far, else the last 12 months."""
+    length = contract.term.review_every_months if contract.term else DEFAULT_MONTHS
+    if start and end:
+        return Window(start, end, "the months asked for")
+    if end:
+        return Window(month_label(month_index(end) - length + 1), end, f"the {length} months up to {end}")
+    if start:
+        last = min(month_index(start) + length - 1, month_index(latest))
+        return Window(start, month_label(last), f"up to {length} months from {start}")
+    if contract.term is None:
+        return Window(month_label(month_index(latest) - DEFAULT_MONTHS + 1), latest,
+                      "the last 12 months (the contract has no term)")
+    first = month_index(contract.term.start)
+    done = (month_index(latest) - first + 1) // length  # terms ended by `latest`
+    if done == 0:
+        return Window(contract.term.start, latest, "the current term so far (its review is not due yet)")
+    last = first + done * length - 1
+    return Window(month_label(last - length + 1), month_label(last), "the contract's latest term")
