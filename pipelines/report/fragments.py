@@ -22,6 +22,9 @@ import polars as pl
 # in DOWNLOADS_DIR, where the fragment's links point.
 FILES_MIME = "application/vnd.servicereview.files+json"
 DOWNLOADS_DIR = "tickets"
+# Figures a notebook keeps for a later one to read, never shown (a review pack's term figures,
+# compared by the next review): kept in the executed notebook, dropped by both publish engines.
+DATA_MIME = "application/vnd.servicereview.data+json"
 STATUS_COLORS = {"good": "#2e7d32", "bad": "#c62828", "warn": "#ef6c00", "na": "#757575", "info": "#1565c0"}
 
 
@@ -37,11 +40,14 @@ class Fragment:
     html: str
     text: str = ""
     files: dict[str, str] | None = None  # downloads to publish beside the page (FILES_MIME)
+    data: dict | None = None  # figures kept in the notebook for a later one (DATA_MIME)
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         bundle = {"text/html": self.html, "text/plain": self.text or _strip(self.html)}
         if self.files:
             bundle[FILES_MIME] = dict(self.files)
+        if self.data:
+            bundle[DATA_MIME] = dict(self.data)
         return bundle
 
     def __str__(self) -> str:
@@ -55,7 +61,9 @@ def _strip(markup: str) -> str:
 def join(*parts: Fragment) -> Fragment:
     """Several fragments as one output."""
     files = {name: text for p in parts for name, text in (p.files or {}).items()}
-    return Fragment("\n".join(p.html for p in parts), "\n".join(str(p) for p in parts), files or None)
+    data = {key: value for p in parts for key, value in (p.data or {}).items()}
+    return Fragment("\n".join(p.html for p in parts), "\n".join(str(p) for p in parts), files or None,
+                    data or None)
 
 
 def paragraph(text: str, css: str = "sr-prose") -> Fragment:

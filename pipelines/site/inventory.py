@@ -14,44 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import yaml
 
 from pipelines.core.contracts import CLIENT_ID_PATTERN, ContractError, load_contract
 from pipelines.core.layout import STALE_FILE, Layout
+from pipelines.core.notebooks import front_matter, read_notebook, source_text  # noqa: F401 - re-exported
 from pipelines.core.periods import is_period, period_title
-from pipelines.core.reports import CLIENT, PORTFOLIO, declared, label
+from pipelines.core.reports import CLIENT, PORTFOLIO, REVIEW, declared, label
 
 SAFE_SEGMENT = re.compile(CLIENT_ID_PATTERN)
-
-
-def read_notebook(path: Path) -> dict:
-    """An executed notebook as plain JSON (no schema validation: it costs ~50 ms a notebook)."""
-    nb = json.loads(Path(path).read_text(encoding="utf-8"))
-    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        raise ValueError(f"{path}: not a Jupyter notebook (no list of cells)")  # noqa: TRY004 - bad input file
-    return nb
-
-
-def source_text(value) -> str:
-    """A notebook cell's source or an output's text (a string or a list of lines) as one string."""
-    return "".join(value) if isinstance(value, list) else str(value or "")
-
-
-def front_matter(nb: dict) -> dict:
-    """The YAML of the notebook's raw front-matter cell (`---` ... `---`), or {} when absent."""
-    for cell in nb.get("cells", []):
-        if cell.get("cell_type") != "raw":
-            continue
-        source = source_text(cell.get("source")).strip()
-        if not source.startswith("---"):
-            continue
-        body = source[3:].rsplit("---", 1)[0] if source.endswith("---") else source[3:]
-        try:
-            meta = yaml.safe_load(body)
-        except yaml.YAMLError:
-            return {}
-        return meta if isinstance(meta, dict) else {}
-    return {}
 
 
 @dataclass
@@ -183,7 +153,7 @@ def _notebooks(folder: Path, period: str, warnings: list[str]) -> dict:
             warnings.append(f"{path}: front matter period {meta.get('period')!r} is not the folder's "
                             f"{period!r}; published under {period}")
         found[path.stem] = Report(period, folder.name, path.stem, path, meta)
-    order = {r.name: r.order for r in declared(CLIENT)}
+    order = {r.name: r.order for r in (*declared(CLIENT), *declared(REVIEW))}
     return dict(sorted(found.items(), key=lambda kv: (order.get(kv[0], 99), kv[0])))
 
 
