@@ -50,7 +50,9 @@ EngineOpt = Annotated[
 
 
 def _fail(message: str, code: int = config.EXIT_USAGE) -> None:
-    console.print(f"[red]error:[/red] {message}", markup=True, highlight=False, soft_wrap=True)
+    from rich.markup import escape  # a message may hold [brackets] (YAML lists, field paths)
+
+    console.print(f"[red]error:[/red] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -80,11 +82,12 @@ def _guard(func, *args, **kwargs):
     """Run a stage; turn input errors into a clear message and exit code 2."""
     from pipelines.core.contracts import ContractError
     from pipelines.core.io import InputError, describe_os_error
+    from pipelines.core.overrides import OverrideError
     from pipelines.run.execute import TemplateError
 
     try:
         return func(*args, **kwargs)
-    except (ContractError, InputError, TemplateError) as exc:
+    except (ContractError, InputError, TemplateError, OverrideError) as exc:
         _fail(str(exc))
     except OSError as exc:
         _fail(describe_os_error(exc))
@@ -432,3 +435,6 @@ def preview(
     except OSError as exc:  # port in use
         _fail(f"cannot serve on 127.0.0.1:{port}: {exc.strerror or exc}")
 
+
+# the contract review commands (review, whatif) register themselves on `app`
+from pipelines.cli import contract as _contract  # noqa: E402, F401

@@ -35,7 +35,8 @@ from pipelines.core.exports import ReadOptions
 from pipelines.core.io import InputError, describe_os_error, digest, sweep_staging, write_json
 from pipelines.core.layout import STALE_FILE, STATE_FILE, Layout
 from pipelines.core.periods import ALL, months_between, parse_periods, period_title
-from pipelines.core.reports import CLIENT, PORTFOLIO
+from pipelines.core.reports import CLIENT, PORTFOLIO, REVIEW
+from pipelines.core.terms import review_due
 from pipelines.metrics.stage import metrics_folder
 from pipelines.report.narrative import date_of
 from pipelines.run import execute, fingerprints
@@ -252,6 +253,8 @@ def _run_period(period, clients, templates, options, layout, recipe, metrics, on
     base = digest(recipe, period)
     contracts = load_contracts(layout.contracts)
     front = {c: _front_matter(c, contracts[c], period, metrics.summary) for c in clients}
+    reviews = {c: review_parameters(contracts[c], start, period, options.reports)
+               for c in clients if (start := review_due(contracts[c], period))}
 
     outcomes: list[ClientOutcome] = []
     digests = {client: fingerprints.client_digest(client, layout.clean, base, layout.metrics)
@@ -268,7 +271,8 @@ def _run_period(period, clients, templates, options, layout, recipe, metrics, on
     portfolio_due = (options.force or state.get(PORTFOLIO) != portfolio_key
                      or not (period_dir / PORTFOLIO).exists())
 
-    executed = _execute_all(todo, period, templates, options, front, on_event, portfolio_due, workers, gated)
+    executed = _execute_all(todo, period, templates, options, front, on_event, portfolio_due, workers, gated,
+                            reviews)
     for outcome in executed:
         outcomes.append(outcome)
         if outcome.status == "executed":
@@ -361,6 +365,16 @@ class Tracker:
         self.outcomes.append(outcome)
 
 
+def review_parameters(contract, start: str, period: str, reports: Path,
+                      scenarios: dict[str, list[str]] | None = None) -> dict:
+    """The review template's own parameters (beyond client, period and folders) and front matter
+    for a client's term `start`..`period`."""
+    span = f"{period_title(start)} to {period_title(period)}"
+    return {"start": start, "scenarios": scenarios or {}, "reports_dir": str(reports),
+            "front_matter": {"subtitle": f"{contract.name} — contract review, {span}", "review_from": start,
+                             "review_to": period}}
+
+
 @contextmanager
 def _workers(options: RunOptions, clients: int):
     """Where a run's jobs run, kept for all its months: a pool of local worker processes (each
@@ -415,30 +429,33 @@ class _Pool:
 
 
 def _execute_all(todo, period, templates, options, front: dict[str, dict], on_event: OnEvent,
-                 portfolio: bool, workers, gated: set[str]) -> list[ClientOutcome]:
-    """Clients in parallel (gate, then notebooks), then the portfolio in a warm worker. A client
-    whose gate already ran in this run (an earlier month) goes straight to its notebooks."""
+                 portfolio: bool, workers, gated: set[str], reviews: dict[str, dict]) -> list[ClientOutcome]:
+    """Clients in parallel (gate, then notebooks, then the review pack when one falls due), then the
+    portfolio in a warm worker. A client whose gate already ran in this run (an earlier month) goes
+    straight to its notebooks."""
     if not todo and not portfolio:
         return []
     client_templates = [t for t in templates if t.scope == CLIENT]
+    review = [t for t in templates if t.scope == REVIEW]
     layout = Layout(options.build)
     tracker = Tracker(on_event, period)
     now = datetime.now(UTC)
     jobs = []
     for client in todo:
         target = options.reports / period / client
+        mine = [*client_templates, *review] if client in reviews else client_templates
+        extra = {t.name: reviews[client] for t in review} if client in reviews else None
         if client not in gated:
-            jobs.append(Job(client, process_client, (client, period, client_templates, options.data,
-                                                     options.build, target, front[client], now),
-                            len(client_templates) + 1))
+            jobs.append(Job(client, process_client, (client, period, mine, options.data, options.build, target,
+                                                     front[client], now, extra), len(mine) + 1))
             gated.add(client)
             continue
         gate = GateResult.from_json(_read_json(layout.gate(client)))
         if not gate.publishable:
             tracker.outcomes.append(mark_stale(target, client, gate))
             continue
-        jobs.append(Job(client, run_client, (client, period, client_templates, options.data, options.build,
-                                             target, front[client]), len(client_templates)))
+        jobs.append(Job(client, run_client, (client, period, mine, options.data, options.build,
+                                             target, front[client], extra), len(mine)))
     last = Job(PORTFOLIO, run_client,
                (PORTFOLIO, period, [t for t in templates if t.scope == PORTFOLIO], options.data,
                 options.build, options.reports / period / PORTFOLIO,

@@ -19,7 +19,7 @@ import nbformat
 import yaml
 from jupyter_client.manager import KernelManager
 
-from pipelines.core.reports import CLIENT, PORTFOLIO, declared
+from pipelines.core.reports import CLIENT, PORTFOLIO, REVIEW, declared
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class TemplateError(ValueError):
 class Template:
     name: str
     path: Path
-    scope: str  # "client" or "portfolio"
+    scope: str  # "client", "portfolio" or "review" (pipelines.core.reports)
 
 
 @dataclass
@@ -63,7 +63,7 @@ def load_templates(folder: Path) -> list[Template]:
     """Every declared report's template (`pipelines.core.reports`, in batch order), each checked
     for exactly the parameters the runner gives it."""
     templates, problems = [], []
-    for scope in (CLIENT, PORTFOLIO):
+    for scope in (CLIENT, PORTFOLIO, REVIEW):
         for spec in declared(scope, running=True):
             name, expected = spec.name, spec.parameters
             path = folder / f"{name}.ipynb"
@@ -180,3 +180,12 @@ def error_cells(path: Path) -> list[str]:
         for c in nb.cells if c.cell_type == "code"
         for o in c.get("outputs", []) if o.get("output_type") == "error"
     ]
+
+
+def cell_text(path: Path, source_prefix: str) -> str:
+    """The plain-text outputs of the executed notebook's code cell starting with `source_prefix`."""
+    nb = nbformat.read(path, as_version=4)
+    return "\n".join(
+        "".join(o.get("data", {}).get("text/plain", "")) for c in nb.cells
+        if c.cell_type == "code" and c.source.startswith(source_prefix) for o in c.get("outputs", [])
+    )

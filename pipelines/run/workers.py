@@ -26,7 +26,7 @@ from pathlib import Path
 from pipelines.core.io import swap_in, write_json
 from pipelines.core.processes import die_with_parent, parent_alive
 from pipelines.core.layout import FAILED_DIR, STALE_FILE, Layout
-from pipelines.core.reports import PORTFOLIO
+from pipelines.core.reports import BY_NAME, PORTFOLIO
 from pipelines.run import execute
 from pipelines.validate.gate import validate_one
 
@@ -89,8 +89,13 @@ def worker_kernel() -> execute.Kernel:
 
 
 def run_client(client_id: str, period: str, templates: list[execute.Template], data: Path, build: Path,
-               target: Path, front_matter: dict) -> ClientOutcome:
-    """Execute a client's (or the portfolio's) notebooks into a scratch folder, then swap it in."""
+               target: Path, front_matter: dict, extra: dict[str, dict] | None = None) -> ClientOutcome:
+    """Execute a client's (or the portfolio's) notebooks into a scratch folder, then swap it in.
+
+    `extra`: per template name, parameters beyond the common ones (a review's months, scenarios)
+    and front matter (`front_matter` key). The declared reports already in the folder that are not
+    executed now (a review pack when the monthly reports run, or the other way round) are kept."""
+    extra = extra or {}
     start = time.perf_counter()
     scratch = target.parent / f"{SCRATCH_PREFIX}{target.name}-{socket.gethostname()}-{os.getpid()}"
     shutil.rmtree(scratch, ignore_errors=True)
@@ -100,8 +105,9 @@ def run_client(client_id: str, period: str, templates: list[execute.Template], d
         params["client_id"] = client_id
     outcomes = []
     for template in templates:
-        outcome = execute.execute(template.path, scratch / template.path.name, params, kernel,
-                                  front_matter | {"notebook": template.name})
+        more = dict(extra.get(template.name, {}))
+        front = front_matter | more.pop("front_matter", {}) | {"notebook": template.name}
+        outcome = execute.execute(template.path, scratch / template.path.name, params | more, kernel, front)
         outcomes.append(outcome)
         _report(client_id, template.name, outcome.ok)
         if not outcome.ok:
@@ -109,6 +115,7 @@ def run_client(client_id: str, period: str, templates: list[execute.Template], d
     seconds = time.perf_counter() - start
     _still_owned()
     if all(o.ok for o in outcomes):
+        _keep_others(target, scratch)
         swap_in(scratch, target)
         shutil.rmtree(target.parent / FAILED_DIR / target.name, ignore_errors=True)
         return ClientOutcome(client_id, "executed", seconds, target, outcomes)
@@ -121,8 +128,19 @@ def run_client(client_id: str, period: str, templates: list[execute.Template], d
                          f"{bad.template}: {bad.error}")
 
 
+def _keep_others(target: Path, scratch: Path) -> None:
+    """Copy into `scratch` the declared reports (and the stale notice) of `target` it does not hold."""
+    if not target.is_dir():
+        return
+    for kept in sorted(target.iterdir()):
+        declared = kept.suffix == ".ipynb" and kept.stem in BY_NAME
+        if (declared or kept.name == STALE_FILE) and not (scratch / kept.name).exists():
+            shutil.copy2(kept, scratch / kept.name)
+
+
 def process_client(client_id: str, period: str, templates: list[execute.Template], data: Path, build: Path,
-                   target: Path, front_matter: dict, now: datetime) -> ClientOutcome:
+                   target: Path, front_matter: dict, now: datetime, extra: dict[str, dict] | None = None,
+                   ) -> ClientOutcome:
     """A worker's job for one client: the data-quality gate, then (if it passes) the notebooks.
 
     Each worker process imports Great Expectations once and validates its clients
@@ -133,7 +151,7 @@ def process_client(client_id: str, period: str, templates: list[execute.Template
     gate = validate_one(layout.clean, layout.validation, client_id, now)
     _report(client_id, GATE_STEP, gate.publishable)
     if gate.publishable:
-        outcome = run_client(client_id, period, templates, data, build, target, front_matter)
+        outcome = run_client(client_id, period, templates, data, build, target, front_matter, extra)
     else:
         _still_owned()
         outcome = mark_stale(target, client_id, gate)

@@ -30,6 +30,7 @@ from pipelines.site.pages import (
     home_context,
     markdown_html,
     month_nav,
+    month_pdfs,
     relative_link,
     write_attachments,
 )
@@ -191,11 +192,9 @@ def bundle(job: PublishJob, client_id: str, bodies: dict | None = None) -> int:
                         job.health_note)
 
 
-def _sidebar(client, period: str, page_of, health_href: str | None, pdf_href: str | None) -> Sidebar:
+def _sidebar(client, period: str, page_of, health_href: str | None, pdfs: list[tuple[str, str]]) -> Sidebar:
     month = client.months[period]
-    pages = [(r.label, page_of(period, r.notebook)) for r in month.reports.values()]
-    if pdf_href:
-        pages.append(("Monthly report (PDF)", pdf_href))
+    pages = [(r.label, page_of(period, r.notebook)) for r in month.reports.values()] + pdfs
     if health_href:
         pages.append(("Data health", health_href))
     periods = [(period_title(p), page_of(p, next(iter(m.reports)))) for p, m in client.months.items()]
@@ -207,10 +206,10 @@ def _page_parts(path: Path) -> tuple[str, dict[str, str]]:
     return notebook_html(nb), attachments(nb)
 
 
-def _client_pages(writer: PageWriter, client, page_of, bodies: dict, health_href, pdf_href_of,
+def _client_pages(writer: PageWriter, client, page_of, bodies: dict, health_href, pdfs_of,
                   all_href: str) -> None:
     for period, month in client.months.items():
-        sidebar = _sidebar(client, period, page_of, health_href, pdf_href_of(period))
+        sidebar = _sidebar(client, period, page_of, health_href, pdfs_of(period))
         for report in month.reports.values():
             body, files = bodies.get(report.path) or _page_parts(report.path)
             path = writer.write(page_of(period, report.notebook), "notebook.html.j2",
@@ -232,12 +231,12 @@ def build_internal(inventory, health: dict, health_note: str | None, methodology
     for client_id, client in inventory.clients.items():
         health_href = f"data-health/{client_id}.html" if health.get(client_id) else None
         _client_pages(writer, client, lambda p, nb, c=client_id: f"{p}/{c}/{nb}.html", bodies,
-                      health_href, lambda p: None, f"index.html#{client_id}")
+                      health_href, lambda p: [], f"index.html#{client_id}")
         if health_href:
             fragment = render_health_html(health[client_id], title=client.name, standalone=False)
             writer.write(health_href, "page.html.j2", title=f"Data health — {client.name}", body=fragment,
                          sidebar=_sidebar(client, next(iter(client.months)),
-                                          lambda p, nb, c=client_id: f"{p}/{c}/{nb}.html", health_href, None))
+                                          lambda p, nb, c=client_id: f"{p}/{c}/{nb}.html", health_href, []))
     for period, report in inventory.portfolio.items():
         writer.write(f"{period}/portfolio.html", "notebook.html.j2", title=report.page_title(),
                      subtitle=report.subtitle, label="Portfolio (internal)", stale=None, nav=None,
@@ -253,7 +252,7 @@ def build_internal(inventory, health: dict, health_note: str | None, methodology
 
 
 def build_bundle(client, health_summary: dict | None, methodology: str, out: Path,
-                 pdf_periods: set[str], bodies: dict | None = None, health_note: str | None = None) -> int:
+                 pdf_links: set[tuple[str, str]], bodies: dict | None = None, health_note: str | None = None) -> int:
     """One client's standalone site: only its own pages, health, methodology and PDF links."""
     writer = PageWriter(out, client.name, [("Home", "index.html"), ("Methodology", "methodology.html"),
                                            ("Data health", "data-health.html")])
@@ -262,9 +261,8 @@ def build_bundle(client, health_summary: dict | None, methodology: str, out: Pat
     def page_of(period: str, notebook: str) -> str:
         return f"{period}/{notebook}.html"
 
-    def pdf_of(period: str) -> str | None:
-        ok = period in pdf_periods and "monthly_report" in client.months[period].reports
-        return f"{period}/monthly_report.pdf" if ok else None
+    def pdf_of(period: str) -> list[tuple[str, str]]:
+        return month_pdfs(client, period, pdf_links)
 
     _client_pages(writer, client, page_of, bodies or {}, "data-health.html", pdf_of, "index.html")
     if health_summary:

@@ -19,6 +19,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from pipelines.core import io
 from pipelines.core.layout import Layout
 from pipelines.core.periods import period_title
+from pipelines.core.reports import printed
 from pipelines.metrics import methodology
 from pipelines.report.fragments import DOWNLOADS_DIR, FILES_MIME
 from pipelines.site.inventory import Inventory
@@ -44,7 +45,7 @@ class PublishJob:
     site_dir: Path  # staging folder of the internal site
     clients_dir: Path  # staging folder of the client bundles
     layout: Layout
-    pdf_links: dict[str, set[str]]  # client id -> periods whose bundle links a PDF
+    pdf_links: dict[str, set[tuple[str, str]]]  # client id -> (period, notebook) whose PDF its bundle links
 
 
 @lru_cache(maxsize=1)
@@ -97,9 +98,17 @@ def health_rows(inventory, health: dict, href_of) -> list[dict]:
              "missing": "No validation result for this client."} for cid, c in inventory.clients.items()]
 
 
-def client_months(client, page_of, pdf_of) -> list[dict]:
-    """A client's months for its bundle's home page, latest first, with each month's pages."""
-    return [{"title": period_title(p), "stale": m.stale is not None, "partial": m.partial, "pdf": pdf_of(p),
+def month_pdfs(client, period: str, links: set[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The PDFs a client's month links in its bundle (reports declared with a `pdf`, in navigation
+    order): (label, site-relative href)."""
+    month = client.months[period]
+    return [(f"{spec.label} (PDF)", f"{period}/{spec.name}.pdf") for spec in printed()
+            if (period, spec.name) in links and spec.name in month.reports]
+
+
+def client_months(client, page_of, pdfs_of) -> list[dict]:
+    """A client's months for its bundle's home page, latest first, with each month's pages and PDFs."""
+    return [{"title": period_title(p), "stale": m.stale is not None, "partial": m.partial, "pdfs": pdfs_of(p),
              "pages": [(r.label, page_of(p, r.notebook)) for r in m.reports.values()]}
             for p, m in client.months.items()]
 

@@ -1,9 +1,11 @@
-"""Monthly reports as PDF: headless Chromium prints the bundle's own report page.
+"""Reports as PDF (the monthly report and the contract review pack): headless Chromium prints the
+bundle's own report page.
 
 One Chromium process prints every page through the DevTools protocol over a pipe
 (`--remote-debugging-pipe`: ~0.1 s a page instead of ~0.8 s for a process per page;
-a process per page, `--print-to-pdf`, is the fallback). Only each client's latest month
-is printed, and only when what the page shows changed since the last print (a digest of the
+a process per page, `--print-to-pdf`, is the fallback). A monthly report is printed in each
+client's latest month, a review pack in whichever month holds it; each only when what the
+page shows changed since the last print (a digest of the
 notebook, the stale notice, the client's name, the templates and the renderer, kept in
 `build/publish/pdf_digests.json`). A PDF of an earlier month is kept as it was issued.
 Where no Chromium is found the PDF is skipped with a message saying so.
@@ -28,6 +30,7 @@ from typing import Self
 from pipelines.core import config
 from pipelines.core.io import digest, read_json, write_json
 from pipelines.core.layout import STALE_FILE, Layout
+from pipelines.core.reports import PDF_LATEST, printed
 from pipelines.site.inventory import Inventory
 from pipelines.site.pages import template_files
 
@@ -35,7 +38,6 @@ BASE_QUARTO = config.ROOT / "_quarto.yml"
 
 CHROMIUM_ENV = "SERVICEREVIEW_CHROMIUM"
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-PDF_NAME = "monthly_report.pdf"
 DIGESTS = "pdf_digests.json"  # in the build's publish folder
 
 
@@ -243,19 +245,26 @@ class PdfJob:
     action: str  # "print", "reuse" (copy the previous file) or "none"
     digest: str
     previous: Path | None = None
+    notebook: str = "monthly_report"
+
+    @property
+    def key(self) -> str:
+        """Where its digest is kept (a monthly report's is '<client>/<period>', as it always was)."""
+        base = f"{self.client_id}/{self.period}"
+        return base if self.notebook == "monthly_report" else f"{base}/{self.notebook}"
 
 
 @dataclass
 class PdfOutcome:
     printed: int = 0
     reused: int = 0
-    failed: dict[str, set[str]] = field(default_factory=dict)
+    failed: dict[str, set[tuple[str, str]]] = field(default_factory=dict)  # client -> (period, notebook)
     warnings: list[str] = field(default_factory=list)
     digests: dict[str, str] = field(default_factory=dict)
 
 
-def _content_digest(month, client_name: str, engine) -> str:
-    report = month.reports["monthly_report"]
+def _content_digest(month, client_name: str, engine, notebook: str = "monthly_report") -> str:
+    report = month.reports[notebook]
     stale = report.path.parent / STALE_FILE
     # the page is the engine's work too: a change in how outputs become HTML reprints
     made_with = [p.read_bytes() for p in template_files()]
@@ -267,62 +276,60 @@ def _content_digest(month, client_name: str, engine) -> str:
 
 
 def plan(inventory: Inventory, previous_bundles: Path, layout: Layout, engine, can_print: bool,
-         ) -> dict[str, dict[str, PdfJob]]:
-    """Per client and month: print the latest month when it changed, keep earlier months' PDFs.
+         ) -> dict[str, dict[tuple[str, str], PdfJob]]:
+    """Per client, month and printed report (`pipelines.core.reports.printed`): print it when what
+    the page shows changed, else keep the PDF issued before. A monthly report is printed in the
+    client's latest month only (earlier months keep theirs); a review pack in every month it is in.
     `engine` is the publish engine module (its name and code are part of a page's digest)."""
     digests_file = layout.publish / DIGESTS
     known = read_json(digests_file) if digests_file.exists() else {}
-    jobs: dict[str, dict[str, PdfJob]] = {}
+    jobs: dict[str, dict[tuple[str, str], PdfJob]] = {}
     for client_id, client in inventory.clients.items():
         jobs[client_id] = {}
-        latest = next((p for p, m in client.months.items() if "monthly_report" in m.reports), None)
-        for period, month in client.months.items():
-            if "monthly_report" not in month.reports:
-                continue
-            old = Path(previous_bundles) / client_id / period / PDF_NAME
-            old = old if old.is_file() else None
-            key = f"{client_id}/{period}"
-            if period != latest:
-                recorded = known.get(key)
-                jobs[client_id][period] = PdfJob(client_id, period, "reuse" if old else "none",
-                                                 recorded.get("content", "") if isinstance(recorded, dict)
-                                                 else "", old)
-                continue
-            digest = _content_digest(month, client.name, engine)
-            if old and _published(known.get(key), digest, old):
-                action = "reuse"
-            else:
-                action = "print" if can_print else "none"
-            jobs[client_id][period] = PdfJob(client_id, period, action, digest, old)
+        for spec in printed():
+            months = [(p, m) for p, m in client.months.items() if spec.name in m.reports]
+            for i, (period, month) in enumerate(months):
+                old = Path(previous_bundles) / client_id / period / f"{spec.name}.pdf"
+                old = old if old.is_file() else None
+                job = PdfJob(client_id, period, "none", "", old, spec.name)
+                recorded = known.get(job.key)
+                if spec.pdf == PDF_LATEST and i > 0:
+                    job.action = "reuse" if old else "none"
+                    job.digest = recorded.get("content", "") if isinstance(recorded, dict) else ""
+                else:
+                    job.digest = _content_digest(month, client.name, engine, spec.name)
+                    job.action = "reuse" if old and _published(recorded, job.digest, old) else \
+                        "print" if can_print else "none"
+                jobs[client_id][(period, spec.name)] = job
     return jobs
 
 
-def produce(jobs: dict[str, dict[str, PdfJob]], bundles: Path, chromium: Path | None) -> PdfOutcome:
+def produce(jobs: dict[str, dict[tuple[str, str], PdfJob]], bundles: Path, chromium: Path | None) -> PdfOutcome:
     """Copy the kept PDFs and print the new ones into the (staging) bundles folder."""
     outcome = PdfOutcome()
     to_print = []
     for client_jobs in jobs.values():
         for job in client_jobs.values():
-            target = Path(bundles) / job.client_id / job.period / PDF_NAME
+            target = Path(bundles) / job.client_id / job.period / f"{job.notebook}.pdf"
             if job.action == "reuse":
                 shutil.copy2(job.previous, target)
                 outcome.reused += 1
                 if job.digest:
-                    outcome.digests[f"{job.client_id}/{job.period}"] = job.digest
+                    outcome.digests[job.key] = job.digest
             elif job.action == "print":
                 to_print.append((job, target))
     if chromium is None or not to_print:
         return outcome
-    errors = print_pdfs(chromium, [(t.with_name("monthly_report.html"), t) for _, t in to_print])
+    errors = print_pdfs(chromium, [(t.with_name(f"{job.notebook}.html"), t) for job, t in to_print])
     for job, target in to_print:
         error = errors.get(target, "not printed")
         if error:
             target.unlink(missing_ok=True)
-            outcome.failed.setdefault(job.client_id, set()).add(job.period)
-            outcome.warnings.append(f"PDF of {job.client_id} {job.period} not made: {error}")
+            outcome.failed.setdefault(job.client_id, set()).add((job.period, job.notebook))
+            outcome.warnings.append(f"PDF of {job.key.replace('/', ' ')} not made: {error}")
         else:
             outcome.printed += 1
-            outcome.digests[f"{job.client_id}/{job.period}"] = job.digest
+            outcome.digests[job.key] = job.digest
     return outcome
 
 
@@ -332,7 +339,8 @@ def save_digests(layout: Layout, digests: dict[str, str], bundles: Path) -> None
     as unchanged). Called after the bundles are swapped in; `bundles` is where they are."""
     published = {}
     for key, content in sorted(digests.items()):
-        path = Path(bundles) / key / PDF_NAME
+        client_id, period, *notebook = key.split("/")  # PdfJob.key
+        path = Path(bundles) / client_id / period / f"{(notebook or ['monthly_report'])[0]}.pdf"
         if path.is_file():
             published[key] = {"content": content, "pdf": digest(path.read_bytes())}
     write_json(published, layout.publish / DIGESTS)

@@ -125,7 +125,7 @@ def publish(reports: Path = config.REPORTS, build: Path = config.BUILD, site: Pa
         browser, no_browser = pdf.find_chromium(chromium)
         plan = pdf.plan(inventory, site_clients, layout, chosen, can_print=browser is not None)
         job = PublishJob(inventory, health, health_note, methodology_html(), site_tmp, clients_tmp, layout,
-                         {cid: {p for p, pj in months.items() if pj.action != "none"}
+                         {cid: {key for key, pj in months.items() if pj.action != "none"}
                           for cid, months in plan.items()})
         result.pages = chosen.build(job)
         result.seconds["pages"] = round(time.perf_counter() - mark, 2)
@@ -135,8 +135,8 @@ def publish(reports: Path = config.REPORTS, build: Path = config.BUILD, site: Pa
         result.pdfs_printed, result.pdfs_reused, result.pdf_skipped = (
             outcome.printed, outcome.reused, no_browser)
         warnings += outcome.warnings
-        for cid, periods in outcome.failed.items():  # drop the links to PDFs that could not be made
-            job.pdf_links[cid] -= periods
+        for cid, failed in outcome.failed.items():  # drop the links to PDFs that could not be made
+            job.pdf_links[cid] -= failed
             chosen.bundle(job, cid)
         result.seconds["pdf"] = round(time.perf_counter() - mark, 2)
 
@@ -151,7 +151,7 @@ def publish(reports: Path = config.REPORTS, build: Path = config.BUILD, site: Pa
         shutil.rmtree(site_tmp, ignore_errors=True)
         shutil.rmtree(clients_tmp, ignore_errors=True)
     result.bundles = {cid: site_clients / cid for cid in inventory.clients}
-    result.pdfs = sorted(site_clients.glob("*/*/monthly_report.pdf"))
+    result.pdfs = sorted(site_clients.glob("*/*/*.pdf"))
     result.warnings = warnings
     result.seconds["total"] = round(time.perf_counter() - start, 2)
     for warning in warnings:

@@ -32,7 +32,7 @@ import yaml
 from pipelines.core import config
 from pipelines.core.periods import period_title
 from pipelines.metrics import methodology
-from pipelines.report.fragments import FILES_MIME
+from pipelines.report.fragments import DATA_MIME, FILES_MIME
 from pipelines.site import quarto_render
 from pipelines.site.inventory import read_notebook, source_text
 from pipelines.site.pages import (
@@ -45,6 +45,7 @@ from pipelines.site.pages import (
     health_rows,
     home_context,
     month_nav,
+    month_pdfs,
     relative_link,
 )
 from pipelines.site.quarto_render import Project
@@ -119,6 +120,7 @@ def _stage_outputs(cell: dict) -> None:
         if output.get("output_type") not in ("display_data", "execute_result") or not data:
             continue
         data.pop(FILES_MIME, None)
+        data.pop(DATA_MIME, None)
         if "text/html" in data:
             data["text/markdown"] = _lines(_fence(source_text(data.pop("text/html"))))
 
@@ -177,11 +179,10 @@ def _config(title: str, render: list[str], sidebars: list[dict], navbar: list) -
     return conf
 
 
-def _month_sidebar(client, period: str, page_of, health_page: str | None, pdf: str | None) -> dict:
+def _month_sidebar(client, period: str, page_of, health_page: str | None, pdfs: list[tuple[str, str]]) -> dict:
     contents = [{"text": plain(r.label), "href": page_of(period, r.notebook)}
                 for r in client.months[period].reports.values()]
-    if pdf:
-        contents.append({"text": "Monthly report (PDF)", "href": pdf})
+    contents += [{"text": label, "href": href} for label, href in pdfs]
     sidebar = {"id": f"{client.client_id}-{period}", "title": plain(client.name),
                "contents": [{"section": period_title(period), "contents": contents}]}
     if health_page:
@@ -223,7 +224,7 @@ def internal_project(job: PublishJob) -> Project:
     for cid, client in inventory.clients.items():
         health_page = f"data-health/{cid}.qmd" if health.get(cid) else None
         _client_notebooks(project, client, lambda p, nb, c=cid: f"{p}/{c}/{nb}.ipynb", health_page,
-                          lambda p: None, f"index.html#{cid}")
+                          lambda p: [], f"index.html#{cid}")
         if health_page:
             project.add(health_page, _page({"title": plain(f"Data health — {client.name}"), "sidebar": False},
                                            _health_body(client, health[cid], job.health_note)))
@@ -253,9 +254,8 @@ def bundle_project(job: PublishJob, cid: str) -> Project:
     project = Project(cid, job.layout.publish / "quarto" / cid, job.clients_dir / cid)
     _assets(project)
 
-    def pdf_of(period: str) -> str | None:
-        ok = period in pdfs and "monthly_report" in client.months[period].reports
-        return f"{period}/monthly_report.pdf" if ok else None
+    def pdf_of(period: str) -> list[tuple[str, str]]:
+        return month_pdfs(client, period, pdfs)
 
     _client_notebooks(project, client, lambda p, nb: f"{p}/{nb}.ipynb", None, pdf_of, "index.html")
     months = environment().get_template("client_months.html.j2").render(
