@@ -7,9 +7,11 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 QUARTO_STAMP := $(VENV)/.quarto-tried-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # The sample's last three months (data/sample ends 2026-10), so month navigation is there at once.
 RUN_PERIOD ?= 2026-08:2026-10
+# The client `make review` builds a contract review pack for (the sample's client whose service degraded).
+REVIEW_CLIENT ?= lakeside-accounting
 
 .DEFAULT_GOAL := help
-.PHONY: help setup quarto run archive sample clean-data validate metrics notebooks publish preview test bench lab lint distclean
+.PHONY: help setup quarto run archive review sample clean-data validate metrics notebooks publish preview test bench lab lint distclean
 
 ## Show this help
 help:
@@ -54,6 +56,11 @@ run: setup quarto
 archive: setup quarto
 	@$(QUARTO_NOTE)
 	$(SR) run --period all
+
+## Build and publish the contract review pack of REVIEW_CLIENT's latest term (servicereview review)
+review: setup quarto
+	@$(QUARTO_NOTE)
+	$(SR) review --client $(REVIEW_CLIENT)
 
 ## Regenerate the committed sample data (deterministic: same seed, same bytes)
 sample: setup

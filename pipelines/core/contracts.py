@@ -416,7 +416,7 @@ def _minutes(moment: time) -> float:
 
 
 def _format_location(loc: tuple) -> str:
-    parts = [str(p)[:100] for p in loc if not str(p).startswith(("function-", "literal[", "tuple["))]
+    parts = [str(p)[:100] for p in loc if not str(p).startswith(("function-", "literal[", "tuple[")) and p != "[key]"]
     return ".".join(parts)
 
 
@@ -425,8 +425,7 @@ def _format_error(err: dict) -> str:
     msg = err["msg"].removeprefix("Value error, ")
     field = re.match(r"([\w.]+): (.*)", msg, re.S)
     if field and err["type"] == "value_error":  # a model check naming one of its fields
-        top = loc == "(top level)"
-        loc, msg = field.group(1) if top else f"{loc}.{field.group(1)}", field.group(2)
+        loc, msg = f"{loc}.{field.group(1)}" if loc else field.group(1), field.group(2)
     if err["type"] == "missing":
         return f"{loc}: required field is missing"
     if err["type"] == "extra_forbidden":

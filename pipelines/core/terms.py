@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipelines.core.contracts import Contract
+from pipelines.core.io import InputError
 from pipelines.core.periods import month_index, month_label
 
 DEFAULT_MONTHS = 12  # a review without a term covers the last 12 months
@@ -56,3 +57,14 @@ def review_window(contract: Contract, latest: str, start: str | None = None, end
         return Window(contract.term.start, latest, "the current term so far (its review is not due yet)")
     last = first + done * length - 1
     return Window(month_label(last - length + 1), month_label(last), "the contract's latest term")
+
+
+def check_window(window: Window, first: str | None, last: str | None) -> None:
+    """InputError when the months run backwards or lie outside the data (`first`..`last`, its first
+    and last month; None: not known)."""
+    if month_index(window.start) > month_index(window.end):
+        raise InputError(f"--from {window.start} --to {window.end}: the review ends before it starts")
+    if last and window.end > last:
+        raise InputError(f"--to {window.end}: the data ends in {last}")
+    if first and window.end < first:
+        raise InputError(f"--to {window.end}: the data starts in {first}")

@@ -18,7 +18,7 @@ from pipelines.report import narrative as say
 from pipelines.report import charts, review_charts, term
 from pipelines.report.fragments import DOWNLOADS_DIR, Fragment, bullets, esc, join, note, paragraph, table
 from pipelines.report.review_context import ReviewContext
-from pipelines.report.sentiment import themes_of  # the comment themes' public function (issue 17 replaces its engine)
+from pipelines.report.themes import themes_of
 
 ALERT_WINDOW_DAYS = 7  # a reactive ticket "followed an alert" when logged this soon after one on its device
 WORST_MONTHS = 3
@@ -128,7 +128,7 @@ def summary(rctx: ReviewContext) -> Fragment:
                                                  for label, value, rest in found) for m, found in worse.items()]
     if worse:
         labels = list(dict.fromkeys(label for found in worse.values() for label, _, _ in found))
-        lines.append(f"The service degraded in {term.month_list(list(worse))}: {_and(labels)} "
+        lines.append(f"The service degraded in {term.month_list(list(worse))}: {term.and_list(labels)} "
                      f"{'was' if len(labels) == 1 else 'were'} clearly worse than in the rest of the term "
                      "(below the target and below the other months beyond the margin of chance).")
     else:
@@ -152,11 +152,10 @@ def summary(rctx: ReviewContext) -> Fragment:
     body = join(paragraph(" ".join(lines)), bullets(details) if details else Fragment(""), table(frame, {
         "target": "Contract target", "goal": "Target", "term": "Over the term", "months": "Months met",
         "missed": "Months missed", "trend": "First half vs second half"}, caption=f"Every target, {rctx.title}"))
-    return anchored("summary", Fragment(body.html, body.text, data=figures(rctx, rows)))
-
-
-def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    text = "\n".join([" ".join(lines), *(f"- {d}" for d in details), f"Every target, {rctx.title}:", *(
+        f"- {r['target']} (target {r['goal']}): {r['term']} over the term; months met: {r['months']}; missed: "
+        f"{r['missed']}. {r['trend'].strip('—')}".rstrip() for r in frame.iter_rows(named=True))])
+    return anchored("summary", Fragment(body.html, text, data=figures(rctx, rows)))
 
 
 def figures(rctx: ReviewContext, rows: list[dict] | None = None) -> dict:

@@ -169,10 +169,14 @@ def clearly_worse(kpis: pl.DataFrame, judged: pl.DataFrame) -> dict[str, list[tu
     return dict(sorted(found.items()))
 
 
+def and_list(items: list[str]) -> str:
+    """['a', 'b', 'c'] -> 'a, b and c'."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def month_list(months: list[str]) -> str:
     """['2026-05', '2026-06', '2026-07'] -> 'May 2026, June 2026 and July 2026'."""
-    titles = [period_title(m) for m in months]
-    return titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
+    return and_list([period_title(m) for m in months])
 
 
 # ---------------------------------------------------------------- SLA per priority, credits

@@ -21,7 +21,7 @@ from pipelines.core import io
 from pipelines.core.contracts import Contract, load_contracts
 from pipelines.core.overrides import apply_overrides
 from pipelines.core.periods import months_between
-from pipelines.core.terms import Window, review_window
+from pipelines.core.terms import Window, check_window, review_window
 from pipelines.metrics.stage import READ_COLUMNS, compute_metrics, data_ends, default_period
 from pipelines.report import narrative as say
 from pipelines.report.term import credits_owed, in_term, sla_by_priority
@@ -148,6 +148,8 @@ def run_whatif(client_id: str, scenarios: dict[str, list[str]], data_dir: Path, 
     mine = {name: None if frame is None else frame.filter(pl.col("client_id") == client_id)
             for name, frame in tables.items()}
     window = review_window(contract, default_period(export_end, {client_id: contract}), start, end)
+    created = mine["tickets"]["created_at"].min()
+    check_window(window, created and created.strftime("%Y-%m"), export_end and export_end.strftime("%Y-%m"))
     months = months_between(window.start, window.end)
     actual = evaluate(ACTUAL, [], contract, mine, months, export_end)
     return WhatIf(contract, window, actual,

@@ -20,9 +20,8 @@ from pipelines.core.contracts import load_contracts
 from pipelines.core.io import InputError, write_json
 from pipelines.core.layout import Layout
 from pipelines.core.overrides import OverrideError, apply_overrides
-from pipelines.core.periods import month_index
 from pipelines.core.reports import REVIEW
-from pipelines.core.terms import Window, review_window
+from pipelines.core.terms import Window, check_window, review_window
 from pipelines.metrics.stage import default_period, metrics_folder
 from pipelines.run import execute
 from pipelines.run.batch import (
@@ -113,7 +112,7 @@ def _review_locked(options: ReviewOptions, on_event: OnEvent) -> ReviewResult:
         metrics = metrics_folder(layout.clean, layout.metrics, period=options.end)
         latest = _latest(metrics.summary, options.end, contract)
         window = review_window(contract, latest, options.start, options.end)
-        _check(window, metrics.summary)
+        check_window(window, metrics.summary["first_month"], (metrics.summary.get("export_end") or "")[:7] or None)
         if metrics.summary["period"] != window.end:
             metrics = metrics_folder(layout.clean, layout.metrics, period=window.end)
     on_event(Event("message", text=f"review of {options.client}: {window.start} to {window.end} ({window.why})"))
@@ -142,16 +141,6 @@ def _latest(summary: dict, end: str | None, contract) -> str:
         return summary["period"]
     return default_period(datetime.fromisoformat(summary["export_end"]), {contract.client_id: contract}) \
         if summary.get("export_end") else end
-
-
-def _check(window: Window, summary: dict) -> None:
-    if month_index(window.start) > month_index(window.end):
-        raise InputError(f"--from {window.start} --to {window.end}: the review ends before it starts")
-    last = summary.get("export_end")
-    if last and window.end > last[:7]:
-        raise InputError(f"--to {window.end}: the data ends in {last[:7]}")
-    if window.end < summary["first_month"]:
-        raise InputError(f"--to {window.end}: the data starts in {summary['first_month']}")
 
 
 __all__ = ["OverrideError", "ReviewOptions", "ReviewResult", "run_review"]

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from pipelines.core import config
+from pipelines.core.notebooks import front_matter, read_notebook
 from pipelines.core.reports import CLIENT, declared
 from pipelines.run import execute
 from pipelines.run.batch import LockedError, RunOptions, run_batch, run_lock
@@ -34,6 +35,20 @@ def test_run_executes_every_client_and_the_portfolio(sample_run):
     assert execute.error_cells(period_dir / "portfolio" / "portfolio.ipynb") == []
     summary = json.loads((sample_run.home / "build" / "run_summary.json").read_text())
     assert summary["period"] == PERIOD and summary["exit_code"] == 0
+
+
+def test_run_builds_the_contract_review_pack_in_the_month_it_falls_due(sample_run):
+    """Thameside's term started 2025-11 (12 months): its review falls due in 2026-10; Harbor's and
+    Lakeside's fell due in 2026-09, Bondi's term runs on and Pacific Crest has no term."""
+    packs = sorted(p.parent.name for p in (sample_run.home / "reports" / PERIOD).glob("*/contract_review.ipynb"))
+    assert packs == ["thameside-architects"]
+    pack = sample_run.home / "reports" / PERIOD / "thameside-architects" / "contract_review.ipynb"
+    assert execute.error_cells(pack) == []
+    front = front_matter(read_notebook(pack))
+    assert (front["review_from"], front["review_to"]) == ("2025-11", "2026-10")
+    bundle = sample_run.home / "_site_clients" / "thameside-architects" / PERIOD
+    assert (bundle / "contract_review.html").exists()
+    assert "Contract review" in (bundle / "monthly_report.html").read_text()  # in the month's navigation
 
 
 def test_executed_notebooks_carry_front_matter_for_publishing(sample_run):

@@ -62,3 +62,21 @@ def visit_all(browser, folder: Path, check=None) -> tuple[int, Watch]:
             check(page, path)
     page.close()
     return len(paths), watch
+
+
+REVIEWED = "lakeside-accounting"
+
+
+@pytest.fixture(scope="session")
+def peer_pack(tmp_path_factory):
+    """A review pack built among 7 clients (so its peer distribution is shown): the sample's
+    generator with 7 clients over 4 months, then `servicereview review` for REVIEWED.
+    Returns (data folder, workspace)."""
+    from tests.conftest import servicereview
+
+    root = tmp_path_factory.mktemp("peers")
+    made = servicereview("sample", "--clients", "7", "--months", "4", "--out", str(root / "data"), home=root / "home")
+    assert made.returncode == 0, made.stderr[-2000:]
+    done = servicereview("review", "--client", REVIEWED, "--data", str(root / "data"), home=root / "home")
+    assert done.returncode == 0, done.stderr[-3000:]
+    return root / "data", root / "home"

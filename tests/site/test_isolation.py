@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import html
+import re
 import shutil
 
 import pytest
 
 from tests.publish_fixtures import CLIENTS, publish_synthetic, tickets_of
+from tests.site.conftest import REVIEWED
 
 PERIODS = ("2026-09", "2026-10")
 
@@ -190,9 +192,40 @@ def test_colliding_ticket_ids_never_carry_a_comment_into_another_clients_bundle(
             if client == "acme" and ("Acme Holdings" in text or "acme-holdings" in text):
                 leaks.append(f"{path.name}: names Acme Holdings")
         assert leaks == []
+        if client == "acme-holdings":  # Thameside's term: its review pack falls due in 2026-10 and is scanned too
+            assert "contract_review.html" in {p.name for p in texts}
         shown = [p.name for p, t in texts.items() if SECRETS[client] in t]
         assert "monthly_report.html" in shown and "survey_sentiment.html" in shown, (client, shown)
         calls = [p.name for p, t in texts.items() if f"{CALL_SECRETS[client]} never logged" in t]
         assert "monthly_report.html" in calls, (client, calls)  # its own unmatched email is listed
         if any(p.suffix == ".pdf" for p in texts):
             assert "monthly_report.pdf" in shown, (client, own_name, shown)
+
+
+# ---------------------------------------------------------------- review packs: the anonymous peer distribution
+
+@pytest.mark.slow
+def test_a_review_pack_shows_its_peers_only_as_a_distribution_and_names_none_of_them(peer_pack):
+    import polars as pl
+    import yaml
+
+    data, home = peer_pack
+    bundle = home / "_site_clients" / REVIEWED
+    texts = _bundle_texts(bundle)
+    page = next(t for p, t in texts.items() if p.name == "contract_review.html")
+    assert "Other clients&#x27; median" in page and "no client is named" in page  # the distribution is there
+    assert any(p.suffix == ".csv" for p in texts) and (any(p.suffix == ".pdf" for p in texts)
+                                                       or shutil.which("chromium") is None)
+    tickets = pl.read_csv(data / "tickets.csv", infer_schema=False)
+    words = {file: set(re.findall(r"[\w-]+", text)) for file, text in texts.items()}
+    leaks = []
+    for path in sorted((data / "contracts").glob("*.yml")):
+        if path.stem == REVIEWED:
+            continue
+        name = yaml.safe_load(path.read_text())["name"]
+        ids = set(tickets.filter(pl.col("client_id") == path.stem)["ticket_id"])
+        for file, text in texts.items():
+            found = [m for m in (path.stem, name, html.escape(name)) if m in text or m in file.name]
+            found += sorted(words[file] & ids)[:3]
+            leaks += [f"{file.relative_to(bundle)}: {m!r} of {path.stem}" for m in found]
+    assert leaks == []
