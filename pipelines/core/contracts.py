@@ -29,8 +29,8 @@ from pydantic import (
     model_validator,
 )
 
-from pipelines.core.limits import MAX_ERRORS, load_yaml, shown, usable_zone
-from pipelines.core.periods import is_period
+from pipelines.core.limits import MAX_ERRORS, read_yaml_file, shown, usable_zone
+from pipelines.core.terms import Term
 
 PRIORITIES = ("P1", "P2", "P3", "P4")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -254,24 +254,6 @@ class Targets(_Model):
     patch_compliance_pct: float = Field(95, ge=0, le=100)
 
 
-class Term(_Model):
-    """The contract's term: the month it started and how often it is formally reviewed (a review
-    falls due in the last month of each term: start + review_every_months - 1, and so on).
-    `scenarios` are the what-if alternatives the review pack shows (name -> `path=value` list,
-    as `servicereview whatif --set`)."""
-
-    start: str
-    review_every_months: int = Field(12, ge=1, le=120)
-    scenarios: dict[str, list[str]] = Field(default_factory=dict)
-
-    @field_validator("start", mode="before")
-    @classmethod
-    def _month(cls, value: object) -> object:
-        if not is_period(value):
-            raise ValueError(f"{str(value)!r} is not a month like 2025-10 (YYYY-MM)")
-        return value
-
-
 class Quality(_Model):
     """Per-client plausibility thresholds for the data-quality gate."""
 
@@ -374,15 +356,9 @@ class Contract(_Model):
 
     @model_validator(mode="after")
     def _scenarios_apply(self) -> Contract:
-        from pipelines.core.overrides import OverrideError, apply_overrides  # overrides builds on this module
+        from pipelines.core.overrides import check_scenarios  # overrides builds on this module
 
-        for name, sets in (self.term.scenarios if self.term else {}).items():
-            source = f"term.scenarios: {name!r}"
-            try:
-                apply_overrides(self, sets, source)
-            except OverrideError as exc:
-                text = str(exc)
-                raise ValueError(text if text.startswith(source) else f"{source}: {text}") from None
+        check_scenarios(self)
         return self
 
     @property
@@ -455,15 +431,7 @@ def load_contract(path: str | Path) -> Contract:
     """Load one contract file with safe YAML; the file name must match its client_id."""
     path = Path(path)
     source = _display(path)
-    try:
-        data = load_yaml(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ContractError(f"{source}: file not found") from None
-    except UnicodeDecodeError as exc:
-        raise ContractError(f"{source}: not UTF-8 text (byte {exc.start}); save the contract as UTF-8") from None
-    except yaml.YAMLError as exc:
-        raise ContractError(f"{source}: not valid YAML ({exc})".replace("\n", " ")) from None
-    contract = parse_contract(data, source)
+    contract = parse_contract(read_yaml_file(path, source, ContractError), source)
     if contract.client_id != path.stem:
         raise ContractError(
             f"{source}: client_id: {contract.client_id!r} does not match the file name "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import reprlib
 from datetime import datetime
 from functools import cache
+from pathlib import Path
 from zoneinfo import available_timezones
 
 import yaml
@@ -50,6 +51,19 @@ def load_yaml(text: str) -> object:
                                  "repeats another part of the file; aliases are not allowed, write the "
                                  "value out")
     return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+
+
+def read_yaml_file(path, source: str, error: type[ValueError]) -> object:
+    """A YAML file read with `load_yaml`; `error` names `source` when it is missing, not UTF-8 or
+    not YAML."""
+    try:
+        return load_yaml(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{source}: file not found") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{source}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except yaml.YAMLError as exc:
+        raise error(f"{source}: not valid YAML ({exc})".replace("\n", " ")) from None
 
 
 @cache

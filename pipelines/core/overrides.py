@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from pipelines.core.contracts import Contract, ContractError, contract_to_yaml, parse_contract
+from pipelines.core.limits import load_yaml, read_yaml_file
 
 _WINDOW = r"\d{1,2}:\d{2}\s*-\s*\d{1,2}:\d{2}"
 WINDOWS = re.compile(rf"{_WINDOW}(?:\s*,\s*{_WINDOW})*")
@@ -42,7 +43,7 @@ def parse_assignment(text: str) -> tuple[list[str], object]:
         windows = [[part.strip() for part in w.split("-")] for w in raw.split(",")]
         return keys, windows[0] if len(windows) == 1 else windows
     try:
-        return keys, yaml.safe_load(raw)
+        return keys, load_yaml(raw)
     except yaml.YAMLError:
         raise OverrideError(f"{text!r}: {raw!r} is not a value (write it as in a contract file)") from None
 
@@ -85,16 +86,22 @@ def apply_overrides(contract: Contract, overrides: list[str], source: str = "wha
         raise OverrideError(str(exc)) from None
 
 
+def check_scenarios(contract: Contract) -> None:
+    """ValueError (for the contract model) naming the first of the term's scenarios that does not apply."""
+    for name, sets in (contract.term.scenarios if contract.term else {}).items():
+        source = f"term.scenarios: {name!r}"
+        try:
+            apply_overrides(contract, sets, source)
+        except OverrideError as exc:
+            text = str(exc)
+            raise ValueError(text if text.startswith(source) else f"{source}: {text}") from None
+
+
 def read_scenarios(path: str | Path) -> dict[str, list[str]]:
     """A YAML file with a `scenarios:` block (name -> list of overrides), as a review's parameters
     take it; errors name the file and the scenario."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise OverrideError(f"{path}: file not found") from None
-    except yaml.YAMLError as exc:
-        raise OverrideError(f"{path}: not valid YAML ({exc})".replace("\n", " ")) from None
+    data = read_yaml_file(path, str(path), OverrideError)
     block = data.get("scenarios") if isinstance(data, dict) else None
     if not isinstance(block, dict) or not block:
         raise OverrideError(f"{path}: expected a 'scenarios:' block of name: [override, ...] "

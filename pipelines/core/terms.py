@@ -9,12 +9,35 @@ reports: reports/<last month>/<client>/contract_review.ipynb.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from pipelines.core.contracts import Contract
-from pipelines.core.io import InputError
-from pipelines.core.periods import month_index, month_label
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from pipelines.core.periods import is_period, month_index, month_label
+
+if TYPE_CHECKING:  # contracts.py holds a Term
+    from pipelines.core.contracts import Contract
 
 DEFAULT_MONTHS = 12  # a review without a term covers the last 12 months
+
+
+class Term(BaseModel):
+    """A contract's `term`: the month it started and how often it is formally reviewed (a review
+    falls due in the last month of each term: start + review_every_months - 1, and so on).
+    `scenarios` are the what-if alternatives the review pack shows (name -> `path=value` list,
+    as `servicereview whatif --set`; checked by `pipelines.core.overrides.check_scenarios`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    start: str
+    review_every_months: int = Field(12, ge=1, le=120)
+    scenarios: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _month(cls, value: object) -> object:
+        if not is_period(value):
+            raise ValueError(f"{str(value)!r} is not a month like 2025-10 (YYYY-MM)")
+        return value
 
 
 @dataclass(frozen=True)
@@ -62,6 +85,7 @@ def review_window(contract: Contract, latest: str, start: str | None = None, end
 def check_window(window: Window, first: str | None, last: str | None) -> None:
     """InputError when the months run backwards or lie outside the data (`first`..`last`, its first
     and last month; None: not known)."""
+    from pipelines.core.io import InputError  # io reads tables (polars): only when checking
     if month_index(window.start) > month_index(window.end):
         raise InputError(f"--from {window.start} --to {window.end}: the review ends before it starts")
     if last and window.end > last:

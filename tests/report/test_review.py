@@ -82,6 +82,9 @@ def test_the_agenda_points_at_the_evidence(pack, rctx):
     links = re.findall(r'class="sr-evidence">Evidence: <a href="#rv-([a-z]+)"', page)
     assert len(links) == len(points) and set(links) <= anchors
     assert "months: May 2026, June 2026, July 2026" in page
+    scenario = next(p for p in points if p.title == "Renegotiation: 6-hour P2 resolution")  # the contract's own
+    assert scenario.anchor == "scenarios" and "would have been missed in" in scenario.text
+    assert "6-hour P2 resolution: sla.P2.resolution=6h" in page
 
 
 def test_the_pack_is_published_with_its_pdf_and_no_peer_distribution_below_five_clients(pack):
@@ -146,7 +149,7 @@ def test_whatif_with_the_contracts_own_values_reproduces_the_actual_figures_exac
     own = [f"sla.P2.resolution={int(c.sla['P2'].resolution)}m", f"targets.resolution_sla_pct={c.targets.resolution_sla_pct}",
            f"business_hours.mon={c.business_hours['mon'][0][0]:%H:%M}-{c.business_hours['mon'][0][1]:%H:%M}"]
     same = whatif.evaluate("own values", own, c, tables, rctx.months, _extracted(rctx))
-    assert contract_to_yaml(apply_overrides(c, own)) == contract_to_yaml(c)
+    assert contract_to_yaml(apply_overrides(c, own)) == contract_to_yaml(apply_overrides(c, []))  # the same terms
     actual = rctx.actual  # from the run's own metrics tables, as the monthly reports read them
     assert same.sla.equals(actual.sla)
     assert same.credits.equals(actual.credits)

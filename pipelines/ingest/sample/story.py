@@ -216,6 +216,8 @@ def _unique_prefix(base: str, taken: set[str]) -> str:
 # Pacific Crest has none (its reviews cover the last 12 months).
 REVIEW_TERMS = {"harbor-dental": (0, 12), "lakeside-accounting": (0, 12), "thameside-architects": (1, 12),
                 "bondi-physio": (3, 18)}
+# The what-if alternatives a client's review packs show (term.scenarios): Lakeside's renegotiation.
+REVIEW_SCENARIOS = {"lakeside-accounting": {"6-hour P2 resolution": ["sla.P2.resolution=6h"]}}
 
 
 def build_contract(profile: ClientProfile, years: list[int], months: list[str] | None = None) -> Contract:
@@ -274,6 +276,8 @@ def build_contract(profile: ClientProfile, years: list[int], months: list[str] |
     offset, every = REVIEW_TERMS.get(profile.client_id, (None, None))
     if months and offset is not None and offset < len(months):
         data["term"] = {"start": months[offset], "review_every_months": every}
+        if profile.client_id in REVIEW_SCENARIOS:
+            data["term"]["scenarios"] = REVIEW_SCENARIOS[profile.client_id]
     return parse_contract(data, f"sample contract {profile.client_id}")
 
 
