@@ -311,8 +311,10 @@ def points(rctx: ReviewContext) -> list[Point]:
                            f"of service credits are owed for {say.plural(owed.height, 'month')}.", "effort",
                            owed["month"].to_list()))
     found += _since_last(rctx)
-    for figures in rctx.whatifs:
-        line = whatif.sentences(rctx.actual, figures, rctx.contract)[0]
+    for figures in rctx.whatifs:  # in words: the first SLA target the scenario changes (else the first line)
+        lines = whatif.sentences(rctx.actual, figures, rctx.contract)
+        changed = [f"{t.title()} SLA:" for t in ("response", "resolution") if figures.row(t) != rctx.actual.row(t)]
+        line = next((x for x in lines if changed and x.startswith(changed[0])), lines[0])
         found.append(Point(f"Renegotiation: {figures.name}", f"With {', '.join(figures.overrides)}: {line}",
                            "scenarios"))
     return found

@@ -83,7 +83,8 @@ def test_the_agenda_points_at_the_evidence(pack, rctx):
     assert len(links) == len(points) and set(links) <= anchors
     assert "months: May 2026, June 2026, July 2026" in page
     scenario = next(p for p in points if p.title == "Renegotiation: 6-hour P2 resolution")  # the contract's own
-    assert scenario.anchor == "scenarios" and "would have been missed in" in scenario.text
+    assert scenario.anchor == "scenarios" and "Resolution SLA: met in" in scenario.text  # what it changes
+    assert "would have been missed in" in scenario.text
     assert "6-hour P2 resolution: sla.P2.resolution=6h" in page
 
 
