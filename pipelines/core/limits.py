@@ -60,6 +60,8 @@ def read_yaml_file(path, source: str, error: type[ValueError]) -> object:
         return load_yaml(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise error(f"{source}: file not found") from None
+    except OSError as exc:
+        raise error(f"{source}: cannot be read ({exc.strerror}); expected a YAML file") from None
     except UnicodeDecodeError as exc:
         raise error(f"{source}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except yaml.YAMLError as exc:

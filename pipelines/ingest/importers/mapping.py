@@ -20,11 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from pipelines.core.contracts import CLIENT_ID_PATTERN
-from pipelines.core.limits import MAX_ERRORS, load_yaml
+from pipelines.core.limits import MAX_ERRORS, read_yaml_file
 from pipelines.core.io import InputError
 from pipelines.core.schemas import TICKETS
 from pipelines.ingest.importers.preset_parts import Agreement, Derive, History, _Model
@@ -359,11 +358,4 @@ def _client_id(value: object, where: str) -> str:
 
 
 def _read_yaml(path: Path) -> object:
-    try:
-        return load_yaml(path.read_text(encoding="utf-8"))  # no aliases: no "billion laughs"
-    except FileNotFoundError:
-        raise MappingError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise MappingError(f"{path}: cannot be read ({exc.strerror}); expected a YAML file") from None
-    except yaml.YAMLError as exc:
-        raise MappingError(f"{path}: not valid YAML ({exc})".replace("\n", " ")) from None
+    return read_yaml_file(path, str(path), MappingError)  # no aliases: no "billion laughs"
