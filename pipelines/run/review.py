@@ -109,7 +109,10 @@ def _review_locked(options: ReviewOptions, on_event: OnEvent) -> ReviewResult:
     for name, sets in options.scenarios.items():  # a bad override stops here, before anything runs
         apply_overrides(contract, sets, f"scenario {name!r}")
     with _timed(timings, "metrics", on_event):
-        metrics = metrics_folder(layout.clean, layout.metrics, period=options.end)
+        try:
+            metrics = metrics_folder(layout.clean, layout.metrics, period=options.end)
+        except InputError as exc:  # the month given is the review's last: say so by its option
+            raise InputError(str(exc).replace("--period", "--to", 1)) from None
         latest = _latest(metrics.summary, options.end, contract)
         window = review_window(contract, latest, options.start, options.end)
         check_window(window, metrics.summary["first_month"], (metrics.summary.get("export_end") or "")[:7] or None)

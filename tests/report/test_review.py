@@ -192,7 +192,7 @@ def test_the_whatif_command_shows_the_scenario_beside_the_actual_contract(pack):
     (["whatif", "--set", "sla.P2.resolution=6h", "--from", "2026-13"], "--from: period '2026-13' is not a month"),
     (["whatif", "--set", "sla.P2.resolution=6h", "--from", "2026-05", "--to", "2026-02"],
      "--from 2026-05 --to 2026-02: the review ends before it starts"),
-    (["review", "--to", "2027-01"], "--to 2027-01: the data ends in 2026-11"),
+    (["review", "--to", "2099-01"], "--to 2099-01 has not begun yet"),
     (["review", "--from", "2025-1"], "--from: period '2025-1' is not a month like 2026-09"),
     (["review", "--set", "targets.csat_pct=high"], "targets.csat_pct"),
     (["review", "--scenarios", "missing.yml"], "missing.yml: file not found"),
