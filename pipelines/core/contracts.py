@@ -357,9 +357,7 @@ class Contract(_Model):
     @model_validator(mode="after")
     def _scenarios_apply(self) -> Contract:
         from pipelines.core.overrides import check_scenarios  # overrides builds on this module
-
-        check_scenarios(self)
-        return self
+        return check_scenarios(self)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -429,8 +427,7 @@ def parse_contract(data: object, source: str = "<contract>") -> Contract:
 
 def load_contract(path: str | Path) -> Contract:
     """Load one contract file with safe YAML; the file name must match its client_id."""
-    path = Path(path)
-    source = _display(path)
+    source = _display(path := Path(path))
     contract = parse_contract(read_yaml_file(path, source, ContractError), source)
     if contract.client_id != path.stem:
         raise ContractError(
@@ -471,10 +468,8 @@ def contract_to_yaml(contract: Contract) -> str:
     data = contract.model_dump(mode="json")
     if contract.contact_matching == ContactMatching():
         del data["contact_matching"]  # the defaults, spelled nowhere: files stay as they were
-    if data["term"] is None:  # optional block: left out rather than written as null
-        del data["term"]
-    elif not data["term"]["scenarios"]:
-        del data["term"]["scenarios"]
+    if data.pop("term") is not None:  # an optional block: left out rather than written as null
+        data["term"] = contract.term.written()
     data["business_hours"] = {
         day: [[_clock(a), _clock(b)] for a, b in windows] if len(windows) > 1
         else [_clock(windows[0][0]), _clock(windows[0][1])]

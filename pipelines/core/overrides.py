@@ -86,8 +86,9 @@ def apply_overrides(contract: Contract, overrides: list[str], source: str = "wha
         raise OverrideError(str(exc)) from None
 
 
-def check_scenarios(contract: Contract) -> None:
-    """ValueError (for the contract model) naming the first of the term's scenarios that does not apply."""
+def check_scenarios(contract: Contract) -> Contract:
+    """The contract, or ValueError (for the contract model) naming the first of its term's scenarios
+    that does not apply."""
     for name, sets in (contract.term.scenarios if contract.term else {}).items():
         source = f"term.scenarios: {name!r}"
         try:
@@ -95,6 +96,7 @@ def check_scenarios(contract: Contract) -> None:
         except OverrideError as exc:
             text = str(exc)
             raise ValueError(text if text.startswith(source) else f"{source}: {text}") from None
+    return contract
 
 
 def read_scenarios(path: str | Path) -> dict[str, list[str]]:

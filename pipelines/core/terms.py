@@ -39,6 +39,10 @@ class Term(BaseModel):
             raise ValueError(f"{str(value)!r} is not a month like 2025-10 (YYYY-MM)")
         return value
 
+    def written(self) -> dict:
+        """The block as a contract file spells it (no empty scenarios)."""
+        return self.model_dump(mode="json", exclude={"scenarios"} if not self.scenarios else None)
+
 
 @dataclass(frozen=True)
 class Window:
