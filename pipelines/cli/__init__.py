@@ -6,92 +6,33 @@ inside the commands (deliberately lazy) so `servicereview --help` stays fast.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from pipelines.cli import display
+from pipelines.cli.common import (
+    BUILD,
+    DataOpt,
+    EarliestOpt,
+    EncodingOpt,
+    EngineOpt,
+    ExtractedOpt,
+    OutOpt,
+    PeriodOpt,
+    PeriodsOpt,
+    SeparatorOpt,
+    app,
+    build_of,
+    check_engine,
+    check_period,
+    fail,
+    guard,
+    locked,
+)
 from pipelines.cli.display import console
 from pipelines.core import config
-from pipelines.core.layout import Layout
-
-app = typer.Typer(
-    help="servicereview: SLA compliance and support KPIs per client, published as a website.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-BUILD = Layout(config.BUILD)
-
-DataOpt = Annotated[Path, typer.Option("--data", help="Folder with the raw exports and contracts/.")]
-OutOpt = Annotated[Path, typer.Option("--out", help="Folder to write to.")]
-PeriodOpt = Annotated[
-    str | None, typer.Option("--period", help="Report month YYYY-MM (default: latest complete month).")
-]
-EncodingOpt = Annotated[str | None, typer.Option(
-    "--encoding", help="Encoding of CSV files that are not UTF-8, e.g. cp1252 (UTF-8 files stay UTF-8).")]
-SeparatorOpt = Annotated[str | None, typer.Option(
-    "--separator", help="CSV separator, e.g. ';' (default: read from each file's header).")]
-ExtractedOpt = Annotated[str | None, typer.Option(
-    "--extracted-at", help="When the export was taken (ISO date/time; default: as the import recorded it, "
-                           "else now): timestamps over a day later are implausible, months up to it complete.")]
-EarliestOpt = Annotated[str | None, typer.Option(
-    "--earliest", help="Timestamps before this date are implausible (default 1990-01-01).")]
-PeriodsOpt = Annotated[
-    str | None, typer.Option("--period", help="Report month YYYY-MM, a range YYYY-MM:YYYY-MM (every month "
-                             "in it) or 'all' (every month in the data); default: latest complete month.")
-]
-EngineOpt = Annotated[
-    str, typer.Option("--engine", envvar="SERVICEREVIEW_ENGINE",
-                      help="Publish with 'quarto', the 'builtin' renderer, or 'auto' (Quarto when found).")
-]
-
-
-def _fail(message: str, code: int = config.EXIT_USAGE) -> None:
-    from rich.markup import escape  # a message may hold [brackets] (YAML lists, field paths)
-
-    console.print(f"[red]error:[/red] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _build_of(out: Path) -> Path:
-    """The build folder a stage's output belongs to: the workspace's build/ when it is in there
-    (the folder a run locks), else the output's own parent (another workspace, e.g. a test's)."""
-    out, build = Path(out).resolve(), config.BUILD.resolve()
-    return config.BUILD if out == build or build in out.parents else out.parent
-
-
-@contextmanager
-def _locked(build: Path = config.BUILD):
-    """Hold the run lock of the workspace while a command writes into it (exit 3 when taken)."""
-    from pipelines.core.io import describe_os_error
-    from pipelines.run.lock import LockedError, run_lock
-
-    try:
-        with run_lock(build):
-            yield
-    except LockedError as exc:
-        _fail(str(exc), config.EXIT_LOCKED)
-    except OSError as exc:  # a full disk, a folder that cannot be written: a message, not a traceback
-        _fail(describe_os_error(exc))
-
-
-def _guard(func, *args, **kwargs):
-    """Run a stage; turn input errors into a clear message and exit code 2."""
-    from pipelines.core.contracts import ContractError
-    from pipelines.core.io import InputError, describe_os_error
-    from pipelines.core.overrides import OverrideError
-    from pipelines.run.execute import TemplateError
-
-    try:
-        return func(*args, **kwargs)
-    except (ContractError, InputError, TemplateError, OverrideError) as exc:
-        _fail(str(exc))
-    except OSError as exc:
-        _fail(describe_os_error(exc))
-
 
 @app.command()
 def sample(
@@ -113,7 +54,7 @@ def sample(
         written = write_sample(out, clients=clients, months=months, seed=seed, end=end,
                                tickets=tickets, fmt=fmt, dirty=dirty)
     except SampleError as exc:  # a bad --end, --months, --clients, --tickets or --format
-        _fail(str(exc))
+        fail(str(exc))
     for path in written:
         console.print(f"wrote {path}", highlight=False)
 
@@ -132,12 +73,12 @@ def _read_settings(encoding, separator, extracted_at, earliest):
             if value:
                 moments[name] = datetime.fromisoformat(value)
         except ValueError:
-            _fail(f"{name} {value!r} is not an ISO date or time like 2026-11-01 or 2026-11-01T06:00:00Z")
+            fail(f"{name} {value!r} is not an ISO date or time like 2026-11-01 or 2026-11-01T06:00:00Z")
     try:
         bounds = TimeBounds.of(moments.get("--extracted-at"), moments.get("--earliest")) if moments else None
         return bounds, ReadOptions(encoding, separator)
     except (InputError, ValueError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @app.command()
@@ -148,8 +89,8 @@ def clean(data: DataOpt = config.SAMPLE_DATA, out: OutOpt = BUILD.clean, encodin
     from pipelines.clean.stage import clean_folder
 
     bounds, options = _read_settings(encoding, separator, extracted_at, earliest)
-    with _locked(_build_of(out)):
-        result = _guard(clean_folder, data, out, bounds, options)
+    with locked(build_of(out)):
+        result = guard(clean_folder, data, out, bounds, options)
     console.print(display.clean_table(result.summary))
     console.print(f"clean tables and rejects written to {out}", highlight=False)
 
@@ -173,8 +114,8 @@ def validate(
     from pipelines.validate.health import write_health_pages
     from pipelines.validate.suites import TABLE_NOUNS
 
-    with _locked(_build_of(out)):
-        results = _guard(validate_folder, data, out, clients=client, data_docs=data_docs)
+    with locked(build_of(out)):
+        results = guard(validate_folder, data, out, clients=client, data_docs=data_docs)
         write_health_pages(data, out, list(results), out / "health")
     console.print(display.gate_table(results))
     for client_id, gate in results.items():
@@ -217,12 +158,12 @@ def metrics(
         try:
             month_index(period)
         except ValueError as exc:
-            _fail(f"--period: {exc}")
+            fail(f"--period: {exc}")
     try:
-        with _locked(_build_of(out)):
-            result = _guard(metrics_folder, data, out, period, tone_min_labels=tone_min_labels)
+        with locked(build_of(out)):
+            result = guard(metrics_folder, data, out, period, tone_min_labels=tone_min_labels)
     except ValueError as exc:  # e.g. a ticket whose priority has no target in its contract
-        _fail(str(exc))
+        fail(str(exc))
     s = result.summary
     console.print(
         f"metrics for {s['period']}: {s['rows']['ticket_sla']} tickets, {len(s['clients'])} clients, "
@@ -258,7 +199,7 @@ def import_(
     Exit 2 when no row could be used."""
     from pipelines.ingest.importers import import_files
 
-    result = _guard(import_files, files, preset, client_map, out, contracts, history)
+    result = guard(import_files, files, preset, client_map, out, contracts, history)
     r = result.report
     console.print(
         f"import ({r['preset']}, {r['mode'].replace('_', ' ')}): {r['rows_read']} rows read = "
@@ -296,7 +237,7 @@ def import_contacts(
     """Turn a client's own record of calls and emails into the contacts table (merged into OUT/contacts.csv)."""
     from pipelines.ingest.contacts import import_contacts as run_import
 
-    r = _guard(run_import, files, source, client, provider or [], out, utc=utc)
+    r = guard(run_import, files, source, client, provider or [], out, utc=utc)
     console.print(
         f"import-contacts ({r['tool']}): {r['rows_read']} rows read -> {r['contacts']} contacts with the "
         f"provider for {r['client_id']} ({r['not_with_provider']} not with the provider, left out; "
@@ -333,8 +274,8 @@ def run(
     """
     from pipelines.run.batch import ClusterError, LockedError, RunOptions, run_batch
 
-    _check_period(period)
-    _check_engine(engine)
+    check_period(period)
+    check_engine(engine)
     if cluster:
         _check_cluster(cluster)
     bounds, read = _read_settings(encoding, separator, extracted_at, earliest)
@@ -342,11 +283,11 @@ def run(
                          cluster=cluster, bounds=bounds, read=read)
     with display.BatchProgress() as progress:
         try:
-            result = _guard(run_batch, options, progress.on_event)
+            result = guard(run_batch, options, progress.on_event)
         except LockedError as exc:
-            _fail(str(exc), config.EXIT_LOCKED)
+            fail(str(exc), config.EXIT_LOCKED)
         except ClusterError as exc:
-            _fail(str(exc))
+            fail(str(exc))
     console.print(display.run_table(result))
     for outcome in result.outcomes:
         if outcome.status in {"failed", "stale"}:
@@ -358,27 +299,11 @@ def _check_cluster(address: str) -> None:
     try:
         from pipelines.run import cluster
     except ImportError as exc:
-        _fail(f"--cluster needs Dask distributed ({exc}): pip install 'servicereview[cluster]'")
+        fail(f"--cluster needs Dask distributed ({exc}): pip install 'servicereview[cluster]'")
     try:
         cluster.parse(address)
     except ValueError as exc:
-        _fail(str(exc))
-
-
-def _check_period(period: str | None) -> None:
-    from pipelines.core.periods import parse_periods
-
-    try:
-        parse_periods(period)
-    except ValueError as exc:
-        _fail(str(exc))
-
-
-def _check_engine(engine: str) -> None:
-    from pipelines.site.publish import ENGINES
-
-    if engine not in ("auto", *ENGINES):
-        _fail(f"--engine {engine!r} is not one of auto, {', '.join(ENGINES)}")
+        fail(str(exc))
 
 
 @app.command()
@@ -399,13 +324,13 @@ def publish(
     from pipelines.site.publish import PublishError
     from pipelines.site.publish import publish as build_site
 
-    _check_engine(engine)
+    check_engine(engine)
     try:
-        with _locked(build):
+        with locked(build):
             result = build_site(reports=reports, build=build, site=site, site_clients=site_clients,
                                 engine=engine)
     except PublishError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
     periods = ", ".join(result.periods)
@@ -431,9 +356,9 @@ def preview(
     try:
         serve(site, port, announce=lambda text: console.print(text, highlight=False))
     except PublishError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except OSError as exc:  # port in use
-        _fail(f"cannot serve on 127.0.0.1:{port}: {exc.strerror or exc}")
+        fail(f"cannot serve on 127.0.0.1:{port}: {exc.strerror or exc}")
 
 
 # the contract review commands (review, whatif) register themselves on `app`

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from pipelines.cli import BUILD, DataOpt, EngineOpt, _check_engine, _fail, _guard, _locked, app
+from pipelines.cli.common import BUILD, DataOpt, EngineOpt, app, check_engine, fail, guard, locked
 from pipelines.cli.display import BatchProgress, console, short
 from pipelines.core import config
 
@@ -28,7 +28,7 @@ ScenariosOpt = Annotated[Path | None, typer.Option("--scenarios", help="A YAML f
 def _scenarios(sets: list[str] | None, path: Path | None) -> dict[str, list[str]]:
     from pipelines.core.overrides import read_scenarios
 
-    found = _guard(read_scenarios, path) if path else {}
+    found = guard(read_scenarios, path) if path else {}
     if sets:
         found["What-if"] = list(sets)
     return found
@@ -42,7 +42,7 @@ def _check_months(*months: str | None) -> None:
             try:
                 month_index(month)
             except ValueError as exc:
-                _fail(f"{option}: {exc}")
+                fail(f"{option}: {exc}")
 
 
 @app.command()
@@ -67,14 +67,14 @@ def review(
     from pipelines.run.review import ReviewOptions, run_review
 
     _check_months(start, end)
-    _check_engine(engine)
+    check_engine(engine)
     options = ReviewOptions(client=client, start=start, end=end, scenarios=_scenarios(sets, scenarios), data=data,
                             engine=engine)
     with BatchProgress() as progress:
         try:
-            result = _guard(run_review, options, progress.on_event)
+            result = guard(run_review, options, progress.on_event)
         except LockedError as exc:
-            _fail(str(exc), config.EXIT_LOCKED)
+            fail(str(exc), config.EXIT_LOCKED)
     for outcome in result.batch.outcomes:
         if outcome.status in {"failed", "stale"}:
             console.print(f"[red]{outcome.client_id}[/red]: {escape(outcome.message)}", highlight=False, soft_wrap=True)
@@ -105,9 +105,9 @@ def whatif(
     _check_months(start, end)
     found = _scenarios(sets, scenarios)
     if not found:
-        _fail("give at least one --set (or --scenarios FILE): the what-if's other contract terms")
-    with _locked():
-        done = _guard(run_whatif, client, found, data, BUILD.clean, start, end)
+        fail("give at least one --set (or --scenarios FILE): the what-if's other contract terms")
+    with locked():
+        done = guard(run_whatif, client, found, data, BUILD.clean, start, end)
     frame = comparison(done.actual, done.scenarios)
     window = done.window
     table = Table(title=f"what-if for {client}, {window.start} to {window.end} ({window.why})")

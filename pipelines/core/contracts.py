@@ -8,10 +8,8 @@ error names the file, the field and what was expected.
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import date, time
-from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -29,7 +27,15 @@ from pydantic import (
     model_validator,
 )
 
+from pipelines.core.durations import (
+    MAX_TARGET_DAYS,
+    format_clock,
+    format_duration,
+    parse_duration,
+    parse_windows,
+)
 from pipelines.core.limits import MAX_ERRORS, read_yaml_file, shown, usable_zone
+from pipelines.core.overrides import check_scenarios
 from pipelines.core.terms import Term
 
 PRIORITIES = ("P1", "P2", "P3", "P4")
@@ -40,9 +46,7 @@ CLIENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 # outcome, the site's own folders. A client with one of them would collide with it.
 RESERVED_CLIENT_IDS = ("portfolio", "site", "assets", "site_libs")
 SURVEY_SCALES = ("3-point", "5-point", "0-10")
-MAX_TARGET_DAYS = 365  # the longest SLA target (and, on business hours, the longest time to fall due)
 
-_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)d)?\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*$")
 _BUSINESS_DAYS = re.compile(r"^\s*(\d+)\s*bd\s*$")
 
 
@@ -50,66 +54,8 @@ class ContractError(ValueError):
     """A contract file that cannot be used; the message names file, field and expectation."""
 
 
-def parse_duration(value: object) -> float:
-    """'90m', '4h', '1h30m', '2d' or a number of minutes -> minutes (float), at most 365 days."""
-    if isinstance(value, bool):
-        raise ValueError(f"{shown(value)} is not a duration like 90m or 4h")
-    if isinstance(value, int | float):
-        minutes = float(value)
-    else:
-        match = _DURATION.match(str(value))
-        if not match or not any(match.groups()):
-            raise ValueError(f"{shown(value)} is not a duration like 90m or 4h")
-        days, hours, mins = (float(g) if g else 0.0 for g in match.groups())
-        minutes = days * 1440 + hours * 60 + mins
-    if not math.isfinite(minutes) or minutes <= 0:
-        raise ValueError(f"{shown(value)} is not a positive duration like 90m or 4h")
-    if minutes > MAX_TARGET_DAYS * 1440:
-        raise ValueError(f"{shown(value)} is longer than {MAX_TARGET_DAYS} days, the longest target allowed")
-    return minutes
-
-
-def _parse_clock(value: object) -> time:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 60:
-        # YAML 1.1 reads an unquoted 18:00 as the base-60 number 1080 (08:00 stays text);
-        # a plain 8 cannot come from H:MM and stays an error.
-        value = f"{value // 60}:{value % 60:02d}"
-    text = str(value).strip()
-    match = re.fullmatch(r"(\d{1,2}):(\d{2})", text)
-    if not match:
-        raise ValueError(f"{shown(value)} is not a time of day like 08:00")
-    hour, minute = int(match.group(1)), int(match.group(2))
-    if hour == 24 and minute == 0:
-        return time.max  # end of day
-    if hour > 23 or minute > 59:
-        raise ValueError(f"{shown(value)} is not a time of day like 08:00")
-    return time(hour, minute)
-
-
-def _parse_windows(value: object) -> list[tuple[time, time]]:
-    """["08:00","18:00"] or [["08:00","12:00"],["13:00","17:00"]] -> sorted windows."""
-    if value is None:
-        return []
-    if not isinstance(value, list | tuple):
-        raise ValueError(f"{shown(value)} is not a window like [\"08:00\", \"18:00\"]")
-    pairs = [value] if value and not isinstance(value[0], list | tuple) else list(value)
-    windows = []
-    for pair in pairs:
-        if not isinstance(pair, list | tuple) or len(pair) != 2:
-            raise ValueError(f"{shown(pair)} is not a window like [\"08:00\", \"18:00\"]")
-        start, end = _parse_clock(pair[0]), _parse_clock(pair[1])
-        if end <= start:
-            raise ValueError(f"window {pair[0]}-{pair[1]} ends before it starts")
-        windows.append((start, end))
-    windows.sort()
-    for (_, end_a), (start_b, _) in zip(windows, windows[1:]):
-        if start_b < end_a:
-            raise ValueError(f"windows overlap at {start_b.strftime('%H:%M')}")
-    return windows
-
-
 Minutes = Annotated[float, BeforeValidator(parse_duration)]
-Windows = Annotated[list[tuple[time, time]], BeforeValidator(_parse_windows)]
+Windows = Annotated[list[tuple[time, time]], BeforeValidator(parse_windows)]
 
 
 class _Model(BaseModel):
@@ -336,12 +282,12 @@ class Contract(_Model):
             for name in ("response", "resolution"):
                 minutes, days = target.minutes(name), target.business_days(name)
                 length, per_week = (f"{days}bd", open_days) if minutes is None else (
-                    f"{_duration(minutes)} of business hours", weekly)
+                    f"{format_duration(minutes)} of business hours", weekly)
                 took = (days if minutes is None else minutes) / per_week * 7
                 if took > MAX_TARGET_DAYS:
                     raise ValueError(
                         f"sla.{priority}.{name}: {length} takes {took:,.0f} days to fall due with "
-                        f"{_duration(weekly)} of business hours a week; a target must fall due within "
+                        f"{format_duration(weekly)} of business hours a week; a target must fall due within "
                         f"{MAX_TARGET_DAYS} days")
         return self
 
@@ -356,8 +302,16 @@ class Contract(_Model):
 
     @model_validator(mode="after")
     def _scenarios_apply(self) -> Contract:
-        from pipelines.core.overrides import check_scenarios  # overrides builds on this module
         return check_scenarios(self)
+
+    def documented(self) -> dict:
+        """This contract as data in its documented shape (what `contract_to_yaml` writes)."""
+        return yaml.safe_load(contract_to_yaml(self))
+
+    @staticmethod
+    def parse(data: object, source: str) -> Contract:
+        """`parse_contract`, for what builds on a contract without importing this module."""
+        return parse_contract(data, source)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -471,26 +425,16 @@ def contract_to_yaml(contract: Contract) -> str:
     if data.pop("term") is not None:  # an optional block: left out rather than written as null
         data["term"] = contract.term.written()
     data["business_hours"] = {
-        day: [[_clock(a), _clock(b)] for a, b in windows] if len(windows) > 1
-        else [_clock(windows[0][0]), _clock(windows[0][1])]
+        day: [[format_clock(a), format_clock(b)] for a, b in windows] if len(windows) > 1
+        else [format_clock(windows[0][0]), format_clock(windows[0][1])]
         for day, windows in contract.business_hours.items() if windows
     }
     data["sla"] = {
-        p: {name: _duration(t.minutes(name)) if t.minutes(name) is not None else f"{t.business_days(name)}bd"
+        p: {name: format_duration(t.minutes(name)) if t.minutes(name) is not None else f"{t.business_days(name)}bd"
             for name in ("response", "resolution")} | {"calendar": t.calendar}
         for p, t in contract.sla.items()
     }
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100, default_flow_style=None)
-
-
-def _clock(value: time) -> str:
-    return "24:00" if value == time.max else value.strftime("%H:%M")
-
-
-def _duration(minutes: float) -> str:
-    if minutes % 60 == 0:
-        return f"{int(minutes // 60)}h"
-    return f"{Decimal(repr(minutes)).normalize():f}m"  # exact and never an exponent: 1e+06m would not load
 
 
 def _display(path: Path) -> str:

@@ -9,14 +9,10 @@ reports: reports/<last month>/<client>/contract_review.ipynb.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pipelines.core.periods import is_period, month_index, month_label
-
-if TYPE_CHECKING:  # contracts.py holds a Term
-    from pipelines.core.contracts import Contract
 
 DEFAULT_MONTHS = 12  # a review without a term covers the last 12 months
 
@@ -53,9 +49,9 @@ class Window:
     why: str
 
 
-def review_due(contract: Contract, period: str) -> str | None:
-    """The first month of the term whose review falls due in `period` (its last month), else None."""
-    term = contract.term
+def review_due(term: Term | None, period: str) -> str | None:
+    """The first month of a contract's term whose review falls due in `period` (its last month),
+    else None (also without a term)."""
     if term is None:
         return None
     offset = month_index(period) - month_index(term.start)
@@ -64,10 +60,10 @@ def review_due(contract: Contract, period: str) -> str | None:
     return month_label(month_index(period) - term.review_every_months + 1)
 
 
-def review_window(contract: Contract, latest: str, start: str | None = None, end: str | None = None) -> Window:
-    """The months of a review: the ones given, else the contract's latest term that has ended by
+def review_window(term: Term | None, latest: str, start: str | None = None, end: str | None = None) -> Window:
+    """The months of a review: the ones given, else the contract's latest `term` that has ended by
     `latest` (the latest complete month), else its current term so far, else the last 12 months."""
-    length = contract.term.review_every_months if contract.term else DEFAULT_MONTHS
+    length = term.review_every_months if term else DEFAULT_MONTHS
     if start and end:
         return Window(start, end, "the months asked for")
     if end:
@@ -75,13 +71,13 @@ def review_window(contract: Contract, latest: str, start: str | None = None, end
     if start:
         last = min(month_index(start) + length - 1, month_index(latest))
         return Window(start, month_label(last), f"up to {length} months from {start}")
-    if contract.term is None:
+    if term is None:
         return Window(month_label(month_index(latest) - DEFAULT_MONTHS + 1), latest,
                       "the last 12 months (the contract has no term)")
-    first = month_index(contract.term.start)
+    first = month_index(term.start)
     done = (month_index(latest) - first + 1) // length  # terms ended by `latest`
     if done == 0:
-        return Window(contract.term.start, latest, "the current term so far (its review is not due yet)")
+        return Window(term.start, latest, "the current term so far (its review is not due yet)")
     last = first + done * length - 1
     return Window(month_label(last - length + 1), month_label(last), "the contract's latest term")
 

@@ -119,7 +119,7 @@ def load_review(client_id: str, start: str | None = None, period: str | None = N
     given comes from the contract's term (`pipelines.core.terms.review_window`)."""
     if not (start and period):
         latest = context.load(client_id, None, build_dir=build_dir, data_dir=data_dir)
-        window = review_window(latest.contract, latest.period, start or None, period or None)
+        window = review_window(latest.contract.term, latest.period, start or None, period or None)
         start, period = window.start, window.end
     if month_index(start) > month_index(period):
         raise ValueError(f"the review starts in {start}, after its last month {period}")

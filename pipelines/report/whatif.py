@@ -147,7 +147,7 @@ def run_whatif(client_id: str, scenarios: dict[str, list[str]], data_dir: Path, 
     export_end = datetime.fromisoformat(stated).astimezone(UTC) if stated else max(ends.values(), default=None)
     mine = {name: None if frame is None else frame.filter(pl.col("client_id") == client_id)
             for name, frame in tables.items()}
-    window = review_window(contract, default_period(export_end, {client_id: contract}), start, end)
+    window = review_window(contract.term, default_period(export_end, {client_id: contract}), start, end)
     created = mine["tickets"]["created_at"].min()
     check_window(window, created and created.strftime("%Y-%m"), export_end and export_end.strftime("%Y-%m"))
     months = months_between(window.start, window.end)

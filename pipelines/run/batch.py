@@ -20,7 +20,6 @@ import os
 import queue
 import shutil
 import time
-from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from pipelines.core.terms import review_due
 from pipelines.metrics.stage import metrics_folder
 from pipelines.report.narrative import date_of
 from pipelines.run import execute, fingerprints
+from pipelines.run.fanout import ClusterError, Event, Job, OnEvent, Tracker
 from pipelines.run.lock import LockedError, run_lock
 from pipelines.run.workers import (
     SCRATCH_PREFIX,
@@ -90,29 +90,6 @@ class BatchResult:
     def exit_code(self) -> int:
         bad = any(o.status in {"failed", "stale"} for o in self.outcomes)
         return config.EXIT_FAILED if bad else config.EXIT_OK
-
-
-@dataclass(frozen=True)
-class Event:
-    """Something the batch did, for whoever draws progress.
-
-    kind: "stage" (a stage starts: `text`), "client" (a client is queued with `steps`
-    steps), "step" (a client's step finished: `step`, `ok`), "done" (a client finished:
-    `text` is its status), "message" (a line to show: `text`)."""
-
-    kind: str
-    client: str = ""
-    step: str = ""
-    ok: bool = True
-    steps: int = 0
-    text: str = ""
-
-
-OnEvent = Callable[[Event], None]
-
-
-class ClusterError(RuntimeError):
-    """`--cluster` cannot run this batch: unreachable, other code there, a worker with threads."""
 
 
 def run_batch(options: RunOptions, on_event: OnEvent | None = None) -> BatchResult:
@@ -254,7 +231,7 @@ def _run_period(period, clients, templates, options, layout, recipe, metrics, on
     contracts = load_contracts(layout.contracts)
     front = {c: _front_matter(c, contracts[c], period, metrics.summary) for c in clients}
     reviews = {c: review_parameters(contracts[c], start, period, options.reports)
-               for c in clients if (start := review_due(contracts[c], period))}
+               for c in clients if (start := review_due(contracts[c].term, period))}
 
     outcomes: list[ClientOutcome] = []
     digests = {client: fingerprints.client_digest(client, layout.clean, base, layout.metrics)
@@ -325,44 +302,6 @@ def _front_matter(client: str, contract, period: str, summary: dict) -> dict:
         front["partial"] = f"data ends {date_of(summary.get('export_end'), contract.timezone)}"
         front["subtitle"] += f" (partial: {front['partial']})"
     return front
-
-
-@dataclass(frozen=True)
-class Job:
-    """One client's (or the portfolio's) work for a worker: `func(*args)` -> ClientOutcome,
-    reported in `steps` steps."""
-
-    client: str
-    func: Callable[..., ClientOutcome]
-    args: tuple
-    steps: int
-
-
-class Tracker:
-    """What the fan-out engines report, turned into events, log lines and outcomes."""
-
-    def __init__(self, on_event: OnEvent, period: str) -> None:
-        self.on_event, self.period, self.outcomes = on_event, period, []
-
-    def message(self, text: str) -> None:
-        self.on_event(Event("message", text=text))
-        log.info("%s", text)
-
-    def queued(self, job: Job) -> None:
-        self.on_event(Event("client", job.client, steps=job.steps))
-
-    def step(self, client: str, step: str, ok: bool) -> None:
-        self.on_event(Event("step", client, step, ok))
-
-    def done(self, client: str, outcome: ClientOutcome | BaseException) -> None:
-        """A job finished, or its worker failed it (an exception: the client failed)."""
-        if isinstance(outcome, BaseException):
-            outcome = ClientOutcome(client, "failed", message=f"{type(outcome).__name__}: {outcome}")
-        self.on_event(Event("done", client, text=outcome.status))
-        level = logging.INFO if outcome.status == "executed" else logging.WARNING
-        log.log(level, "%s %s: %s in %.1fs %s", client, self.period, outcome.status, outcome.seconds,
-                outcome.message)
-        self.outcomes.append(outcome)
 
 
 def review_parameters(contract, start: str, period: str, reports: Path,

@@ -41,7 +41,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from pipelines.core.layout import Layout
 from pipelines.core.processes import die_with_parent
 from pipelines.run import fingerprints, workers
-from pipelines.run.batch import ClusterError, Job, Tracker
+from pipelines.run.fanout import ClusterError, Job, Tracker
 
 PLUGIN = "servicereview-kernel"
 MAX_STARTS = 2  # a client is tried once more after its task failed or its worker died

@@ -26,11 +26,7 @@ from pipelines.metrics.stage import default_period, metrics_folder
 from pipelines.run import execute
 from pipelines.run.batch import (
     BatchResult,
-    Event,
-    Job,
-    OnEvent,
     RunOptions,
-    Tracker,
     _front_matter,
     _log_to_file,
     _publish,
@@ -39,6 +35,7 @@ from pipelines.run.batch import (
     _workers,
     review_parameters,
 )
+from pipelines.run.fanout import Event, Job, OnEvent, Tracker
 from pipelines.run.lock import run_lock
 from pipelines.run.workers import ClientOutcome, process_client
 
@@ -114,7 +111,7 @@ def _review_locked(options: ReviewOptions, on_event: OnEvent) -> ReviewResult:
         except InputError as exc:  # the month given is the review's last: say so by its option
             raise InputError(str(exc).replace("--period", "--to", 1)) from None
         latest = _latest(metrics.summary, options.end, contract)
-        window = review_window(contract, latest, options.start, options.end)
+        window = review_window(contract.term, latest, options.start, options.end)
         check_window(window, metrics.summary["first_month"], (metrics.summary.get("export_end") or "")[:7] or None)
         if metrics.summary["period"] != window.end:
             metrics = metrics_folder(layout.clean, layout.metrics, period=window.end)

@@ -22,20 +22,20 @@ def _span(window: Window) -> tuple[str, str]:
 
 
 def test_a_review_falls_due_in_the_last_month_of_each_term(contract):
-    assert review_due(contract, "2026-09") == "2025-10"
-    assert review_due(contract, "2027-09") == "2026-10"
-    assert [m for m in ("2025-09", "2025-10", "2026-08", "2026-10") if review_due(contract, m)] == []
+    assert review_due(contract.term, "2026-09") == "2025-10"
+    assert review_due(contract.term, "2027-09") == "2026-10"
+    assert [m for m in ("2025-09", "2025-10", "2026-08", "2026-10") if review_due(contract.term, m)] == []
 
 
 def test_the_default_window_is_the_latest_ended_term_else_the_term_so_far_else_twelve_months(contract,
                                                                                              contract_data):
-    assert review_window(contract, "2026-10") == Window("2025-10", "2026-09", "the contract's latest term")
-    assert review_window(contract, "2026-03").start == "2025-10"
-    assert "not due yet" in review_window(contract, "2026-03").why
+    assert review_window(contract.term, "2026-10") == Window("2025-10", "2026-09", "the contract's latest term")
+    assert review_window(contract.term, "2026-03").start == "2025-10"
+    assert "not due yet" in review_window(contract.term, "2026-03").why
     plain = parse_contract(contract_data, "acme")
-    assert _span(review_window(plain, "2026-10")) == ("2025-11", "2026-10")
-    assert _span(review_window(contract, "2026-10", end="2026-06")) == ("2025-07", "2026-06")
-    assert _span(review_window(contract, "2026-03", start="2025-11")) == ("2025-11", "2026-03")
+    assert _span(review_window(plain.term, "2026-10")) == ("2025-11", "2026-10")
+    assert _span(review_window(contract.term, "2026-10", end="2026-06")) == ("2025-07", "2026-06")
+    assert _span(review_window(contract.term, "2026-03", start="2025-11")) == ("2025-11", "2026-03")
 
 
 def test_term_fields_are_validated_with_the_field_named(contract_data):
