@@ -484,6 +484,7 @@ def test_a_slice_of_clients_is_generated_as_it_is_in_the_whole_sample():
 @example(seed=11, clients=3, months=4, end=END)  # no unplanned outage for the dirty client
 @example(seed=22, clients=3, months=4, end=END)
 @example(seed=27, clients=3, months=4, end=END)
+@example(seed=1, clients=6, months=1, end="2025-03")  # a client with no contact at all
 def test_every_seed_and_size_gives_a_sample_and_a_complete_dirty_set(tmp_path_factory, seed, clients,
                                                                       months, end):
     out = tmp_path_factory.mktemp("seed")
