@@ -90,7 +90,7 @@ def test_a_client_report_in_a_browser_offline(sample_run, browser):
     name = _clients(sample_run)[XSS_CLIENT]
     page.locator("tr", has_text=name).get_by_role("link", name="Report").first.click()
     page.wait_for_load_state("load")
-    assert page.url.endswith(f"/2026-10/{XSS_CLIENT}/monthly_report.html")
+    assert page.url.endswith(f"/clients/{XSS_CLIENT}/2026-10/monthly_report.html")
     assert page.title().startswith("Monthly report")
     assert name in page.locator("body").inner_text()  # shown as text, escaped
     assert page.evaluate("typeof window.__pwned") == "undefined"
@@ -141,7 +141,7 @@ def test_an_update_log_without_fcr_inputs_and_a_partial_month_say_so_on_every_pa
     ends = last.astimezone(ZoneInfo("America/Sao_Paulo"))
     assert ends.month == 3  # the log stops in March
     notebooks = sorted((home / "reports" / "2026-03" / "acme").glob("*.ipynb"))
-    pages = [home / "_site" / "2026-03" / "acme" / f"{p.stem}.html" for p in notebooks] + \
+    pages = [home / "_site" / "clients" / "acme" / "2026-03" / f"{p.stem}.html" for p in notebooks] + \
             [home / "_site_clients" / "acme" / "2026-03" / f"{p.stem}.html" for p in notebooks]
     assert len(notebooks) == 4
     for path in [*notebooks, *pages]:
@@ -175,7 +175,7 @@ def test_a_5000_ticket_month_stays_a_small_page_with_its_tickets_in_csvs(tmp_pat
     logged = pl.read_csv(folder / "tickets" / f"{month}-tickets-logged.csv", infer_schema=False)
     assert logged.height >= 4000
     for page in (folder / "monthly_report.html",
-                 tmp_path / "home" / "_site" / month / client / "monthly_report.html"):
+                 tmp_path / "home" / "_site" / "clients" / client / month / "monthly_report.html"):
         size = page.stat().st_size
         assert size < 300_000, f"{page}: {size / 1000:.0f} KB"
     assert f'href="tickets/{month}-tickets-logged.csv"' in (folder / "monthly_report.html").read_text()

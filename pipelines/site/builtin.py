@@ -25,6 +25,7 @@ from pipelines.site.pages import (
     PublishJob,
     attachments,
     client_months,
+    embed_bundles,
     environment,
     health_rows,
     home_context,
@@ -185,6 +186,11 @@ def build(job: PublishJob) -> int:
     return pages
 
 
+def finish(job: PublishJob) -> None:
+    """Once the bundles are complete (PDFs too): put them in the internal site."""
+    embed_bundles(job)
+
+
 def bundle(job: PublishJob, client_id: str, bodies: dict | None = None) -> int:
     """(Re)build one client's bundle, e.g. after a PDF could not be made (its link is dropped)."""
     return build_bundle(job.inventory.clients[client_id], job.health.get(client_id), job.methodology,
@@ -206,48 +212,36 @@ def _page_parts(path: Path) -> tuple[str, dict[str, str]]:
     return notebook_html(nb), attachments(nb)
 
 
-def _client_pages(writer: PageWriter, client, page_of, bodies: dict, health_href, pdfs_of,
-                  all_href: str) -> None:
+def _client_pages(writer: PageWriter, client, page_of, bodies: dict, pdfs_of) -> None:
     for period, month in client.months.items():
-        sidebar = _sidebar(client, period, page_of, health_href, pdfs_of(period))
+        sidebar = _sidebar(client, period, page_of, "data-health.html", pdfs_of(period))
         for report in month.reports.values():
             body, files = bodies.get(report.path) or _page_parts(report.path)
             path = writer.write(page_of(period, report.notebook), "notebook.html.j2",
                                 title=report.page_title(client.name), subtitle=report.subtitle,
                                 label=report.label, stale=month.stale, body=body, sidebar=sidebar,
-                                nav=month_nav(client, period, report.notebook, page_of, all_href))
+                                nav=month_nav(client, period, report.notebook, page_of, "index.html"))
             write_attachments(path.parent, files)
 
 
 def build_internal(inventory, health: dict, health_note: str | None, methodology: str,
                    out: Path, bodies: dict) -> int:
-    """The internal site: every client and period, the portfolio, methodology, data health."""
+    """The internal site: the clients x months table, the portfolio, methodology, data health.
+    The clients' pages are their bundles, copied in under clients/ (`pages.embed_bundles`)."""
     topnav = [("Home", "index.html")]
     if inventory.portfolio:
         topnav.append(("Portfolio", f"{next(iter(inventory.portfolio))}/portfolio.html"))
     topnav += [("Methodology", "methodology.html"), ("Data health", "data-health.html")]
     writer = PageWriter(out, "servicereview", topnav)
     writer.copy_assets()
-    for client_id, client in inventory.clients.items():
-        health_href = f"data-health/{client_id}.html" if health.get(client_id) else None
-        _client_pages(writer, client, lambda p, nb, c=client_id: f"{p}/{c}/{nb}.html", bodies,
-                      health_href, lambda p: [], f"index.html#{client_id}")
-        if health_href:
-            fragment = render_health_html(health[client_id], title=client.name, standalone=False)
-            writer.write(health_href, "page.html.j2", title=f"Data health — {client.name}", body=fragment,
-                         sidebar=_sidebar(client, next(iter(client.months)),
-                                          lambda p, nb, c=client_id: f"{p}/{c}/{nb}.html", health_href, []))
     for period, report in inventory.portfolio.items():
         writer.write(f"{period}/portfolio.html", "notebook.html.j2", title=report.page_title(),
                      subtitle=report.subtitle, label="Portfolio (internal)", stale=None, nav=None,
                      body=bodies[report.path][0])
-
-    home = home_context(inventory, lambda p, cid, nb: f"{p}/{cid}/{nb}.html" if cid else f"{p}/{nb}.html")
-    writer.write("index.html", "home.html.j2", title="Service reports", **home)
+    writer.write("index.html", "home.html.j2", title="Service reports", **home_context(inventory))
     writer.write("methodology.html", "page.html.j2", title="Methodology", body=methodology)
-    rows = health_rows(inventory, health, lambda cid: f"data-health/{cid}.html")
     writer.write("data-health.html", "health_index.html.j2", title="Data health",
-                 rows=rows if not health_note else [], missing=health_note or "")
+                 rows=health_rows(inventory, health) if not health_note else [], missing=health_note or "")
     return len(writer.written)
 
 
@@ -264,7 +258,7 @@ def build_bundle(client, health_summary: dict | None, methodology: str, out: Pat
     def pdf_of(period: str) -> list[tuple[str, str]]:
         return month_pdfs(client, period, pdf_links)
 
-    _client_pages(writer, client, page_of, bodies or {}, "data-health.html", pdf_of, "index.html")
+    _client_pages(writer, client, page_of, bodies or {}, pdf_of)
     if health_summary:
         body = render_health_html(health_summary, title=client.name, standalone=False)
     else:

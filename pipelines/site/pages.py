@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import shutil
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +29,7 @@ TEMPLATES = Path(__file__).with_name("templates")
 STYLESHEET = TEMPLATES / "site.css"  # the built-in renderer's only asset
 QUARTO_STYLESHEET = TEMPLATES / "quarto.css"
 SAFE_FILE = re.compile(r"[a-z0-9][a-z0-9-]{0,80}\.csv")
+CLIENTS_DIR = "clients"  # the internal site holds every client's bundle here, as the client sees it
 
 
 class PublishError(ValueError):
@@ -79,8 +81,28 @@ def template_files() -> list[Path]:
 # ---------------------------------------------------------------- what both engines put on pages
 
 
-def home_context(inventory, page_of) -> dict:
-    """The home page's clients x months table: `page_of(period, client_id, notebook)` -> href."""
+def in_bundle(client_id: str, page: str = "index.html") -> str:
+    """Where a page of a client's bundle is in the internal site (site-relative)."""
+    return f"{CLIENTS_DIR}/{client_id}/{page}"
+
+
+def embed_bundles(job: PublishJob) -> int:
+    """Copy each finished client bundle (pages, downloads, PDFs) into the internal site under
+    clients/<client_id>/, so a client's pages are rendered once for both sites; returns the
+    number of pages copied. Called once the PDFs are in the bundles."""
+    for client_id in job.inventory.clients:
+        shutil.copytree(job.clients_dir / client_id, job.site_dir / in_bundle(client_id, ""), dirs_exist_ok=True)
+    return sum(1 for _ in (job.site_dir / CLIENTS_DIR).rglob("*.html"))
+
+
+def home_links(period: str, client_id: str | None, notebook: str) -> str:
+    """The internal home page's link to a report: into the client's bundle, or the portfolio."""
+    return in_bundle(client_id, f"{period}/{notebook}.html") if client_id else f"{period}/{notebook}.html"
+
+
+def home_context(inventory, page_of=home_links) -> dict:
+    """The home page's clients x months table: `page_of(period, client_id, notebook)` -> href
+    (site-relative)."""
     periods = [{"period": p, "title": period_title(p)} for p in inventory.periods]
     rows = [{"client_id": cid, "name": c.name,
              "cells": {p: {"href": page_of(p, cid, next(iter(m.reports))), "stale": m.stale is not None,
@@ -91,10 +113,11 @@ def home_context(inventory, page_of) -> dict:
             "portfolio": {p: page_of(p, None, "portfolio") for p in inventory.portfolio}}
 
 
-def health_rows(inventory, health: dict, href_of) -> list[dict]:
-    """The data-health index table: one row per client, linking its page where there is one."""
+def health_rows(inventory, health: dict) -> list[dict]:
+    """The data-health index table: one row per client, linking the page in its bundle where
+    there is a result."""
     return [{"client_id": cid, "name": c.name, "summary": health.get(cid),
-             "href": href_of(cid) if health.get(cid) else None,
+             "href": in_bundle(cid, "data-health.html") if health.get(cid) else None,
              "missing": "No validation result for this client."} for cid, c in inventory.clients.items()]
 
 

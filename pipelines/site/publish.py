@@ -1,9 +1,11 @@
 """Publish: executed notebooks in reports/ -> the internal website and one bundle per client.
 
 `publish()` is the last stage of `servicereview run` (and the `publish` command):
-- `_site/`: every client and period, the portfolio, methodology and data health;
 - `_site_clients/<client_id>/`: a standalone site with only that client's pages, its own
-  data health, the methodology and the monthly report as PDF (headless Chromium).
+  data health, the methodology and the monthly report as PDF (headless Chromium);
+- `_site/`: the internal site: a clients x months table, the portfolio, methodology and data
+  health, and every client's bundle under `clients/<client_id>/` (each page is rendered once,
+  for its client's bundle, and the internal site links to exactly what the client sees).
 The pages are built by an engine chosen by name (`ENGINES`): Quarto when a `quarto`
 executable is found (PATH or QUARTO_PATH), otherwise the built-in renderer
 (`pipelines.site.builtin`), offline and without JavaScript.
@@ -32,7 +34,7 @@ log = logging.getLogger(__name__)
 
 MARKER = ".servicereview-site"  # says "publish built this folder; it may replace it"
 # Publish engines by name (the papermill engines pattern): each module has NAME,
-# available(), build(job) and bundle(job, client_id).
+# available(), build(job), bundle(job, client_id) and finish(job).
 ENGINES = {"builtin": builtin, "quarto": quarto}
 
 __all__ = ["ENGINES", "PublishError", "PublishResult", "choose_engine", "load_health", "publish"]
@@ -139,6 +141,7 @@ def publish(reports: Path = config.REPORTS, build: Path = config.BUILD, site: Pa
             job.pdf_links[cid] -= failed
             chosen.bundle(job, cid)
         result.seconds["pdf"] = round(time.perf_counter() - mark, 2)
+        chosen.finish(job)  # the finished bundles into the internal site
 
         for folder in (site_tmp, clients_tmp):
             (folder / MARKER).write_text("built by servicereview publish; replaced on every publish\n")

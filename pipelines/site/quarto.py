@@ -7,8 +7,10 @@ depend on reports/, so each site is a generated staging project under
 build/publish/quarto/<project>/: the root `_quarto.yml` is its base configuration, the
 executed notebooks are copied in (see `stage_notebook`), the home, methodology and
 data-health pages are written as `.qmd`. Each client bundle is a separate project, so its
-search index only holds that client. `pipelines.site.quarto_render` renders them: only the
-pages whose inputs changed, several projects at a time.
+search index only holds that client; the internal project holds the home table, the
+portfolio, methodology and data health, and the finished bundles are copied into the
+internal site (`finish`), so each client page is rendered once. `pipelines.site.quarto_render`
+renders them: only the pages whose inputs changed, several projects (or parts of one) at a time.
 
 Navigation is laid out so that a new month leaves the older pages as they were (and so they
 are not rendered again): a page's sidebar lists its own month's reports (one sidebar per
@@ -41,9 +43,11 @@ from pipelines.site.pages import (
     PublishJob,
     attachments,
     client_months,
+    embed_bundles,
     environment,
     health_rows,
     home_context,
+    in_bundle,
     month_nav,
     month_pdfs,
     relative_link,
@@ -179,28 +183,24 @@ def _config(title: str, render: list[str], sidebars: list[dict], navbar: list) -
     return conf
 
 
-def _month_sidebar(client, period: str, page_of, health_page: str | None, pdfs: list[tuple[str, str]]) -> dict:
+def _month_sidebar(client, period: str, page_of, pdfs: list[tuple[str, str]]) -> dict:
     contents = [{"text": plain(r.label), "href": page_of(period, r.notebook)}
                 for r in client.months[period].reports.values()]
     contents += [{"text": label, "href": href} for label, href in pdfs]
-    sidebar = {"id": f"{client.client_id}-{period}", "title": plain(client.name),
-               "contents": [{"section": period_title(period), "contents": contents}]}
-    if health_page:
-        sidebar["contents"].append({"text": "Data health", "href": health_page})
-    return sidebar
+    return {"id": f"{client.client_id}-{period}", "title": plain(client.name),
+            "contents": [{"section": period_title(period), "contents": contents}]}
 
 
-def _client_notebooks(project: Project, client, page_of, health_page: str | None, pdf_of,
-                      all_href: str) -> None:
+def _client_notebooks(project: Project, client, page_of, pdf_of) -> None:
     """Stage every notebook of a client (pages at page_of(period, notebook)) with its sidebar."""
     for period, month in client.months.items():
-        sidebar = _month_sidebar(client, period, page_of, health_page, pdf_of(period))
+        sidebar = _month_sidebar(client, period, page_of, pdf_of(period))
         project.sidebars.append(sidebar)
         for report in month.reports.values():
             page = page_of(period, report.notebook)
             html_of = lambda p, nb: re.sub(r"\.ipynb$", ".html", page_of(p, nb))  # noqa: E731
             nav = environment().get_template("month_nav.html.j2").render(
-                nav=month_nav(client, period, report.notebook, html_of, all_href),
+                nav=month_nav(client, period, report.notebook, html_of, "index.html"),
                 link=relative_link(page))
             nb = stage_notebook(report, client.name, month.stale, report.label, nav, sidebar["id"])
             project.add(page, json.dumps(nb).encode(), downloads=attachments(read_notebook(report.path)))
@@ -217,27 +217,21 @@ def _assets(project: Project) -> None:
 
 
 def internal_project(job: PublishJob) -> Project:
-    """The internal site: every client and month, the portfolio, methodology and data health."""
-    inventory, health = job.inventory, job.health
+    """The internal site: the clients x months table, the portfolio, methodology and data health.
+    The clients' pages are their bundles, copied in under clients/ once they are complete
+    (`finish`): each page is rendered once, in its client's own project."""
+    inventory = job.inventory
     project = Project(INTERNAL, job.layout.publish / "quarto" / INTERNAL, job.site_dir)
     _assets(project)
-    for cid, client in inventory.clients.items():
-        health_page = f"data-health/{cid}.qmd" if health.get(cid) else None
-        _client_notebooks(project, client, lambda p, nb, c=cid: f"{p}/{c}/{nb}.ipynb", health_page,
-                          lambda p: [], f"index.html#{cid}")
-        if health_page:
-            project.add(health_page, _page({"title": plain(f"Data health — {client.name}"), "sidebar": False},
-                                           _health_body(client, health[cid], job.health_note)))
     for period, report in inventory.portfolio.items():
         nb = stage_notebook(report, None, None, "Portfolio (internal)")
         project.add(f"{period}/portfolio.ipynb", json.dumps(nb).encode())
-    home = home_context(inventory, lambda p, cid, nb: f"{p}/{cid}/{nb}.html" if cid else f"{p}/{nb}.html")
-    table = environment().get_template("home_table.html.j2").render(link=lambda t: t, **home)
+    table = environment().get_template("home_table.html.j2").render(link=lambda t: t, **home_context(inventory))
     project.add("index.qmd", _page({"title": "Service reports", "sidebar": False, "toc": False}, _fence(table)))
     project.add("methodology.qmd", _methodology_page())
-    rows = health_rows(inventory, health, lambda cid: f"data-health/{cid}.html")
     table = environment().get_template("health_table.html.j2").render(
-        rows=rows if not job.health_note else [], missing=job.health_note or "", link=lambda t: t)
+        rows=health_rows(inventory, job.health) if not job.health_note else [], missing=job.health_note or "",
+        link=lambda t: t)
     project.add("data-health.qmd", _page({"title": "Data health", "sidebar": False}, _fence(table)))
     project.config = _config("servicereview", project.pages, project.sidebars, _navbar())
     return project
@@ -257,7 +251,7 @@ def bundle_project(job: PublishJob, cid: str) -> Project:
     def pdf_of(period: str) -> list[tuple[str, str]]:
         return month_pdfs(client, period, pdfs)
 
-    _client_notebooks(project, client, lambda p, nb: f"{p}/{nb}.ipynb", None, pdf_of, "index.html")
+    _client_notebooks(project, client, lambda p, nb: f"{p}/{nb}.ipynb", pdf_of)
     months = environment().get_template("client_months.html.j2").render(
         periods=client_months(client, lambda p, nb: f"{p}/{nb}.html", pdf_of), link=lambda t: t)
     intro = ("How each figure is computed is on the [methodology](methodology.qmd) page; the state of "
@@ -274,19 +268,31 @@ def bundle_project(job: PublishJob, cid: str) -> Project:
 def build(job: PublishJob) -> int:
     """Render the internal site and every client bundle; returns the number of pages.
 
-    All projects are staged first, then rendered `jobs` at a time (largest first): each
-    `quarto render` keeps about one core busy."""
+    All projects are staged first, then rendered one per core (largest first: each `quarto
+    render` keeps about one core busy). When fewer projects than cores have pages to render
+    (one client's month re-run), their pages are split so that every core works."""
     quarto = _exe()
     projects = [internal_project(job), *(bundle_project(job, cid) for cid in job.inventory.clients)]
     quarto_render.forget_others(job.layout.publish / "quarto", {p.name for p in projects})
-    projects.sort(key=lambda p: len(p.pages), reverse=True)
-    with ThreadPoolExecutor(max_workers=max(1, min(os.cpu_count() or 1, len(projects)))) as pool:
-        return sum(pool.map(lambda p: quarto_render.render(quarto, p), projects))
+    todo = {p.name: quarto_render.prepare(quarto, p) for p in projects}
+    projects.sort(key=lambda p: len(todo[p.name][1]), reverse=True)
+    cores = os.cpu_count() or 1
+    shards = max(1, cores // max(1, sum(how != "none" for how, _ in todo.values())))
+    with ThreadPoolExecutor(max_workers=max(1, min(cores, len(projects)))) as pool:
+        return sum(pool.map(lambda p: quarto_render.render(quarto, p, todo[p.name], shards), projects))
+
+
+def finish(job: PublishJob) -> None:
+    """Once the bundles are complete (PDFs too): copy them into the internal site and add their
+    pages to its search index (the bundles keep their own, with only their client)."""
+    embed_bundles(job)
+    quarto_render.merge_search(job.site_dir, {in_bundle(cid, ""): job.clients_dir / cid for cid in job.inventory.clients})
 
 
 def bundle(job: PublishJob, cid: str) -> int:
     """(Re)render one client's bundle, e.g. after a PDF could not be made (its link is dropped)."""
-    return quarto_render.render(_exe(), bundle_project(job, cid))
+    quarto, project = _exe(), bundle_project(job, cid)
+    return quarto_render.render(quarto, project, quarto_render.prepare(quarto, project))
 
 
 def _exe() -> Path:

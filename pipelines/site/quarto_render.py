@@ -1,12 +1,14 @@
 """Rendering staged Quarto projects: only what changed, and so that the result opens from disk.
 
-Quarto has no incremental project render, and a render costs ~4 CPU-seconds of start-up
-plus ~0.5 s a page. So each staging project keeps its `_site/` between publishes, with a
-manifest of content hashes: a page is rendered again only when its staged file or the
-sidebar it shows changed (`quarto render <page> <page> ...` in one call; each page comes
-out byte-identical to a full render). Anything shared by every page (the configuration
-apart from the render list and the sidebars, the stylesheet, the Quarto executable, this
-package's staging code) changing, or a page going away, means a full render.
+Quarto has no incremental project render, and a render costs ~2-3 CPU-seconds of start-up
+(it compiles the Bootstrap theme every time) plus ~1 CPU-second a page, whatever its size.
+So each staging project keeps its `_site/` between publishes, with a manifest of content
+hashes: a page is rendered again only when its staged file or the sidebar it shows changed
+(`quarto render <page> <page> ...`; each page comes out byte-identical to a full render).
+Anything shared by every page (the configuration apart from the render list and the
+sidebars, the stylesheet, the Quarto executable, this package's staging code) changing, or
+a page going away, means a full render. When fewer projects than cores have work, a
+project's pages are split between several processes (`_render_shards`).
 
 Quarto 1.7 also loads `quarto.js` as an ES module, which browsers refuse from `file://`,
 and its search fetches `search.json`, which they refuse too; `make_offline` rewrites the
@@ -21,6 +23,7 @@ import os
 import re
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +36,7 @@ MANIFEST = ".servicereview-render.json"
 KEEP = {"_site", ".quarto", MANIFEST}  # in a staging project: Quarto's output and bookkeeping
 PAGE_SUFFIXES = (".ipynb", ".qmd")
 CODE = [Path(__file__), Path(__file__).with_name("quarto.py")]
+SHARD_PAGES = 2  # fewest pages worth a process of their own (each starts in ~2-3 CPU-s, a page ~1)
 
 
 @dataclass
@@ -89,8 +93,7 @@ def plan(project: Project, quarto: Path) -> tuple[str, list[str]]:
     rendered = project.folder / "_site"
     if known.get("common") != common or not rendered.is_dir() or set(known.get("pages", {})) - set(keys):
         return "full", list(project.pages)
-    changed = [p for p, key in keys.items() if known["pages"].get(p) != key
-               or not (rendered / re.sub(r"\.(ipynb|qmd)$", ".html", p)).exists()]
+    changed = [p for p, key in keys.items() if known["pages"].get(p) != key or not (rendered / _html_of(p)).exists()]
     return ("pages", changed) if changed else ("none", [])
 
 
@@ -121,20 +124,31 @@ def _quarto(quarto: Path, folder: Path, args: list[str]) -> None:
         raise PublishError(f"quarto render in {folder} failed (exit code {proc.returncode}):\n{tail}")
 
 
-def render(quarto: Path, project: Project) -> int:
-    """Render what changed in `project`, publish it into `project.out`; returns its pages."""
+def prepare(quarto: Path, project: Project) -> tuple[str, list[str]]:
+    """Write the staging project and say what must be rendered (`plan`)."""
     _sync(project)
-    how, pages = plan(project, quarto)
+    return plan(project, quarto)
+
+
+def render(quarto: Path, project: Project, todo: tuple[str, list[str]], shards: int = 1) -> int:
+    """Render `todo` (from `prepare`) in `project`, publish it into `project.out`; returns its
+    pages. With shards > 1 (cores that would otherwise wait), the pages are split between that
+    many `quarto render` processes, the others in copies of the project (`_render_shards`)."""
+    how, pages = todo
     manifest = project.folder / MANIFEST
     if how == "full":
         manifest.unlink(missing_ok=True)
         for leftover in ("_site", ".quarto"):
             shutil.rmtree(project.folder / leftover, ignore_errors=True)
-        _quarto(quarto, project.folder, [])
-    elif how == "pages":
-        _quarto(quarto, project.folder, pages)
+    split = how != "none" and shards > 1 and len(pages) >= SHARD_PAGES * shards
+    groups = [pages[i::shards] for i in range(shards)] if split else []
+    if groups:
+        _render_shards(quarto, project.folder, groups)
+    elif how != "none":
+        _quarto(quarto, project.folder, [] if how == "full" else pages)
     common, keys = page_keys(project, quarto)
-    write_json({"common": common, "pages": keys, "last": {"how": how, "pages": len(pages)}}, manifest)
+    last = {"how": how, "pages": len(pages)} | ({"shards": len(groups)} if groups else {})
+    write_json({"common": common, "pages": keys, "last": last}, manifest)
     shutil.copytree(project.folder / "_site", project.out, dirs_exist_ok=True)
     make_offline(project.out)
     for page, files in project.downloads.items():
@@ -142,8 +156,46 @@ def render(quarto: Path, project: Project) -> int:
     return sum(1 for _ in project.out.rglob("*.html"))
 
 
+def _render_shards(quarto: Path, folder: Path, groups: list[list[str]]) -> None:
+    """Render each group of pages in its own process: the first in `folder`, the others in
+    copies of it (Quarto cannot share a project folder), then bring their pages, index entries
+    and search entries back into `folder`. Each page comes out as a render in `folder` gives."""
+    copies = [folder.with_name(f".{folder.name}.shard{i}") for i in range(1, len(groups))]
+    try:
+        for copy in copies:
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(folder, copy, symlinks=True)
+        with ThreadPoolExecutor(max_workers=len(groups)) as pool:
+            list(pool.map(lambda job: _quarto(quarto, job[0], job[1]), zip([folder, *copies], groups)))
+        search = _search_entries(folder)
+        for copy, group in zip(copies, groups[1:]):
+            html = {_html_of(p) for p in group}
+            for page in group:
+                for rel in (f"_site/{_html_of(page)}", f".quarto/idx/{page}.json"):
+                    if (copy / rel).exists():
+                        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copy2(copy / rel, folder / rel)
+            search = [e for e in search if e["href"].split("#")[0] not in html] + \
+                     [e for e in _search_entries(copy) if e["href"].split("#")[0] in html]
+        if search:
+            write_json(search, folder / "_site" / "search.json")
+    finally:
+        for copy in copies:
+            shutil.rmtree(copy, ignore_errors=True)
+
+
+def _search_entries(folder: Path) -> list[dict]:
+    path = folder / "_site" / "search.json"
+    return read_json(path) if path.exists() else []
+
+
+def _html_of(page: str) -> str:
+    return re.sub(r"\.(ipynb|qmd)$", ".html", page)
+
+
 def last_render(folder: Path) -> dict:
-    """How the project in `folder` was last rendered: {"how": full|pages|none, "pages": n}."""
+    """How the project in `folder` was last rendered: {"how": full|pages|none, "pages": n}
+    (and "shards": k when its pages were split between k processes)."""
     path = Path(folder) / MANIFEST
     return read_json(path).get("last", {}) if path.exists() else {}
 
@@ -194,14 +246,35 @@ def make_offline(site: Path) -> None:
         if count:
             search.write_text(patched, encoding="utf-8")
     if (site / "search.json").exists():
-        index = (site / "search.json").read_text(encoding="utf-8")
-        (site / "search.js").write_text(f"window.servicereviewSearch = {index};\n", encoding="utf-8")
+        _write_search(site, json.loads((site / "search.json").read_text(encoding="utf-8")))
     for page in site.rglob("*.html"):
         text = page.read_text(encoding="utf-8")
         fixed = _MODULE_TAG.sub(lambda m: "" if m.group(2) != "quarto" else
                                 f'<script src="{m.group(1)}quarto.js" defer></script>', text)
         if fixed != text:
             page.write_text(fixed, encoding="utf-8")
+
+
+def _write_search(site: Path, entries: list) -> None:
+    index = json.dumps(entries, ensure_ascii=False)
+    (site / "search.json").write_text(index, encoding="utf-8")
+    (site / "search.js").write_text(f"window.servicereviewSearch = {index};\n", encoding="utf-8")
+
+
+def merge_search(site: Path, parts: dict[str, Path], skip: tuple[str, ...] = ("methodology.html",)) -> None:
+    """Add the search entries of the sites in `parts` (folder inside `site` -> the site rendered
+    there) to `site`'s search index, their links made relative to `site`; the pages in `skip`
+    (the same in every part and in `site`) are left out."""
+    path = site / "search.json"
+    if not path.exists():
+        return
+    entries = json.loads(path.read_text(encoding="utf-8"))
+    for prefix, part in parts.items():
+        index = part / "search.json"
+        for entry in json.loads(index.read_text(encoding="utf-8")) if index.exists() else []:
+            if entry["href"].split("#")[0] not in skip:
+                entries.append({**entry, "objectID": prefix + entry["objectID"], "href": prefix + entry["href"]})
+    _write_search(site, entries)
 
 
 def executable_identity(quarto: Path) -> str:

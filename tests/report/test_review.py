@@ -93,7 +93,7 @@ def test_the_pack_is_published_with_its_pdf_and_no_peer_distribution_below_five_
     page = _page(home)
     assert "No comparison with the provider&#x27;s other clients: fewer than 5 other clients" in page
     assert "Other clients&#x27; median" not in page
-    assert (home / "_site" / "2026-09" / CLIENT / "contract_review.html").exists()
+    assert (home / "_site" / "clients" / CLIENT / "2026-09" / "contract_review.html").exists()
     for csv in ("targets-missed", "after-alerts"):
         assert (home / "_site_clients" / CLIENT / "2026-09" / "tickets" / f"review-2025-10-2026-09-{csv}.csv").exists()
     if shutil.which("chromium") or shutil.which("/usr/bin/chromium"):

@@ -134,7 +134,7 @@ def test_period_all_backfills_every_month_in_one_call(tmp_path):
     page = (bundle / months[-1] / "monthly_report.html").read_text()
     assert f'href="../{months[-2]}/monthly_report.html"' in page  # the previous month
     home = (tmp_path / "home" / "_site" / "index.html").read_text()
-    assert all(f'href="{m}/{client}/' in home for m in months)  # the clients x months table
+    assert all(f'href="clients/{client}/{m}/' in home for m in months)  # the clients x months table
     again = servicereview("run", "--data", str(data), "--period", "all", "--jobs", "1", home=tmp_path / "home")
     assert again.returncode == 0 and "0 notebooks executed" in again.stderr
 

@@ -34,8 +34,8 @@ def test_home_to_monthly_report(site, browser):
     row.get_by_role("link", name="Report").first.click()
     page.wait_for_load_state("load")
 
-    assert page.url.endswith("/2026-10/harbor-dental/monthly_report.html")
-    assert page.title() == "Monthly report — Harbor Dental Group — October 2026 · servicereview"
+    assert page.url.endswith("/clients/harbor-dental/2026-10/monthly_report.html")  # the client's bundle
+    assert page.title() == "Monthly report — Harbor Dental Group — October 2026 · Harbor Dental Group"
     assert page.locator("h1").inner_text() == "Monthly service report"
     assert page.locator("h1 + .subtitle").inner_text() == "Harbor Dental Group — October 2026"
     tiles = page.locator(".sr-tile")
@@ -67,7 +67,7 @@ def test_injected_markup_shows_as_text_and_never_runs(site, browser):
     page.goto((site / "index.html").as_uri())
     page.get_by_role("link", name="Report").first.click()  # the first row is the client named <script>
     page.wait_for_load_state("load")
-    assert page.url.endswith("/2026-10/evil-co/monthly_report.html")
+    assert page.url.endswith("/clients/evil-co/2026-10/monthly_report.html")
     assert page.evaluate("typeof window.__pwned") == "undefined"
     assert page.locator("h1 + .subtitle").inner_text() == f"{XSS_NAME} — October 2026"
     assert XSS_COMMENT in page.locator("table.sr-table", has_text="Survey comments").inner_text()
@@ -107,7 +107,7 @@ def test_a_wide_table_scrolls_on_screen_and_wraps_in_print(site, browser):
     or Chromium shrinks the whole PDF to fit it."""
     page = browser.new_page()
     page.set_viewport_size({"width": 480, "height": 900})
-    page.goto((site / "2026-10" / "harbor-dental" / "monthly_report.html").as_uri())
+    page.goto((site / "clients" / "harbor-dental" / "2026-10" / "monthly_report.html").as_uri())
     table = page.locator("table.sr-table", has_text="Resolution SLA")
     assert table.locator("thead th").count() == 10
     widths = """t => ({table: t.getBoundingClientRect().width, box: t.parentElement.clientWidth,

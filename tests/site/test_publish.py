@@ -67,29 +67,33 @@ def test_internal_site_has_every_client_period_and_the_portfolio(project):
     result = run(project)
     site = project["site"]
     for page in ("index.html", "methodology.html", "data-health.html", "assets/site.css",
-                 "2026-10/portfolio.html", "2026-09/portfolio.html", "data-health/zenith-law.html"):
+                 "2026-10/portfolio.html", "2026-09/portfolio.html", "clients/zenith-law/data-health.html"):
         assert (site / page).is_file(), page
     for client in CLIENTS:
         for period in ("2026-09", "2026-10"):
             for nb in ("monthly_report", "sla_trends", "survey_sentiment", "data_quality"):
-                assert (site / period / client / f"{nb}.html").is_file()
+                assert (site / "clients" / client / period / f"{nb}.html").is_file()
+        # a client's pages in the internal site are its bundle, byte for byte (rendered once)
+        bundle = project["site_clients"] / client
+        assert {p.relative_to(bundle): p.read_bytes() for p in files(bundle)} == \
+            {p.relative_to(site / "clients" / client): p.read_bytes() for p in files(site / "clients" / client)}
     assert result.engine == "built-in"
     assert result.periods == ["2026-10", "2026-09"]
     assert sorted(result.clients) == sorted(CLIENTS)
     index = (site / "index.html").read_text()
-    assert 'href="2026-10/harbor-dental/monthly_report.html"' in index
+    assert 'href="clients/harbor-dental/2026-10/monthly_report.html"' in index
     assert 'href="2026-10/portfolio.html"' in index
     assert "Harbor Dental Group" in index and "Zenith Law Partners" in index
 
 
 def test_client_page_has_a_sidebar_for_that_client_only(project):
     run(project)
-    page = (project["site"] / "2026-10" / "zenith-law" / "sla_trends.html").read_text()
+    page = (project["site_clients"] / "zenith-law" / "2026-10" / "sla_trends.html").read_text()
     sidebar = page.split('<aside class="sidebar"', 1)[1].split("</aside>", 1)[0]
     for label, target in (("Monthly report", "monthly_report.html"), ("SLA trends", "sla_trends.html"),
                           ("Survey review", "survey_sentiment.html"), ("Data quality", "data_quality.html")):
         assert f'href="{target}"' in sidebar and label in sidebar
-    assert 'href="../../2026-09/zenith-law/monthly_report.html"' in sidebar  # the other month
+    assert 'href="../2026-09/monthly_report.html"' in sidebar  # the other month
     assert "harbor" not in sidebar.lower()
     assert '<a href="sla_trends.html" aria-current="page">' in sidebar
 
@@ -108,7 +112,7 @@ def test_bundle_holds_only_its_client_and_no_portfolio(project):
 
 def test_code_prompts_and_stderr_are_hidden_stdout_escaped(project):
     run(project)
-    page = (project["site"] / "2026-10" / "harbor-dental" / "monthly_report.html").read_text()
+    page = (project["site_clients"] / "harbor-dental" / "2026-10" / "monthly_report.html").read_text()
     assert "client_id = " not in page and "kpi_tiles(" not in page
     assert "SECRET-STDERR" not in page
     assert "In&nbsp;[" not in page and "In [" not in page
@@ -203,7 +207,7 @@ def test_republishing_replaces_the_previous_site(project):
         (project["reports"] / period / "zenith-law").rmdir()
     run(project)
     assert not (project["site_clients"] / "zenith-law").exists()
-    assert not (project["site"] / "2026-10" / "zenith-law").exists()
+    assert not (project["site"] / "clients" / "zenith-law").exists()
     assert "Zenith" not in (project["site"] / "index.html").read_text()
     leftovers = [p.name for p in project["site"].parent.iterdir() if p.name.startswith(".")]
     assert leftovers == []
@@ -237,7 +241,7 @@ def test_stale_report_shows_a_banner(project):
 def test_data_health_pages(project):
     run(project)
     overview = (project["site"] / "data-health.html").read_text()
-    assert 'href="data-health/zenith-law.html"' in overview and "warnings" in overview
+    assert 'href="clients/zenith-law/data-health.html"' in overview and "warnings" in overview
     own = (project["site_clients"] / "zenith-law" / "data-health.html").read_text()
     assert "A ticket was closed before it was resolved." in own and "ZLP-202610-1" in own
 

@@ -5,6 +5,7 @@ and real renders of small synthetic sites where Quarto is installed (QUARTO_PATH
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import sys
@@ -77,23 +78,27 @@ def test_quarto_path_env_is_found(fake_quarto):
 def test_site_project_has_an_explicit_render_list_and_a_sidebar_per_client_and_month(paths, fake_quarto):
     result = publish(**paths)
     assert result.engine == "quarto"
-    project = paths["build"] / "publish" / "quarto" / "_internal"
-    conf = yaml.safe_load((project / "_quarto.yml").read_text())
-    render = conf["project"]["render"]
-    assert "2026-10/harbor-dental/monthly_report.ipynb" in render and "2026-09/portfolio.ipynb" in render
-    assert {"index.qmd", "methodology.qmd", "data-health.qmd", "data-health/zenith-law.qmd"} <= set(render)
-    assert all("*" not in r and not r.startswith("notebooks") and "_failed" not in r for r in render)
-    assert all((project / r).exists() for r in render)
+    staging = paths["build"] / "publish" / "quarto"
+    conf = yaml.safe_load((staging / "_internal" / "_quarto.yml").read_text())
+    # the internal project renders its own pages only: a client's pages are rendered once, in its bundle
+    assert sorted(conf["project"]["render"]) == sorted(["2026-10/portfolio.ipynb", "2026-09/portfolio.ipynb",
+                                                        "index.qmd", "methodology.qmd", "data-health.qmd"])
     assert conf["project"]["type"] == "website" and conf["website"]["search"] is True
     assert conf["execute"] == {"enabled": False, "echo": False, "warning": False}
     assert conf["format"]["html"]["html-math-method"] == "plain"
-    assert [s["id"] for s in conf["website"]["sidebar"]] == [f"{c}-{p}" for c in result.clients
-                                                             for p in ("2026-10", "2026-09")]
     # the navbar names its pages (a bare entry would show a page title such as "Data health — X")
     assert [n["text"] for n in conf["website"]["navbar"]["left"]] == ["Home", "Methodology", "Data health"]
-    home = (project / "index.qmd").read_text()
-    assert "listing" not in front(project / "index.qmd")  # a clients x months table, not a listing
-    assert 'href="2026-09/harbor-dental/monthly_report.html"' in home and 'href="2026-10/portfolio.html"' in home
+    home = (staging / "_internal" / "index.qmd").read_text()
+    assert "listing" not in front(staging / "_internal" / "index.qmd")  # a clients x months table, not a listing
+    assert 'href="clients/harbor-dental/2026-09/monthly_report.html"' in home
+    assert 'href="2026-10/portfolio.html"' in home
+    for cid in CLIENTS:
+        conf = yaml.safe_load((staging / cid / "_quarto.yml").read_text())
+        render = conf["project"]["render"]
+        assert "2026-10/monthly_report.ipynb" in render and "data-health.qmd" in render
+        assert all("*" not in r and "_failed" not in r and (staging / cid / r).exists() for r in render)
+        assert [s["id"] for s in conf["website"]["sidebar"]] == [f"{cid}-{p}" for p in ("2026-10", "2026-09")]
+        assert (paths["site"] / "clients" / cid / "2026-10" / "monthly_report.html").read_text() == "<html><body>rendered</body></html>"
     assert sorted(calls(fake_quarto)) == sorted(["_internal ", *(f"{c} " for c in CLIENTS)])
 
 
@@ -149,17 +154,17 @@ def test_only_what_changed_is_rendered_again(paths, fake_quarto, tmp_path, monke
     nb["cells"][3]["source"] = "## Service levels\n\nRe-run with corrected data."
     notebook.write_text(json.dumps(nb))
     publish(**paths)
-    assert calls(fake_quarto) == ["_internal 2026-10/zenith-law/sla_trends.ipynb",
-                                  "zenith-law 2026-10/sla_trends.ipynb"]
+    assert calls(fake_quarto) == ["zenith-law 2026-10/sla_trends.ipynb"]  # once, for its bundle
 
     (paths["reports"] / "2026-08" / "zenith-law").mkdir(parents=True)  # a new month: new sidebars
     shutil.copy(notebook, paths["reports"] / "2026-08" / "zenith-law" / "sla_trends.ipynb")
     publish(**paths)
     done = calls(fake_quarto)
     assert [c.split()[0] for c in done] == ["_internal", "zenith-law"]
-    assert "2026-08/zenith-law/sla_trends.ipynb" in done[0] and "2026-10/" not in done[0]
-    assert "2026-09/zenith-law/sla_trends.ipynb" in done[0]  # its "previous month" link is new
-    assert (paths["site"] / "2026-10" / "harbor-dental" / "monthly_report.html").exists()  # kept
+    assert done[0] == "_internal index.qmd"  # the home table has a new column
+    assert "2026-08/sla_trends.ipynb" in done[1] and "2026-10/" not in done[1]
+    assert "2026-09/sla_trends.ipynb" in done[1]  # its "previous month" link is new
+    assert (paths["site"] / "clients" / "harbor-dental" / "2026-10" / "monthly_report.html").exists()  # kept
 
     stylesheet = tmp_path / "new.css"
     stylesheet.write_text(quarto.QUARTO_STYLESHEET.read_text() + "h1 { color: navy; }\n")
@@ -201,10 +206,12 @@ def rendered(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     try:
         p = _publish_real(tmp_path_factory.mktemp("quarto"), mp)
-        notebook = p["reports"] / "2026-10" / "zenith-law" / "sla_trends.ipynb"
-        nb = json.loads(notebook.read_text())
-        nb["cells"][3]["source"] = "## Service levels\n\nRe-run with corrected data."
-        notebook.write_text(json.dumps(nb))
+        for notebook in (p["reports"] / period / "zenith-law" / f"{name}.ipynb"
+                         for period in ("2026-10", "2026-09") for name in ("sla_trends", "monthly_report")):
+            nb = json.loads(notebook.read_text())
+            nb["cells"][3]["source"] = f"## Service levels\n\nRe-run with corrected data ({notebook.parent.parent.name})."
+            notebook.write_text(json.dumps(nb))
+        mp.setattr(os, "cpu_count", lambda: 2)  # one project to render, two cores: its pages split in two
         _publish_real(p["reports"].parent, mp)
         yield p
     finally:
@@ -228,7 +235,7 @@ def test_real_quarto_pages_show_no_raw_markup_and_load_nothing_remote(rendered, 
         assert not re.search(r"cdnjs|require(\.min)?\.js|jquery", text, re.IGNORECASE), rel
         assert not re.search(r"""<(script|link|img)\b[^>]*(src|href)="(https?:)?//""", text), rel
         assert 'type="module"' not in text, rel  # browsers refuse module scripts from file://
-    stale = pages["2026-10/harbor-dental/monthly_report.html" if where == "site" else "2026-10/monthly_report.html"]
+    stale = pages["clients/harbor-dental/2026-10/monthly_report.html" if where == "site" else "2026-10/monthly_report.html"]
     assert 'class="callout callout-style-default callout-warning' in stale
     assert "This report is not up to date" in stale
 
@@ -247,10 +254,28 @@ def test_real_quarto_bundle_is_its_clients_only(rendered):
 
 @pytest.mark.slow
 @pytest.mark.skipif(QUARTO is None, reason="no Quarto")
+def test_real_quarto_internal_site_holds_the_bundles_and_searches_them(rendered):
+    site = rendered["site"]
+    for cid in TWO:
+        bundle = rendered["site_clients"] / cid
+        assert _html(bundle) == _html(site / "clients" / cid)
+    hrefs = {e["href"].split("#")[0] for e in json.loads((site / "search.json").read_text())}
+    assert {"index.html", "2026-10/portfolio.html", "clients/harbor-dental/2026-10/monthly_report.html",
+            "clients/zenith-law/2026-09/sla_trends.html", "clients/zenith-law/data-health.html"} <= hrefs
+    assert [h for h in hrefs if not (site / h).is_file()] == []
+    assert [h for h in hrefs if h.endswith("methodology.html")] == ["methodology.html"]
+    assert (site / "search.js").read_text().count("clients/zenith-law/") > 0  # the index from a folder too
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(QUARTO is None, reason="no Quarto")
 def test_an_incremental_publish_gives_the_pages_of_a_full_one(rendered, tmp_path, monkeypatch):
     staging = rendered["build"] / "publish" / "quarto"
-    assert last_render(staging / "_internal") == {"how": "pages", "pages": 1}
-    assert last_render(staging / "zenith-law") == {"how": "pages", "pages": 1}
+    assert last_render(staging / "_internal") == {"how": "none", "pages": 0}
+    assert last_render(staging / "zenith-law") == {"how": "pages", "pages": 4, "shards": 2}
+    search = json.loads((rendered["site_clients"] / "zenith-law" / "search.json").read_text())
+    rerun = {e["href"].split("#")[0] for e in search if "Re-run with corrected data" in e["text"]}
+    assert rerun == {f"{p}/{n}.html" for p in ("2026-10", "2026-09") for n in ("sla_trends", "monthly_report")}
     assert last_render(staging / "harbor-dental") == {"how": "none", "pages": 0}
     shutil.copytree(rendered["reports"], tmp_path / "reports")
     shutil.copytree(rendered["build"] / "clean", tmp_path / "build" / "clean")
