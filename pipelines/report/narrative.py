@@ -23,13 +23,18 @@ def thin(n: int | None, kind: str) -> bool:
     return n is not None and 0 < n < MIN_N[kind]
 
 
-def pct(value: float | None, n: int | None = None, kind: str = "sla") -> str:
-    """'93.1%'; 'n/a' with no denominator; 'too few to judge (n=3)' for thin samples."""
+def pct(value: float | None, n: int | None = None, kind: str = "sla", target: float | None = None) -> str:
+    """'93.1%'; 'n/a' with no denominator; 'too few to judge (n=3)' for thin samples. Shown
+    beside a `target`, it keeps the decimals it needs to fall on the target's side it is on
+    (99.86 against 99.9 is '99.86%', not '99.9%' marked as missed)."""
     if is_missing(value) or n == 0:
         return "n/a"
     if n is not None and thin(n, kind):
         return f"too few to judge (n={n})"
-    return f"{value:.1f}%"
+    decimals = 1
+    while target is not None and decimals < 4 and (round(value, decimals) < target) != (value < target):
+        decimals += 1
+    return f"{value:.{decimals}f}%"
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:

@@ -99,7 +99,7 @@ def _term_value(row: dict) -> str:
         return f"not measured ({row['not_measured']})"
     if t.key == "onsite_visits":
         return "n/a" if p.value is None else f"{p.value:.0f} visits (included: {p.goal_total:.0f})"
-    text = p.text(t.kind or "", t.unit)
+    text = p.text(t.kind or "", t.unit, row["goal"])
     if p.low is not None and not say.thin(p.n, t.kind):
         text += f" (n={p.n}, likely {p.low:.1f}–{p.high:.1f}%)"
     elif t.n and p.n:

@@ -100,7 +100,7 @@ def kpi_tiles(ctx: ReportContext) -> Fragment:
         low, high = k.get(f"{stem}_ci_low"), k.get(f"{stem}_ci_high")
         if not (say.is_missing(low) or say.is_missing(high) or say.thin(n, kind)):
             detail += f" · likely {low:.0f}–{high:.0f}%"
-        return measured(Tile(label, say.pct(k[column], n, kind), detail,
+        return measured(Tile(label, say.pct(k[column], n, kind, target), detail,
                              say.status(k[column], target, n, kind, higher)), column)
 
     items = [
@@ -119,7 +119,7 @@ def kpi_tiles(ctx: ReportContext) -> Fragment:
         share("Fixed at first contact", "fcr_pct", t.fcr_pct, "fcr"),
         share("Satisfied customers (CSAT)", "csat_pct", t.csat_pct, "csat"),
         share("Proactive tickets", "proactive_pct", t.proactive_pct, "share"),
-        measured(Tile("Uptime (worst service)", say.pct(k["uptime_pct"]),
+        measured(Tile("Uptime (worst service)", say.pct(k["uptime_pct"], target=c.uptime.target_pct),
                       f"target {c.uptime.target_pct:g}%", say.status(k["uptime_pct"], c.uptime.target_pct)),
                  "uptime_pct"),
         measured(Tile("On-site visits", say.number(k["onsite_visits"]), f"contract: {t.onsite_visits}",
@@ -147,7 +147,7 @@ def credits(ctx: ReportContext) -> Fragment:
         return paragraph(f"No service credit is owed for {period_title(ctx.period)}: every measure met "
                          "the levels in your contract's credit rules.")
     amount = c.monthly_fee * credit / 100
-    rules = [f"{CREDIT_METRICS[r.metric]} was {say.pct(k[r.metric])}, below {r.below:g}% → "
+    rules = [f"{CREDIT_METRICS[r.metric]} was {say.pct(k[r.metric], target=r.below)}, below {r.below:g}% → "
              f"{r.credit_pct:g}% credit" for r in matched]
     return join(
         note(f"A service credit of {credit:g}% of the monthly fee ({say.money(amount, c.currency)}) is owed "
@@ -163,7 +163,7 @@ def uptime_table(ctx: ReportContext) -> Fragment:
         return note("No monitoring outage data was provided, so uptime is not shown.", "info")
     target = ctx.contract.uptime.target_pct
     return table(
-        rows.with_columns(pl.col("uptime_pct").map_elements(lambda v: say.pct(v), return_dtype=pl.String)),
+        rows.with_columns(pl.col("uptime_pct").map_elements(lambda v: say.pct(v, target=target), return_dtype=pl.String)),
         {"service": "Service", "uptime_pct": "Uptime", "unplanned_minutes": "Unplanned outage (min)",
          "planned_minutes": "Planned maintenance (min)"},
         caption=f"Uptime by service (target {target:g}%)", empty="No services to report.")

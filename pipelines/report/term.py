@@ -101,10 +101,10 @@ class Pooled:
     high: float | None = None
     goal_total: float | None = None  # on-site visits: the visits the contract includes over the months
 
-    def text(self, kind: str = "sla", unit: str = "%") -> str:
+    def text(self, kind: str = "sla", unit: str = "%", target: float | None = None) -> str:
         if unit != "%":
             return say.number(self.value)
-        return say.pct(self.value, self.n, kind) if kind else say.pct(self.value)
+        return say.pct(self.value, self.n, kind, target) if kind else say.pct(self.value, target=target)
 
 
 def pooled(kpis: pl.DataFrame, target: Target, contract: Contract | None = None) -> Pooled:

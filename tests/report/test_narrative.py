@@ -21,6 +21,22 @@ def test_pct(value, n, kind, expected):
     assert say.pct(value, n, kind) == expected
 
 
+@pytest.mark.parametrize(
+    ("value", "target", "expected"),
+    [
+        (99.86, 99.9, "99.86%"),  # missed: never shown as the target itself
+        (99.899, 99.9, "99.899%"),
+        (94.96, 95, "94.96%"),
+        (95.0, 95, "95.0%"),  # met exactly
+        (99.94, 99.9, "99.9%"),  # met: one decimal is enough
+        (93.14, 95, "93.1%"),
+        (99.86, None, "99.9%"),  # no target beside it
+    ],
+)
+def test_pct_beside_a_target_stays_on_its_side(value, target, expected):
+    assert say.pct(value, 40, "sla", target) == expected
+
+
 def test_change_sentence_names_direction_points_and_target():
     assert say.change("Resolution SLA", 93.1, 95.5, n=40, previous_n=38, target=95) == \
         "Resolution SLA 93.1%, down 2.4 points; target 95%."

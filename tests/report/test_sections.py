@@ -34,6 +34,14 @@ def test_tiles_show_n_and_hold_back_thin_percentages(load):
         assert f"n={k['response_sla_n']}" in text
 
 
+def test_an_uptime_just_under_its_target_is_not_shown_as_the_target(load):
+    ctx = load("lakeside-accounting")
+    target = ctx.contract.uptime.target_pct
+    ctx.kpis = ctx.kpis.with_columns(uptime_pct=pl.lit(target - 0.04))
+    text = str(sections.kpi_tiles(ctx))
+    assert f"Uptime (worst service): {target - 0.04:.2f}%" in text and f": {target:.1f}%" not in text
+
+
 def test_every_neutral_or_negative_survey_of_the_month_is_listed(load):
     ctx = load("lakeside-accounting")
     answered = ctx.tables["surveys"].with_columns(
