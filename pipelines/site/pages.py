@@ -86,23 +86,21 @@ def in_bundle(client_id: str, page: str = "index.html") -> str:
     return f"{CLIENTS_DIR}/{client_id}/{page}"
 
 
-def embed_bundles(job: PublishJob) -> int:
+def embed_bundles(job: PublishJob) -> None:
     """Copy each finished client bundle (pages, downloads, PDFs) into the internal site under
-    clients/<client_id>/, so a client's pages are rendered once for both sites; returns the
-    number of pages copied. Called once the PDFs are in the bundles."""
+    clients/<client_id>/, so a client's pages are rendered once for both sites. Called once
+    the PDFs are in the bundles."""
     for client_id in job.inventory.clients:
         shutil.copytree(job.clients_dir / client_id, job.site_dir / in_bundle(client_id, ""), dirs_exist_ok=True)
-    return sum(1 for _ in (job.site_dir / CLIENTS_DIR).rglob("*.html"))
 
 
-def home_links(period: str, client_id: str | None, notebook: str) -> str:
-    """The internal home page's link to a report: into the client's bundle, or the portfolio."""
-    return in_bundle(client_id, f"{period}/{notebook}.html") if client_id else f"{period}/{notebook}.html"
+def home_context(inventory) -> dict:
+    """The internal home page's clients x months table, its links site-relative: a client's
+    reports in the copy of its bundle, the portfolio's at <period>/portfolio.html."""
 
+    def page_of(period: str, client_id: str | None, notebook: str) -> str:
+        return in_bundle(client_id, f"{period}/{notebook}.html") if client_id else f"{period}/{notebook}.html"
 
-def home_context(inventory, page_of=home_links) -> dict:
-    """The home page's clients x months table: `page_of(period, client_id, notebook)` -> href
-    (site-relative)."""
     periods = [{"period": p, "title": period_title(p)} for p in inventory.periods]
     rows = [{"client_id": cid, "name": c.name,
              "cells": {p: {"href": page_of(p, cid, next(iter(m.reports))), "stale": m.stale is not None,
