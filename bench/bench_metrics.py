@@ -54,7 +54,7 @@ UTC_TS = pl.Datetime("us", "UTC")
 def _contract(i: int) -> dict:
     zone, country, subdiv = ZONES[i % len(ZONES)]
     weekday = ["08:00", "18:00"] if i % 3 else [["08:00", "12:00"], ["13:00", "17:30"]]
-    hours = {d: weekday for d in ("mon", "tue", "wed", "thu", "fri")}
+    hours = {d: json.loads(json.dumps(weekday)) for d in ("mon", "tue", "wed", "thu", "fri")}  # no YAML aliases
     if i % 5 == 0:
         hours["sat"] = ["09:00", "13:00"]
     return {
@@ -73,6 +73,14 @@ def _contract(i: int) -> dict:
                     {"metric": "resolution_sla_pct", "below": 90, "credit_pct": 5}],
         "survey_scale": ["5-point", "3-point", "0-10"][i % 3],
     }
+
+
+def _write(frame: pl.DataFrame, out: Path, name: str) -> None:
+    """A synthetic table with the canonical dtypes (an all-None column would be of dtype Null)."""
+    from pipelines.core.schemas import TABLES
+
+    schema = TABLES[name].columns
+    io.write_table(frame.cast({c: schema[c] for c in frame.columns if c in schema}), out / f"{name}.parquet")
 
 
 def synthetic_clean(out: Path, tickets: int, clients: int, months: int = 13, seed: int = 7) -> None:
@@ -127,7 +135,7 @@ def synthetic_clean(out: Path, tickets: int, clients: int, months: int = 13, see
     })
     from pipelines.core.schemas import TABLES
     frame = frame.select([pl.col(c).cast(d) for c, d in TABLES["tickets"].columns.items()])
-    io.write_table(frame, out / "tickets.parquet")
+    _write(frame, out, "tickets")
 
     # Status history: New, In Progress, (Waiting on Customer, In Progress), Resolved.
     parts = [(np.arange(n), created, "New"), (np.arange(n), progress, "In Progress")]
@@ -143,7 +151,7 @@ def synthetic_clean(out: Path, tickets: int, clients: int, months: int = 13, see
     events = ev.select(ids.gather(ev["__t"]).alias("ticket_id"), cids.gather(ev["__t"]).alias("client_id"),
                        pl.col("at").cast(UTC_TS), "status", pl.lit(None, pl.String).alias("actor"),
                        pl.lit(None, pl.String).alias("priority"), pl.int_range(1, pl.len() + 1).alias("seq"))
-    io.write_table(events, out / "ticket_events.parquet")
+    _write(events, out, "ticket_events")
 
     s = r[rng.random(len(r)) < 0.2]
     scale = np.array([_contract(i)["survey_scale"] for i in range(clients)])[client[s]]
@@ -155,8 +163,7 @@ def synthetic_clean(out: Path, tickets: int, clients: int, months: int = 13, see
         "rating": score.astype(str), "score": score.astype(float), "scale": scale,
         "sentiment": None, "comment": None,
     })
-    io.write_table(surveys.filter(pl.col("responded_at") < ts(np.array([t1]))[0]),
-                   out / "surveys.parquet")
+    _write(surveys.filter(pl.col("responded_at") < ts(np.array([t1]))[0]), out, "surveys")
 
     k = clients * months * 3
     o_start = rng.integers(t0, t1, k)
@@ -166,7 +173,7 @@ def synthetic_clean(out: Path, tickets: int, clients: int, months: int = 13, see
         "started_at": ts(o_start), "ended_at": ts(o_start + (rng.exponential(40, k) * minute).astype(np.int64)),
         "planned": rng.random(k) < 0.3, "description": None,
     })
-    io.write_table(outages, out / "outages.parquet")
+    _write(outages, out, "outages")
 
     e = rng.integers(0, n, n // 2)
     entries = pl.DataFrame({
@@ -174,7 +181,7 @@ def synthetic_clean(out: Path, tickets: int, clients: int, months: int = 13, see
         "minutes": rng.exponential(45, len(e)), "ticket_id": ids.gather(e), "engineer": None,
         "work_type": rng.choice(np.array(["remote", "remote", "onsite", "project"]), len(e)),
     })
-    io.write_table(entries, out / "time_entries.parquet")
+    _write(entries, out, "time_entries")
 
     dev_rows = []
     for m in range(months):
@@ -188,7 +195,7 @@ def synthetic_clean(out: Path, tickets: int, clients: int, months: int = 13, see
             "last_patched_at": ts(snap_us - (rng.exponential(20, len(for_c)) * 86400e6).astype(np.int64)),
             "patch_status": None,
         }))
-    io.write_table(pl.concat(dev_rows), out / "devices.parquet")
+    _write(pl.concat(dev_rows), out, "devices")
     io.write_json({"missing_tables": []}, out / "clean_summary.json")
 
 
