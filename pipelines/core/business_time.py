@@ -258,11 +258,6 @@ def _iso(us: int) -> str:
 # ---------------------------------------------------------------- months
 
 
-def month_start(index: int, zone: str) -> int:
-    """The UTC instant (µs) of local midnight on the first day of a month."""
-    return int(local_to_utc([datetime(index // 12, index % 12 + 1, 1)], zone)[0])
-
-
 @dataclass(frozen=True)
 class Months:
     """Local calendar months first..last for every client (one lane per client zone).
@@ -280,7 +275,9 @@ class Months:
         a, b = month_index(first), month_index(last)
         if b < a:
             raise ValueError(f"month range {first}..{last} is empty")
-        bounds = np.array([[month_start(m, z) for m in range(a, b + 2)] for z in zones], np.int64)
+        walls = [datetime(m // 12, m % 12 + 1, 1) for m in range(a, b + 2)]  # local midnights
+        per_zone = {z: local_to_utc(walls, z) for z in dict.fromkeys(zones)}  # once per time zone
+        bounds = np.array([per_zone[z] for z in zones], np.int64)
         return cls(a, b - a + 1, bounds.reshape(len(zones), b - a + 2))
 
     @property

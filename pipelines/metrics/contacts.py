@@ -92,22 +92,35 @@ def subject(text: pl.Expr) -> pl.Expr:
             .str.replace_all(r"\s+", " ").str.strip_chars())
 
 
+def _in_scope(contacts: pl.DataFrame | None, scope: sla.Scope) -> pl.DataFrame | None:
+    """The contacts of the scope's clients before their period end (None: none)."""
+    if contacts is None or contacts.is_empty():
+        return None
+    cidx = scope.client_index(contacts["client_id"])
+    known = cidx >= 0
+    c = contacts.filter(pl.Series(known))
+    c = c.filter(pl.Series(sla.epoch_us(c["at"]) < scope.as_of[cidx[known]]))
+    return None if c.is_empty() else c
+
+
+def earliest(contacts: pl.DataFrame | None, scope: sla.Scope) -> int:
+    """The earliest contact that is matched (NEVER: none), where a clock for them must start."""
+    c = _in_scope(contacts, scope)
+    return NEVER if c is None else int(sla.epoch_us(c["at"]).min())
+
+
 def match_contacts(contacts: pl.DataFrame | None, tickets: pl.DataFrame, ticket_sla: pl.DataFrame,
                    contracts: dict[str, Contract], scope: sla.Scope,
                    clock: Clock | None = None) -> Matches:
     """Match every contact before its client's period end to that client's tickets (see above).
 
     `tickets` is the clean tickets table (requester, title, source); `ticket_sla` the per-ticket
-    SLA table of the same scope (it holds only tickets logged before the period end)."""
-    if contacts is None or contacts.is_empty():
+    SLA table of the same scope (it holds only tickets logged before the period end); `clock`
+    (default: built here) must start by the earliest contact (`earliest`) and ticket."""
+    c = _in_scope(contacts, scope)
+    if c is None:
         return empty()
     as_of = scope.as_of
-    cidx = scope.client_index(contacts["client_id"])
-    known = cidx >= 0
-    c = contacts.filter(pl.Series(known))
-    c = c.filter(pl.Series(sla.epoch_us(c["at"]) < as_of[cidx[known]]))
-    if c.is_empty():
-        return empty()
     c = c.sort("client_id", "at", "contact_id")
     t = (ticket_sla.join(tickets.select("client_id", "ticket_id", "requester", "title", "source"),
                          on=["client_id", "ticket_id"], how="left", maintain_order="left")
@@ -116,8 +129,7 @@ def match_contacts(contacts: pl.DataFrame | None, tickets: pl.DataFrame, ticket_
     c_idx, t_idx = scope.client_index(c["client_id"]), scope.client_index(t["client_id"])
     at, created = sla.epoch_us(c["at"]), sla.epoch_us(t["created_at"])
     if clock is None:
-        earliest = int(min(at.min(), created.min() if len(created) else at.min()))
-        clock = sla.build_clock(contracts, scope, earliest)
+        clock = sla.build_clock(contracts, scope, int(min(at.min(), created.min() if len(created) else at.min())))
     rules = [contracts[name].contact_matching for name in scope.clients]
     window = np.rint(np.array([r.window for r in rules]) * MINUTE).astype(np.int64)[c_idx]
     window_end = clock.add(2 * c_idx, at, window)

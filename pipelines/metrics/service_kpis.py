@@ -17,28 +17,26 @@ UPTIME_COLUMNS = ["client_id", "month", "service", "unplanned_minutes", "planned
                   "uptime_pct"]
 
 
-def _union(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(intervals):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        elif end > start:
-            merged.append((start, end))
-    return merged
+_SCHEMA = {"client_id": pl.String, "month": pl.String, "service": pl.String,
+           "unplanned_minutes": pl.Float64, "planned_minutes": pl.Float64, "uptime_pct": pl.Float64}
 
 
-def _minus(intervals: list[tuple[int, int]], holes: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out = []
-    for start, end in intervals:
-        pieces = [(start, end)]
-        for h0, h1 in holes:
-            pieces = [p for a, b in pieces for p in ((a, min(b, h0)), (max(a, h1), b)) if p[1] > p[0]]
-        out += pieces
-    return out
-
-
-def _overlap(intervals: list[tuple[int, int]], start: int, end: int) -> int:
-    return sum(max(0, min(b, end) - max(a, start)) for a, b in intervals)
+def _services(outages: pl.DataFrame, contracts: dict[str, Contract], clients: list[str]) -> pl.DataFrame:
+    """(client_id, __fold, service, __target) per service of each client, in order: the contract's
+    listed ones, then any other in its outages (spelled as first seen). Names compare case-folded;
+    an outage counts for `__target`, the listed spelling of its folded name (the last listed)."""
+    rows = []
+    for client in clients:
+        listed = list(dict.fromkeys(contracts[client].uptime.services))
+        names = {s.casefold(): s for s in listed}
+        rows += [(client, s.casefold(), s, names[s.casefold()] == s) for s in listed]
+    schema = {"client_id": pl.String, "__fold": pl.String, "service": pl.String, "__target": pl.Boolean}
+    listed = pl.DataFrame(rows, schema=schema, orient="row")
+    seen = (outages.select("client_id", "__fold", "service")
+            .join(listed.select("client_id", "__fold"), on=["client_id", "__fold"], how="anti")
+            .unique(["client_id", "__fold"], keep="first", maintain_order=True)
+            .with_columns(__target=pl.lit(True)))
+    return pl.concat([listed, seen]).sort("client_id", maintain_order=True)
 
 
 def service_uptime(outages: pl.DataFrame | None, contracts: dict[str, Contract], scope: Scope,
@@ -53,37 +51,52 @@ def service_uptime(outages: pl.DataFrame | None, contracts: dict[str, Contract],
     if outages is None:
         return None
     months = scope.months
-    by_client = {c: g for (c,), g in outages.partition_by("client_id", as_dict=True).items()} \
-        if outages.height else {}
-    rows = []
-    for client, months_frame in grid.group_by("client_id", maintain_order=True):
-        client = client[0]
-        cidx = scope.clients.index(client)
-        positions = [months.labels.index(m) for m in months_frame["month"]]
-        frame = by_client.get(client)
-        listed = list(contracts[client].uptime.services)
-        names = {s.casefold(): s for s in listed}
-        records: dict[str, dict[bool, list]] = {s: {True: [], False: []} for s in listed}
-        if frame is not None:
-            for service, start, end, planned in frame.select(
-                "service", pl.col("started_at").dt.epoch("us"), pl.col("ended_at").dt.epoch("us"),
-                pl.col("planned").fill_null(False),
-            ).iter_rows():
-                name = names.setdefault(service.casefold(), service)
-                records.setdefault(name, {True: [], False: []})[planned].append((start, end))
-        for service, parts in records.items():
-            planned = _union(parts[True])
-            unplanned = _minus(_union(parts[False]), planned)
-            for pos in positions:
-                start, end = int(months.bounds[cidx, pos]), int(months.bounds[cidx, pos + 1])
-                p, u = _overlap(planned, start, end), _overlap(unplanned, start, end)
-                base = end - start - p
-                rows.append((client, months.label(pos), service, u / MINUTE, p / MINUTE,
-                             100 * (1 - u / base) if base > 0 else None))
-    schema = {"client_id": pl.String, "month": pl.String, "service": pl.String,
-              "unplanned_minutes": pl.Float64, "planned_minutes": pl.Float64,
-              "uptime_pct": pl.Float64}
-    return pl.DataFrame(rows, schema=schema, orient="row")
+    clients = grid["client_id"].unique(maintain_order=True).to_list()
+    folds = {s: s.casefold() for s in outages["service"].unique().to_list()}
+    mine = outages.filter(pl.col("client_id").is_in(clients)).with_columns(
+        __fold=pl.col("service").replace_strict(folds, return_dtype=pl.String))
+    services = _services(mine, contracts, clients).with_columns(__g=pl.int_range(pl.len(), dtype=pl.Int64))
+    # every (service, month) of the grid, with the month's bounds
+    cells = services.join(grid.select("client_id", "month"), on="client_id", maintain_order="left")
+    cidx = scope.client_index(cells["client_id"])
+    pos = cells["month"].replace_strict({m: i for i, m in enumerate(months.labels)},
+                                        return_dtype=pl.Int64).to_numpy()
+    cells = cells.with_columns(__s=pl.Series(months.bounds[cidx, pos]), __e=pl.Series(months.bounds[cidx, pos + 1]))
+    # The time in a planned outage, and in an unplanned one but no planned one, between
+    # consecutive boundaries (outage starts and ends, month bounds) of each service.
+    spans = (mine.join(services.filter("__target").select("client_id", "__fold", "__g"),
+                       on=["client_id", "__fold"])
+             .select("__g", pl.col("started_at").dt.epoch("us").alias("__a"),
+                     pl.col("ended_at").dt.epoch("us").alias("__b"),
+                     pl.col("planned").fill_null(False).cast(pl.Int64).alias("__p"))
+             .filter(pl.col("__b") > pl.col("__a")))
+    edges = pl.concat([
+        spans.select("__g", pl.col("__a").alias("__t"), (1 - pl.col("__p")).alias("__du"), pl.col("__p").alias("__dp")),
+        spans.select("__g", pl.col("__b").alias("__t"), (pl.col("__p") - 1).alias("__du"), -pl.col("__p").alias("__dp")),
+        cells.select("__g", pl.col("__s").alias("__t"), pl.lit(0, pl.Int64).alias("__du"), pl.lit(0, pl.Int64).alias("__dp")),
+        cells.select("__g", pl.col("__e").alias("__t"), pl.lit(0, pl.Int64).alias("__du"), pl.lit(0, pl.Int64).alias("__dp")),
+    ])
+    pieces = (
+        edges.group_by("__g", "__t").agg(pl.col("__du", "__dp").sum()).sort("__g", "__t")
+        .with_columns(__u=pl.col("__du").cum_sum().over("__g") > 0, __p=pl.col("__dp").cum_sum().over("__g") > 0,
+                      __len=pl.col("__t").shift(-1).over("__g") - pl.col("__t"))
+        .join_asof(cells.select("__g", "month", "__s", "__e").sort("__s"), left_on="__t", right_on="__s",
+                   by="__g", strategy="backward", check_sortedness=False)
+        .filter(pl.col("__len").is_not_null() & (pl.col("__t") < pl.col("__e")))
+        .group_by("__g", "month")
+        .agg(__pl=pl.col("__len").filter(pl.col("__p")).sum(),
+             __ul=pl.col("__len").filter(pl.col("__u") & ~pl.col("__p")).sum())
+    )
+    base = pl.col("__e") - pl.col("__s") - pl.col("__pl")
+    return (
+        cells.join(pieces, on=["__g", "month"], how="left", maintain_order="left")
+        .with_columns(pl.col("__pl", "__ul").fill_null(0))
+        .select("client_id", "month", "service",
+                (pl.col("__ul") / MINUTE).alias("unplanned_minutes"),
+                (pl.col("__pl") / MINUTE).alias("planned_minutes"),
+                pl.when(base > 0).then(100 * (1 - pl.col("__ul") / base)).alias("uptime_pct"))
+        .cast(_SCHEMA)
+    )
 
 
 def client_uptime(uptime: pl.DataFrame | None, contracts: dict[str, Contract]) -> pl.DataFrame | None:

@@ -125,12 +125,13 @@ def compute_metrics(tables: dict[str, pl.DataFrame | None], contracts: dict[str,
     _check_begun(period)
     first_month = first_month or _first_month(tickets, contracts, period)
     scope = sla.make_scope(contracts, first_month, period)
-    earliest = int(min(sla.epoch_us(tickets["created_at"]).min(initial=sla.NEVER), scope.as_of.min()))
-    sla_clock = sla.build_clock(contracts, scope, earliest)  # shared by every as-of evaluation
+    earliest = int(min(sla.epoch_us(tickets["created_at"]).min(initial=sla.NEVER), scope.as_of.min(),
+                       contacts.earliest(tables.get("contacts"), scope)))
+    sla_clock = sla.build_clock(contracts, scope, earliest)  # shared by every as-of evaluation and contacts
     assessment = sla.assess(tickets, tables.get("ticket_events"), contracts, scope, sla_clock)
     ticket_sla = assessment.ticket_sla
     lap("ticket_sla")
-    matched = contacts.match_contacts(tables.get("contacts"), tickets, ticket_sla, contracts, scope)
+    matched = contacts.match_contacts(tables.get("contacts"), tickets, ticket_sla, contracts, scope, sla_clock)
     lap("contacts")
     facts = kpis.build_facts(assessment, tables, contracts, scope, sla_clock)
     lap("facts")
@@ -159,8 +160,7 @@ def compute_metrics(tables: dict[str, pl.DataFrame | None], contracts: dict[str,
     summary = {
         "period": period,
         "first_month": first_month,
-        "as_of": {c: sla.stamp(scope.as_of[i:i + 1])[0].isoformat()
-                  for i, c in enumerate(scope.clients)},
+        "as_of": {c: at.isoformat() for c, at in zip(scope.clients, sla.stamp(scope.as_of).to_list(), strict=True)},
         "clients": sorted(ticket_sla["client_id"].unique().to_list()),
         "clients_without_tickets": sorted(set(contracts) - set(ticket_sla["client_id"].to_list())),
         "missing_tables": [t for t in OPTIONAL_TABLES if tables.get(t) is None],
@@ -204,8 +204,9 @@ def _pauses_seen(tables: dict[str, pl.DataFrame | None], contracts: dict[str, Co
     ends = pl.DataFrame({"client_id": scope.clients, "__end": as_of})
     pauses = pl.DataFrame([(c, s) for c, k in contracts.items() for s in k.statuses.pause],
                           schema={"client_id": pl.String, "status": pl.String}, orient="row")
-    seen = (events.join(ends, on="client_id").filter(pl.col("at") < pl.col("__end"))
-            .join(pauses, on=["client_id", "status"], how="semi")["client_id"].unique().to_list())
+    first = events.group_by("client_id", "status").agg(pl.col("at").min())  # small: then join
+    seen = (first.join(pauses, on=["client_id", "status"], how="semi").join(ends, on="client_id")
+            .filter(pl.col("at") < pl.col("__end"))["client_id"].unique().to_list())
     return {c: c in seen for c in contracts}
 
 
