@@ -97,18 +97,26 @@ class History:
         return self.at[np.append(self.first_row[1:], len(self.at))[:self.count] - 1]
 
 
-def history(tickets: pl.DataFrame, cidx: np.ndarray, created: np.ndarray,
-            events: pl.DataFrame | None, contracts: dict[str, Contract], clients: list[str]) -> History:
-    """The status history of the given tickets (their client_id and ticket_id; client
-    positions cidx in `clients`), classified by each client's contract. A ticket may appear
-    more than once (evaluated as of different instants): each copy gets the events."""
-    n = len(created)
-    if events is None or events.is_empty():
-        e_t = np.empty(0, np.int64)
-        e_at = np.empty(0, np.int64)
-        e_cls = np.empty(0, np.int8)
-        e_prio = np.empty(0, np.int8)
-    else:
+@dataclass(frozen=True)
+class TicketEvents:
+    """The status events of a tickets frame, joined to it once (by client_id and ticket_id):
+    per ticket row, its events in order (rows `first[i]` .. `first[i] + count[i]`), so that
+    histories of any of its tickets, as of any instants, are gathered without joining again."""
+
+    first: np.ndarray  # per ticket row: its first event
+    count: np.ndarray  # per ticket row: how many events it has
+    at: np.ndarray  # event times (UTC µs, not clipped)
+    code: np.ndarray  # status: position in `names`; len(names) = no status
+    priority: np.ndarray  # int8 position in PRIORITIES; -1 = none
+    names: pl.Series  # the status names events use, sorted
+
+    @classmethod
+    def build(cls, tickets: pl.DataFrame, events: pl.DataFrame | None) -> TicketEvents:
+        n = tickets.height
+        if events is None or events.is_empty():
+            none = np.empty(0, np.int64)
+            return cls(np.zeros(n, np.int64), np.zeros(n, np.int64), none, none, none.astype(np.int8),
+                       pl.Series([], dtype=pl.String))
         keys = tickets.select("client_id", "ticket_id").with_columns(__t=np.arange(n, dtype=np.int64))
         names = events["status"].drop_nulls().unique().sort()
         priority = events["priority"] if "priority" in events.columns else pl.lit(None, pl.String)
@@ -123,12 +131,37 @@ def history(tickets: pl.DataFrame, cidx: np.ndarray, created: np.ndarray,
             .select("__t", "__at", "__status", "__p", "__seq")
             .sort("__t", "__at", "__seq", nulls_last=True, maintain_order=True)
         )
-        e_t = ev["__t"].to_numpy()
-        table = _class_table(clients, names, contracts)
-        code = ev["__status"].to_physical().cast(pl.Int64).fill_null(len(names)).to_numpy()
-        e_cls = table[cidx[e_t], code]
-        e_at = np.maximum(ev["__at"].to_numpy(), created[e_t])
-        e_prio = ev["__p"].to_numpy().astype(np.int8)
+        count = np.bincount(ev["__t"].to_numpy(), minlength=n).astype(np.int64)
+        return cls(np.cumsum(count) - count, count, ev["__at"].to_numpy(),
+                   ev["__status"].to_physical().cast(pl.Int64).fill_null(len(names)).to_numpy(),
+                   ev["__p"].to_numpy().astype(np.int8), names)
+
+    def of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For tickets at these rows (repeats allowed): each event's position in `rows`, and its
+        row here, in order (by ticket, then time, seq and export order)."""
+        counts = self.count[rows]
+        e_t = np.repeat(np.arange(len(rows), dtype=np.int64), counts)
+        starts = np.cumsum(counts) - counts
+        offset = np.arange(len(e_t), dtype=np.int64) - np.repeat(starts, counts)
+        return e_t, np.repeat(self.first[rows], counts) + offset
+
+
+def history(tickets: pl.DataFrame, cidx: np.ndarray, created: np.ndarray,
+            events: pl.DataFrame | TicketEvents | None, contracts: dict[str, Contract], clients: list[str],
+            rows: np.ndarray | None = None) -> History:
+    """The status history of the given tickets (their client_id and ticket_id; client
+    positions cidx in `clients`), classified by each client's contract. A ticket may appear
+    more than once (evaluated as of different instants): each copy gets the events.
+    `events` already joined to a tickets frame (`TicketEvents`) needs `rows`: the given
+    tickets' rows in that frame."""
+    n = len(created)
+    if not isinstance(events, TicketEvents):
+        events, rows = TicketEvents.build(tickets, events), np.arange(n, dtype=np.int64)
+    e_t, picked = events.of(np.asarray(rows, np.int64))
+    table = _class_table(clients, events.names, contracts)
+    e_cls = table[cidx[e_t], events.code[picked]]
+    e_at = np.maximum(events.at[picked], created[e_t])
+    e_prio = events.priority[picked]
     counts = np.bincount(e_t, minlength=n) + 1
     first_row = (np.cumsum(counts) - counts).astype(np.int64)
     total = n + len(e_t)

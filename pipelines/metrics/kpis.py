@@ -20,6 +20,7 @@ import polars as pl
 from pipelines.core.business_time import Clock
 from pipelines.core.contracts import Contract
 from pipelines.metrics import month_ends
+from pipelines.metrics.history import TicketEvents
 from pipelines.metrics.sla import Assessment, Scope, assess, epoch_us, position_labels
 
 Z = 1.959963984540054  # two-sided 95% normal quantile for the Wilson interval
@@ -276,33 +277,29 @@ def survey_facts(surveys: pl.DataFrame | None, contracts: dict[str, Contract],
 
 
 def build_facts(assessment: Assessment | None, tables: dict[str, pl.DataFrame | None],
-                contracts: dict[str, Contract], scope: Scope, clock: Clock | None = None) -> Facts:
+                contracts: dict[str, Contract], scope: Scope, clock: Clock | None = None,
+                events: TicketEvents | None = None) -> Facts:
     """Every facts frame the measures need, from the assessment (`sla.assess` of the tickets;
-    None: assessed here) and the clean tables."""
-    events = tables.get("ticket_events")
+    None: assessed here) and the clean tables (`events`: their status events joined to the
+    tickets, when done already)."""
+    if events is None and tables.get("ticket_events") is not None:
+        events = TicketEvents.build(tables["tickets"], tables["ticket_events"])
     if assessment is None:
         assessment = assess(tables["tickets"], events, contracts, scope, clock)
     surveys = survey_facts(tables.get("surveys"), contracts, scope)
     settled = month_ends.settled_at(assessment, tables.get("surveys"))
     earlier = month_ends.month_end_sla(tables["tickets"], events, contracts, scope, assessment,
                                        settled, clock)
+    facts = ticket_facts(assessment, earlier, settled, tables["tickets"], surveys, contracts, scope)
+    # has_history: whether the ticket has any status event (what coverage counts)
     return Facts(
-        tickets=_with_history(ticket_facts(assessment, earlier, settled, tables["tickets"], surveys, contracts,
-                                           scope), events),
+        tickets=facts.with_columns(has_history=pl.Series(
+            np.zeros(facts.height, bool) if events is None
+            else events.count[assessment.rows[facts["row"].to_numpy()]] > 0)),
         surveys=surveys,
-        snapshots=_with_history(month_ends.month_end_status(assessment.ticket_sla, events, contracts, scope),
-                                events),
+        snapshots=month_ends.month_end_status(assessment.ticket_sla, events, contracts, scope, assessment.rows),
         missing=frozenset(name for name, frame in tables.items() if frame is None),
     )
-
-
-def _with_history(frame: pl.DataFrame, events: pl.DataFrame | None) -> pl.DataFrame:
-    """frame + has_history: whether the ticket has any status event (what coverage counts)."""
-    if events is None:
-        return frame.with_columns(has_history=pl.lit(False))
-    seen = events.select("client_id", "ticket_id").unique().with_columns(has_history=pl.lit(True))
-    return (frame.join(seen, on=["client_id", "ticket_id"], how="left", maintain_order="left")
-            .with_columns(pl.col("has_history").fill_null(False)))
 
 
 # ---------------------------------------------------------------- aggregation

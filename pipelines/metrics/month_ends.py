@@ -17,7 +17,7 @@ import polars as pl
 
 from pipelines.core.business_time import NEVER, Clock, Months
 from pipelines.core.contracts import Contract
-from pipelines.metrics.history import PAUSE, RESOLVED, history
+from pipelines.metrics.history import PAUSE, RESOLVED, TicketEvents, history
 from pipelines.metrics.sla import Assessment, Scope, assess, epoch_us, position_labels
 
 
@@ -40,12 +40,12 @@ def month_pairs(first: np.ndarray, span: np.ndarray) -> tuple[np.ndarray, np.nda
     return pair_t, pair_m
 
 
-def month_end_sla(tickets: pl.DataFrame, events: pl.DataFrame | None, contracts: dict[str, Contract],
+def month_end_sla(tickets: pl.DataFrame, events: TicketEvents, contracts: dict[str, Contract],
                   scope: Scope, assessment: Assessment, settled: np.ndarray,
                   clock: Clock | None = None) -> pl.DataFrame:
     """ticket_sla rows as of the end of every month before the period at which the ticket
     was not settled yet, with `as_of_month` (that month) and `row` (the ticket's row in
-    assessment.ticket_sla)."""
+    assessment.ticket_sla); `events` are joined to `tickets`."""
     months = scope.months
     now = assessment.ticket_sla
     cidx = scope.client_index(now["client_id"])
@@ -54,7 +54,8 @@ def month_end_sla(tickets: pl.DataFrame, events: pl.DataFrame | None, contracts:
     stop = np.where(settles < 0, months.count - 1, np.minimum(settles, months.count - 1))
     pair_t, pair_m = month_pairs(first, np.maximum(stop - first, 0))
     ends = months.bounds[cidx[pair_t], pair_m + 1]
-    earlier = assess(tickets[assessment.rows[pair_t]], events, contracts, scope, clock, as_of=ends)
+    rows = assessment.rows[pair_t]
+    earlier = assess(tickets[rows], events, contracts, scope, clock, as_of=ends, base_rows=rows)
     return earlier.ticket_sla.with_columns(
         as_of_month=position_labels(pair_m, pl.Series(months.labels, dtype=pl.String)),
         row=pl.Series(pair_t, dtype=pl.Int64))
@@ -63,13 +64,14 @@ def month_end_sla(tickets: pl.DataFrame, events: pl.DataFrame | None, contracts:
 # ---------------------------------------------------------------- month-end snapshots
 
 
-def month_end_status(ticket_sla: pl.DataFrame, events: pl.DataFrame | None,
-                     contracts: dict[str, Contract], scope: Scope) -> pl.DataFrame:
-    """Tickets open at the end of each month (ticket_id, client_id, month, waiting).
+def month_end_status(ticket_sla: pl.DataFrame, events: TicketEvents | None,
+                     contracts: dict[str, Contract], scope: Scope, rows: np.ndarray) -> pl.DataFrame:
+    """Tickets open at the end of each month (ticket_id, client_id, month, waiting, has_history).
 
     Open = created before the month end and, per the status history, not in a resolved
     status then (and not resolved by then). `waiting` = in a pause status at the month end;
-    null when there is no status history.
+    null when there is no status history (`events` None; else joined to the tickets frame
+    ticket_sla's rows come from, at `rows`); has_history: the ticket has a status event.
     """
     months = scope.months
     cidx = scope.client_index(ticket_sla["client_id"])
@@ -81,10 +83,11 @@ def month_end_status(ticket_sla: pl.DataFrame, events: pl.DataFrame | None,
     month_end = months.bounds[cidx[pair_t], pair_m + 1]
     frame = pl.DataFrame({"__t": pair_t, "__m": pair_m})
     if events is None:
-        return _snapshot_frame(ticket_sla, frame.with_columns(waiting=pl.lit(None, pl.Boolean)), months)
+        return _snapshot_frame(ticket_sla, frame.with_columns(waiting=pl.lit(None, pl.Boolean),
+                                                              has_history=pl.lit(False)), months)
     cand = np.unique(pair_t)
     sub = ticket_sla[cand]
-    h = history(sub, cidx[cand], created[cand], events, contracts, scope.clients)
+    h = history(sub, cidx[cand], created[cand], events, contracts, scope.clients, rows[cand])
     # Sorted (ticket, second) keys: floor(at) < month end <=> at < month end (ends are whole seconds).
     origin = int(created.min()) // 1_000_000 if len(created) else 0
     key = (h.ticket << 32) + (h.at // 1_000_000 - origin)
@@ -92,7 +95,8 @@ def month_end_status(ticket_sla: pl.DataFrame, events: pl.DataFrame | None,
     row = np.searchsorted(key, (local << 32) + (month_end // 1_000_000 - origin), side="left") - 1
     state = h.cls[row]
     frame = frame.with_columns(
-        __open=pl.Series(state != RESOLVED), waiting=pl.Series(state == PAUSE)
+        __open=pl.Series(state != RESOLVED), waiting=pl.Series(state == PAUSE),
+        has_history=pl.Series(events.count[rows[pair_t]] > 0),
     ).filter(pl.col("__open")).drop("__open")
     return _snapshot_frame(ticket_sla, frame, months)
 
@@ -103,5 +107,5 @@ def _snapshot_frame(ticket_sla: pl.DataFrame, pairs: pl.DataFrame, months: Month
         ids["ticket_id"].gather(pairs["__t"]).alias("ticket_id"),
         ids["client_id"].gather(pairs["__t"]).alias("client_id"),
         position_labels(pairs["__m"].to_numpy(), pl.Series(months.labels)).alias("month"),
-        pl.col("waiting"),
+        pl.col("waiting", "has_history"),
     )

@@ -87,16 +87,14 @@ def service_uptime(outages: pl.DataFrame | None, contracts: dict[str, Contract],
         .agg(__pl=pl.col("__len").filter(pl.col("__p")).sum(),
              __ul=pl.col("__len").filter(pl.col("__u") & ~pl.col("__p")).sum())
     )
-    base = pl.col("__e") - pl.col("__s") - pl.col("__pl")
-    return (
-        cells.join(pieces, on=["__g", "month"], how="left", maintain_order="left")
-        .with_columns(pl.col("__pl", "__ul").fill_null(0))
-        .select("client_id", "month", "service",
-                (pl.col("__ul") / MINUTE).alias("unplanned_minutes"),
-                (pl.col("__pl") / MINUTE).alias("planned_minutes"),
-                pl.when(base > 0).then(100 * (1 - pl.col("__ul") / base)).alias("uptime_pct"))
-        .cast(_SCHEMA)
-    )
+    out = cells.join(pieces, on=["__g", "month"], how="left", maintain_order="left")
+    planned, unplanned = (out[c].fill_null(0).to_numpy() for c in ("__pl", "__ul"))
+    base = out["__e"].to_numpy() - out["__s"].to_numpy() - planned
+    with np.errstate(divide="ignore", invalid="ignore"):  # numpy divides as Python does (exactly rounded)
+        uptime = 100 * (1 - unplanned / base)
+    return out.select("client_id", "month", "service").with_columns(
+        unplanned_minutes=pl.Series(unplanned / MINUTE), planned_minutes=pl.Series(planned / MINUTE),
+        uptime_pct=pl.Series(uptime).set(pl.Series(base <= 0), None)).cast(_SCHEMA)
 
 
 def client_uptime(uptime: pl.DataFrame | None, contracts: dict[str, Contract]) -> pl.DataFrame | None:

@@ -45,7 +45,7 @@ from pipelines.core.business_time import (
     weekly_business_minutes,
 )
 from pipelines.core.contracts import PRIORITIES, Contract
-from pipelines.metrics.history import PROGRESS, RESOLVED, RUN, history
+from pipelines.metrics.history import PROGRESS, RESOLVED, RUN, TicketEvents, history
 
 STATUSES = ("met", "breached", "pending", "excluded")
 UTC_TS = pl.Datetime("us", "UTC")
@@ -193,10 +193,13 @@ def evaluate(tickets: pl.DataFrame, events: pl.DataFrame | None, contracts: dict
     return assess(tickets, events, contracts, scope, clock).ticket_sla
 
 
-def assess(tickets: pl.DataFrame, events: pl.DataFrame | None, contracts: dict[str, Contract],
-           scope: Scope, clock: Clock | None = None, as_of: np.ndarray | None = None) -> Assessment:
+def assess(tickets: pl.DataFrame, events: pl.DataFrame | TicketEvents | None, contracts: dict[str, Contract],
+           scope: Scope, clock: Clock | None = None, as_of: np.ndarray | None = None,
+           base_rows: np.ndarray | None = None) -> Assessment:
     """`evaluate` with its extras; `as_of` (UTC µs per ticket row) replaces each client's
-    period end (a ticket may then appear more than once, as of different instants)."""
+    period end (a ticket may then appear more than once, as of different instants).
+    `events` joined to a tickets frame already (`TicketEvents`): `base_rows` are the given
+    tickets' rows in that frame (default: it is that frame)."""
     cidx_all = scope.client_index(tickets["client_id"])
     if np.any(cidx_all < 0):
         bad = tickets.filter(pl.Series(cidx_all < 0))["client_id"][0]
@@ -208,7 +211,8 @@ def assess(tickets: pl.DataFrame, events: pl.DataFrame | None, contracts: dict[s
     cidx, a = cidx_all[keep], a_all[keep]
     n = t.height
     created = epoch_us(t["created_at"])
-    h = history(t, cidx, created, events, contracts, scope.clients)
+    h = history(t, cidx, created, events, contracts, scope.clients,
+                (np.arange(tickets.height, dtype=np.int64) if base_rows is None else np.asarray(base_rows))[keep])
 
     # The priority in force at the as-of (the history's, else the ticket's), from creation.
     given = t["priority"].replace_strict({p: i for i, p in enumerate(PRIORITIES)}, default=-1,

@@ -35,6 +35,7 @@ from pipelines.core import io
 from pipelines.core.contracts import Contract, load_contracts
 from pipelines.core.periods import month_index, month_label
 from pipelines.metrics import contacts, coverage, kpis, service_kpis, sla, tone
+from pipelines.metrics.history import TicketEvents
 
 OPTIONAL_TABLES = ("ticket_events", "surveys", "outages", "time_entries", "devices", "contacts")
 OUTPUTS = ("ticket_sla", "client_kpis", "client_kpis_by_priority", "client_uptime", "client_kpi_coverage",
@@ -128,12 +129,14 @@ def compute_metrics(tables: dict[str, pl.DataFrame | None], contracts: dict[str,
     earliest = int(min(sla.epoch_us(tickets["created_at"]).min(initial=sla.NEVER), scope.as_of.min(),
                        contacts.earliest(tables.get("contacts"), scope)))
     sla_clock = sla.build_clock(contracts, scope, earliest)  # shared by every as-of evaluation and contacts
-    assessment = sla.assess(tickets, tables.get("ticket_events"), contracts, scope, sla_clock)
+    given = tables.get("ticket_events")
+    events = None if given is None else TicketEvents.build(tickets, given)  # joined once, used thrice
+    assessment = sla.assess(tickets, events, contracts, scope, sla_clock)
     ticket_sla = assessment.ticket_sla
     lap("ticket_sla")
     matched = contacts.match_contacts(tables.get("contacts"), tickets, ticket_sla, contracts, scope, sla_clock)
     lap("contacts")
-    facts = kpis.build_facts(assessment, tables, contracts, scope, sla_clock)
+    facts = kpis.build_facts(assessment, tables, contracts, scope, sla_clock, events)
     lap("facts")
     grid = kpis.month_grid(ticket_sla, scope)
     client = kpis.client_kpis(facts, grid)
