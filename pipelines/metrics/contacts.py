@@ -149,23 +149,21 @@ def match_contacts(contacts: pl.DataFrame | None, tickets: pl.DataFrame, ticket_
     pairs = _candidates(c, t, c_idx, t_idx, at, created, window_end, outbound & ~by_ref, rules)
     pairs = pairs.filter(~pl.col("__t").is_in(pl.Series(np.flatnonzero(_proactive(t, contracts)))))
     pairs = _scored(pairs, c, t, clock, c_idx, at, created, window, rules)
-    taken: set[int] = set()  # a ticket found by its number may still be given its first call here
-    used: set[int] = set()
-    for k, ti, sc, rs, ss, why in pairs.select("__c", "__t", "score", "__r", "__s", "__why").iter_rows():
-        if k in used or ti in taken:
-            continue
-        used.add(k)
-        taken.add(ti)
-        ticket[k], reason[k], score[k], r_score[k], s_score[k] = ti, why, sc, rs, ss
+    # (a ticket found by its number may still be given its first call here)
+    k, ti = pairs["__c"].to_numpy(), pairs["__t"].to_numpy()
+    sc, rs, ss = (pairs[name].to_numpy() for name in ("score", "__r", "__s"))
+    won = _best_first(k, ti, c.height, t.height)
+    ticket[k[won]], reason[k[won]], score[k[won]] = ti[won], pairs["__why"].to_numpy()[won], sc[won]
+    r_score[k[won]], s_score[k[won]] = rs[won], ss[won]
 
-    # 3. A repeated contact about a request already matched.
-    matched = set(ticket[ticket >= 0].tolist())
-    repeat = pairs.filter(~pl.col("__c").is_in(list(used)) & pl.col("__t").is_in(list(matched))
-                          & (pl.col("__why") == "requester_and_time")
-                          & (pl.col("__s").is_nan() | (pl.col("__s") >= SAME_SUBJECT)))
-    for k, ti, sc, rs, ss in repeat.select("__c", "__t", "score", "__r", "__s").iter_rows():
-        if ticket[k] < 0:
-            ticket[k], reason[k], score[k], r_score[k], s_score[k] = ti, "repeat_contact", sc, rs, ss
+    # 3. A repeated contact about a request already matched: its first such pair (best first).
+    matched = np.zeros(t.height + 1, bool)
+    matched[ticket[ticket >= 0]] = True
+    repeat = np.flatnonzero((ticket[k] < 0) & matched[ti] & (pairs["__why"] == "requester_and_time").to_numpy()
+                            & (np.isnan(ss) | (ss >= SAME_SUBJECT)))
+    repeat = repeat[np.unique(k[repeat], return_index=True)[1]]
+    ticket[k[repeat]], reason[k[repeat]], score[k[repeat]] = ti[repeat], "repeat_contact", sc[repeat]
+    r_score[k[repeat]], s_score[k[repeat]] = rs[repeat], ss[repeat]
 
     open_window = window_end >= as_of[c_idx]
     reason[(ticket < 0) & outbound] = np.where(open_window, "window_open", "not_matched")[
@@ -177,6 +175,26 @@ def match_contacts(contacts: pl.DataFrame | None, tickets: pl.DataFrame, ticket_
 
 
 # ---------------------------------------------------------------- candidates and scores
+
+
+def _best_first(k: np.ndarray, ti: np.ndarray, contacts: int, tickets: int) -> np.ndarray:
+    """The pairs (contact k, ticket ti; best first) taken when each is taken in turn unless its
+    contact or ticket is taken already. In rounds: a pair that comes first among the pairs left
+    of its contact and of its ticket is taken (the one-by-one pass would take it too), and every
+    pair left of a contact or ticket taken drops out."""
+    taken: list[np.ndarray] = []
+    used_c, used_t = np.zeros(contacts, bool), np.zeros(tickets, bool)
+    alive = np.arange(len(k))
+    while len(alive):
+        first_c = np.full(contacts, len(k))
+        first_t = np.full(tickets, len(k))
+        np.minimum.at(first_c, k[alive], alive)
+        np.minimum.at(first_t, ti[alive], alive)
+        won = alive[(first_c[k[alive]] == alive) & (first_t[ti[alive]] == alive)]
+        taken.append(won)
+        used_c[k[won]], used_t[ti[won]] = True, True
+        alive = alive[~used_c[k[alive]] & ~used_t[ti[alive]]]
+    return np.sort(np.concatenate(taken)) if taken else np.empty(0, np.int64)
 
 
 def _candidates(c, t, c_idx, t_idx, at, created, window_end, wanted, rules) -> pl.DataFrame:

@@ -126,10 +126,10 @@ class TicketEvents:
                           pl.col("status").cast(pl.Enum(names.to_list())).alias("__status"),
                           pl.lit(priority).replace_strict({p: i for i, p in enumerate(PRIORITIES)},
                                                           default=-1, return_dtype=pl.Int64).alias("__p"),
-                          pl.lit(seq).alias("__seq"))
-            .join(keys, on=["client_id", "ticket_id"], how="inner", maintain_order="left")
-            .select("__t", "__at", "__status", "__p", "__seq")
-            .sort("__t", "__at", "__seq", nulls_last=True, maintain_order=True)
+                          pl.lit(seq).alias("__seq"), pl.int_range(pl.len(), dtype=pl.Int64).alias("__e"))
+            .join(keys, on=["client_id", "ticket_id"], how="inner")
+            .select("__t", "__at", "__status", "__p", "__seq", "__e")
+            .sort("__t", "__at", "__seq", "__e", nulls_last=True)  # __e: the export's order
         )
         count = np.bincount(ev["__t"].to_numpy(), minlength=n).astype(np.int64)
         return cls(np.cumsum(count) - count, count, ev["__at"].to_numpy(),
