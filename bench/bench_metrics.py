@@ -270,7 +270,8 @@ hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(
 import resource
 use = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({{"wall": wall, "rss_mb": hwm / 1024, "cpu": use.ru_utime + use.ru_stime,
-                  "tickets": r.summary["rows"]["ticket_sla"], "timings": r.summary["timings_s"]}}))
+                  "tickets": r.summary["rows"]["ticket_sla"], "timings": r.summary["timings_s"],
+                  "cpu_s": r.summary.get("cpu_s")}}))
 """
 
 
@@ -415,7 +416,8 @@ def main() -> None:
               f"metrics {r['wall']:.1f} s = {r['tickets'] / r['wall']:,.0f} tickets/s "
               f"(CPU {r['cpu']:.0f} s: the time it needs, on a loaded machine too), "
               f"peak RSS {r['rss_mb']:,.0f} MB, {r['timings']['chunks']} chunks; "
-              f"load average {load} before, {_load()} after\n            stages {r['timings']}")
+              f"load average {load} before, {_load()} after\n            stages {r['timings']}"
+              f"\n            stages' CPU s {r['cpu_s']}")
     if len(sizes) > 1:
         small, big = sizes[0], sizes[-1]
         ratio = results[big]["wall"] / results[small]["wall"]

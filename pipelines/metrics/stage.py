@@ -12,7 +12,8 @@ folder and writes the outputs through `pipelines.core.io`:
 - `contact_matches.parquet`, `ticket_contacts.parquet`: the client's own record of calls and
   emails matched to the tickets, per contact and per ticket (pipelines.metrics.contacts)
 - `metrics_summary.json`: period, as-of instants, where the data ends, clients, row counts,
-  the tone fit in brief, timings
+  the tone fit in brief, timings (wall `timings_s`, and the process's CPU time `cpu_s`: on a
+  shared machine the steadier figure)
 - the comment tone (`pipelines.metrics.tone`): `comment_tone.parquet`, `tone_fit.json` and
   `tone_model.joblib`, trained on every client's rated comments up to the period
 
@@ -111,13 +112,14 @@ def compute_metrics(tables: dict[str, pl.DataFrame | None], contracts: dict[str,
     `first_month` (default: from these tickets) fixes the first month of the scope, so a
     chunk of clients is computed exactly as it is among all clients (`metrics_folder`)."""
     timings: dict[str, float] = {}
-    clock = time.perf_counter()
+    cpu: dict[str, float] = {}
+    clock, used = time.perf_counter(), time.process_time()
 
     def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[name] = round(now - clock, 3)
-        clock = now
+        nonlocal clock, used
+        now, cpu_now = time.perf_counter(), time.process_time()
+        timings[name], cpu[name] = round(now - clock, 3), round(cpu_now - used, 3)
+        clock, used = now, cpu_now
 
     tickets = tables["tickets"]
     ends = data_ends(tables)
@@ -175,6 +177,7 @@ def compute_metrics(tables: dict[str, pl.DataFrame | None], contracts: dict[str,
         "tickets_in": tickets.height,
         "tickets_after_period": tickets.height - ticket_sla.height,
         "timings_s": timings,
+        "cpu_s": cpu,
     }
     result = MetricsResult(
         ticket_sla=ticket_sla,
@@ -266,11 +269,12 @@ def combine_summaries(summaries: list[dict]) -> dict:
     would have written it for all at once; timings are summed)."""
     first = summaries[0]
     union = lambda key: sorted({c for s in summaries for c in s[key]})
-    timings: dict[str, float] = {}
+    timings: dict[str, dict[str, float]] = {"timings_s": {}, "cpu_s": {}}
     for s in summaries:
-        for name, seconds in s["timings_s"].items():
-            timings[name] = round(timings.get(name, 0.0) + seconds, 3)
-    return first | {
+        for key, sums in timings.items():
+            for name, seconds in s[key].items():
+                sums[name] = round(sums.get(name, 0.0) + seconds, 3)
+    return first | timings | {
         "as_of": {c: t for s in summaries for c, t in s["as_of"].items()},
         "data_end": dict(sorted((c, t) for s in summaries for c, t in s["data_end"].items())),
         "period_complete": all(s["period_complete"] for s in summaries),
@@ -279,7 +283,6 @@ def combine_summaries(summaries: list[dict]) -> dict:
         "tickets_in": sum(s["tickets_in"] for s in summaries),
         "tickets_after_period": sum(s["tickets_after_period"] for s in summaries),
         "rows": {name: sum(s["rows"][name] for s in summaries) for name in OUTPUTS},
-        "timings_s": timings,
     }
 
 
@@ -317,20 +320,21 @@ def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
 
     Then comment tone is estimated over every client's surveys (below `tone_min_labels` rated
     comments, default SERVICEREVIEW_TONE_MIN_LABELS or 2,000, from the word list)."""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     clean_dir, out_dir = Path(clean_dir), Path(out_dir)
     missing = io.missing_clean_tables(clean_dir)  # no tickets at all: the error names the folder
     contracts = load_contracts(clean_dir / "contracts")
     period, first_month, export_end, stated, counts = _over_all_clients(clean_dir, contracts, period, missing)
     chunks = plan_chunks(counts, chunk_tickets)
     whole = len(chunks) == 1
-    results, parts, read_s = [], [], time.perf_counter() - started
+    results, parts = [], []
+    read_s, read_cpu = time.perf_counter() - started, time.process_time() - cpu_started
     with io.scratch_folder(out_dir / f".ticket_sla-parts-{os.getpid()}") as parts_dir:
         for i, clients in enumerate(chunks):
-            clock = time.perf_counter()
+            clock, used = time.perf_counter(), time.process_time()
             tables = io.read_clean(clean_dir, None if whole else clients, READ_COLUMNS,
                                    None if whole else {"tickets": TICKET_ROW})
-            read_s += time.perf_counter() - clock
+            read_s, read_cpu = read_s + time.perf_counter() - clock, read_cpu + time.process_time() - used
             result = compute_metrics(tables, contracts if whole else {c: contracts[c] for c in clients
                                                                        if c in contracts},
                                      period, extracted_at=export_end, first_month=first_month)
@@ -343,7 +347,7 @@ def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
                 result.ticket_sla = result.ticket_sla.clear()
             results.append(result)
             del tables, result
-        written = time.perf_counter()
+        written, written_cpu = time.perf_counter(), time.process_time()
         if whole:
             io.write_table(results[0].ticket_sla, out_dir / "ticket_sla.parquet")
         else:
@@ -361,7 +365,7 @@ def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
     )
     for name in OUTPUTS[1:]:
         io.write_table(getattr(combined, name), out_dir / f"{name}.parquet")
-    toned = time.perf_counter()
+    toned, toned_cpu = time.perf_counter(), time.process_time()
     surveys = None if "surveys" in missing else io.read_table(clean_dir, "surveys", READ_COLUMNS["surveys"])
     min_labels = tone.min_labels_setting() if tone_min_labels is None else tone_min_labels
     estimated = tone.estimate_tone(surveys, contracts, period, min_labels)
@@ -373,5 +377,9 @@ def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
                                      "tone": round(time.perf_counter() - toned, 3),
                                      "total": round(time.perf_counter() - started, 3),
                                      "chunks": len(chunks)}
+    combined.summary["cpu_s"] = {"read": round(read_cpu, 3), **combined.summary["cpu_s"],
+                                 "write": round(toned_cpu - written_cpu, 3),
+                                 "tone": round(time.process_time() - toned_cpu, 3),
+                                 "total": round(time.process_time() - cpu_started, 3)}
     io.write_json(combined.summary, out_dir / "metrics_summary.json")
     return combined
