@@ -242,13 +242,17 @@ def _proactive(t: pl.DataFrame, contracts: dict[str, Contract]) -> np.ndarray:
 
 
 def _similarity(left: pl.Series, right: pl.Series, scorer) -> np.ndarray:
-    """Pairwise rapidfuzz similarity 0-1; NaN where either side is empty."""
+    """Pairwise rapidfuzz similarity 0-1; NaN where either side is empty (each pair of texts
+    scored once: the same two people or subjects meet in many pairs)."""
     both = (left.is_not_null() & right.is_not_null() & (left != "") & (right != "")).fill_null(False)
     out = np.full(len(left), np.nan)
     pick = both.to_numpy()
     if pick.any():
-        out[pick] = process.cpdist(left.filter(both).to_list(), right.filter(both).to_list(),
-                                   scorer=scorer, workers=1) / 100.0
+        texts = pl.DataFrame({"__l": left.filter(both), "__r": right.filter(both)})
+        once = texts.unique(maintain_order=True)
+        once = once.with_columns(__s=pl.Series(process.cpdist(
+            once["__l"].to_list(), once["__r"].to_list(), scorer=scorer, workers=1) / 100.0))
+        out[pick] = texts.join(once, on=["__l", "__r"], how="left", maintain_order="left")["__s"].to_numpy()
     return out
 
 
@@ -256,11 +260,20 @@ def _scored(pairs, c, t, clock, c_idx, at, created, window, rules) -> pl.DataFra
     """Each candidate pair's evidence and score; pairs that cannot be the same request dropped;
     ordered best first (then earlier contact, smaller gap, ids)."""
     k, ti = pairs["__c"].to_numpy(), pairs["__t"].to_numpy()
-    people = c.select(person(pl.col("requester"))).to_series()
-    their = t.select(person(pl.col("requester"))).to_series()
-    r = _similarity(people.gather(k), their.gather(ti), fuzz.token_sort_ratio)
-    s = _similarity(c.select(subject(pl.col("subject"))).to_series().gather(k),
-                    t.select(subject(pl.col("title"))).to_series().gather(ti), fuzz.WRatio)
+
+    def words(frame: pl.DataFrame, rows: np.ndarray, column: str, how) -> pl.Series:
+        """`how` (person or subject) of the column at each pair's row, computed once per text
+        (names and subjects repeat: a few thousand texts for a million tickets)."""
+        unique, inverse = np.unique(rows, return_inverse=True)
+        texts = frame[column].gather(unique)
+        once = pl.DataFrame({"__v": texts.unique()}).with_columns(__w=how(pl.col("__v")))
+        return pl.DataFrame({"__v": texts}).join(once, on="__v", how="left", maintain_order="left")[
+            "__w"].gather(inverse)
+
+    people, subjects = words(c, k, "requester", person), words(c, k, "subject", subject)
+    requesters, titles = words(t, ti, "requester", person), words(t, ti, "title", subject)
+    r = _similarity(people, requesters, fuzz.token_sort_ratio)
+    s = _similarity(subjects, titles, fuzz.WRatio)
     lane = 2 * c_idx[k]
     start = np.maximum(created[ti], at[k])  # a ticket logged just before counts as no gap
     gap = clock.position(lane, start) - clock.position(lane, at[k])
