@@ -89,10 +89,10 @@ def measure_coverage(facts: Facts, contracts: dict[str, Contract], grid: pl.Data
             continue
         given = INPUTS[input_name]
         month, where = COVERAGE_ROWS.get(name, (m.month, m.where))
-        rows = (frame.filter(pl.col(month).is_not_null() & where.fill_null(False))
-                .group_by("client_id", pl.col(month).alias("month"))
+        rows = (frame.lazy().filter(pl.col(month).is_not_null() & where.fill_null(False))  # lazy: the
+                .group_by("client_id", pl.col(month).alias("month"))                      # columns used
                 .agg(pl.len().cast(pl.Int64).alias("rows"),
-                     given.carried.fill_null(False).sum().cast(pl.Int64).alias("covered")))
+                     given.carried.fill_null(False).sum().cast(pl.Int64).alias("covered")).collect())
         share = 100 * pl.col("covered") / pl.col("rows")
         measured = pl.col("rows").is_null() | (pl.col("rows") == 0) | (share >= threshold)
         reason = pl.lit(f"not in this export: {given.missing}")

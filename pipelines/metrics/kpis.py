@@ -368,10 +368,12 @@ def aggregate(facts: Facts, grid: pl.DataFrame, measures: list[Measure],
         ms = [m for m in ms if m not in absent]  # Measure compares by identity (eq=False)
         if not ms:
             continue
-        agg = (
-            frame.filter(pl.col(month).is_not_null())
+        aggs = [e for m in ms for e in _aggs(m)]
+        used = {"client_id", month, *extra, *(c for e in aggs for c in e.meta.root_names())}
+        agg = (  # only the columns these measures use are filtered (the facts are wide)
+            frame.select([c for c in frame.columns if c in used]).filter(pl.col(month).is_not_null())
             .group_by(["client_id", pl.col(month).alias("month"), *extra])
-            .agg([e for m in ms for e in _aggs(m)])
+            .agg(aggs)
         )
         out = out.join(agg, on=list(keys), how="left", maintain_order="left")
         out = out.with_columns([pl.col(c).fill_null(0).cast(pl.Int64) for m in ms for c in _counts(m)])
