@@ -152,7 +152,7 @@ def match_contacts(contacts: pl.DataFrame | None, tickets: pl.DataFrame, ticket_
     # (a ticket found by its number may still be given its first call here)
     k, ti = pairs["__c"].to_numpy(), pairs["__t"].to_numpy()
     sc, rs, ss = (pairs[name].to_numpy() for name in ("score", "__r", "__s"))
-    won = _best_first(k, ti, c.height, t.height)
+    won = one_to_one(k, ti, c.height, t.height)
     ticket[k[won]], reason[k[won]], score[k[won]] = ti[won], pairs["__why"].to_numpy()[won], sc[won]
     r_score[k[won]], s_score[k[won]] = rs[won], ss[won]
 
@@ -177,7 +177,7 @@ def match_contacts(contacts: pl.DataFrame | None, tickets: pl.DataFrame, ticket_
 # ---------------------------------------------------------------- candidates and scores
 
 
-def _best_first(k: np.ndarray, ti: np.ndarray, contacts: int, tickets: int) -> np.ndarray:
+def one_to_one(k: np.ndarray, ti: np.ndarray, contacts: int, tickets: int) -> np.ndarray:
     """The pairs (contact k, ticket ti; best first) taken when each is taken in turn unless its
     contact or ticket is taken already. In rounds: a pair that comes first among the pairs left
     of its contact and of its ticket is taken (the one-by-one pass would take it too), and every
