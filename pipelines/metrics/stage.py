@@ -360,7 +360,7 @@ def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
     toned = time.perf_counter()
     surveys = None if "surveys" in missing else io.read_table(clean_dir, "surveys", READ_COLUMNS["surveys"])
     min_labels = tone.min_labels_setting() if tone_min_labels is None else tone_min_labels
-    estimated = tone.estimate_tone(surveys, contracts, period, min_labels)
+    estimated = tone.estimate_tone(surveys, contracts, period, min_labels, tone.max_train_setting())
     tone.write_tone(estimated, out_dir)
     combined.summary["tone"] = tone.brief(estimated.fit)
     combined.summary["export_end_from"] = "extraction time" if stated else "latest ticket or status event"

@@ -10,9 +10,8 @@ boundary), which is what makes counting fast. scikit-learn is imported only when
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
+import polars as pl
 
 CLASSES = ("negative", "neutral", "positive")  # sorted: the order of every probability column
 MIN_DF = 2  # an n-gram counts once at least this many training comments hold it
@@ -21,21 +20,23 @@ UPDATES, EPOCHS = 100_000, (5, 30)  # steps: 5 passes over 20,000 comments, up t
 WORD_NGRAMS, CHAR_NGRAMS = (1, 2), (2, 5)
 FEATURES = f"TF-IDF of word 1-2-grams and character 2-5-grams (in at least {MIN_DF} comments)"
 CLASSIFIER = f"logistic regression (L2 {ALPHA:g}, fitted by SGD), balanced class weights"
-_WORD = re.compile(r"\w+")
+_WORD = r"\w+"
+_TOKEN = r"[^\s\x1c-\x1f]+"  # what str.split() splits on: Unicode whitespace and \x1c-\x1f
 
 
 class Ngrams:
-    """Counts of word 1-2-grams and of character 2-5-grams inside each word (padded with a
-    space, as scikit-learn's char_wb analyzer does). `fit_transform` learns the vocabulary,
-    `transform` counts known n-grams only. Columns: the `words` word n-grams, then characters."""
+    """Counts of word 1-2-grams and of character 2-5-grams inside each whitespace-separated
+    word (padded with a space, as scikit-learn's char_wb analyzer does), counted with polars.
+    `fit_transform` learns the vocabulary (n-grams in order of first appearance), `transform`
+    counts known n-grams only. Columns: the `words` word n-grams, then characters."""
 
     def __init__(self):
-        self.word_vocabulary: dict[str, int] = {}
-        self.char_vocabulary: dict[str, int] = {}
+        self.word_grams = pl.Series("gram", [], dtype=pl.String)  # column j: the j-th n-gram
+        self.char_grams = pl.Series("gram", [], dtype=pl.String)
 
     @property
     def words(self) -> int:
-        return len(self.word_vocabulary)
+        return len(self.word_grams)
 
     def fit_transform(self, texts) -> object:
         return self._count(texts, grow=True)
@@ -46,38 +47,50 @@ class Ngrams:
     def _count(self, texts, grow: bool):
         from scipy import sparse
 
-        def ids(grams, vocabulary: dict[str, int]) -> list[int]:
-            if grow:
-                return [vocabulary.setdefault(g, len(vocabulary)) for g in grams]
-            return [j for g in grams if (j := vocabulary.get(g)) is not None]
-
-        word_rows, word_cols, token_rows, token_cols = [], [], [], []
-        tokens: dict[str, int] = {}
-        for i, text in enumerate(texts):
-            lower = text.lower()
-            found = _WORD.findall(lower)
-            columns = ids(found + [f"{a} {b}" for a, b in zip(found, found[1:])], self.word_vocabulary)
-            word_rows += [i] * len(columns)
-            word_cols += columns
-            for token in lower.split():
-                token_rows.append(i)
-                token_cols.append(tokens.setdefault(token, len(tokens)))
-        piece_rows, piece_cols = [], []  # each distinct word's character n-grams, counted once
+        lower = pl.DataFrame({"text": pl.Series(texts, dtype=pl.String).str.to_lowercase()}).with_row_index("row")
+        found = lower.select("row", pl.col("text").str.extract_all(_WORD).alias("gram")).explode("gram") \
+            .drop_nulls("gram").with_row_index("at")
+        follows = pl.col("row") == pl.col("row").shift(-1)
+        pairs = found.select("row", "at", pl.when(follows).then(pl.col("gram") + " " + pl.col("gram").shift(-1))
+                             .alias("gram")).drop_nulls("gram")
+        grams = pl.concat([found.select("row", "at", "gram", pl.lit(0, pl.UInt8).alias("pair")),
+                           pairs.with_columns(pl.lit(1, pl.UInt8).alias("pair"))])
+        tokens = lower.select("row", pl.col("text").str.extract_all(_TOKEN).alias("token")).explode("token") \
+            .drop_nulls("token")
+        distinct = tokens.select(pl.col("token").unique(maintain_order=True)).with_row_index("k")
         low, high = CHAR_NGRAMS
-        for token, k in tokens.items():
-            padded = f" {token} "
-            columns = ids([padded[s:s + n] for n in range(low, high + 1) for s in range(len(padded) - n + 1)],
-                          self.char_vocabulary)
-            piece_rows += [k] * len(columns)
-            piece_cols += columns
+        padded = distinct.select("k", (" " + pl.col("token") + " ").alias("padded"),
+                                 (pl.col("token").str.len_chars().cast(pl.Int64) + 2).alias("length"))
+        pieces = pl.concat([  # each distinct word's character n-grams, counted once
+            padded.select("k", pl.lit(n, pl.UInt8).alias("n"), "padded",
+                          pl.int_ranges(0, pl.col("length") - n + 1, dtype=pl.UInt32).alias("start"))
+            .explode("start").drop_nulls("start")
+            .select("k", "n", "start", pl.col("padded").str.slice(pl.col("start"), n).alias("gram"))
+            for n in range(low, high + 1)])
+        if grow:  # first appearance: a text's words, then its word pairs; a word's n-grams by size, then start
+            self.word_grams = _grow(self.word_grams, grams.sort("row", "pair", "at")["gram"])
+            self.char_grams = _grow(self.char_grams, pieces.sort("k", "n", "start")["gram"])
+        words, chars = _columns(grams, self.word_grams), _columns(pieces, self.char_grams)
+        tokens = tokens.join(distinct, on="token")
 
         def matrix(rows, cols, shape):  # repeated (row, column) pairs add up
-            return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=shape)
+            return sparse.csr_matrix((np.ones(len(rows)), (rows.to_numpy(), cols.to_numpy())), shape=shape)
 
-        n = len(texts)
-        per_word = matrix(piece_rows, piece_cols, (len(tokens), len(self.char_vocabulary)))
-        chars = matrix(token_rows, token_cols, (n, len(tokens))) @ per_word
-        return sparse.hstack([matrix(word_rows, word_cols, (n, self.words)), chars], format="csr")
+        n = lower.height
+        per_word = matrix(chars["k"], chars["column"], (distinct.height, len(self.char_grams)))
+        chars = matrix(tokens["row"], tokens["k"], (n, distinct.height)) @ per_word
+        return sparse.hstack([matrix(words["row"], words["column"], (n, self.words)), chars], format="csr")
+
+
+def _grow(vocabulary: pl.Series, seen: pl.Series) -> pl.Series:
+    """The vocabulary, then the n-grams of `seen` it lacks, in order of first appearance."""
+    new = seen.unique(maintain_order=True)
+    return pl.concat([vocabulary, new.filter(~new.is_in(vocabulary.implode()))])
+
+
+def _columns(grams: pl.DataFrame, vocabulary: pl.DataFrame) -> pl.DataFrame:
+    """The rows of `grams` whose n-gram is in the vocabulary, with its column."""
+    return grams.join(vocabulary.to_frame("gram").with_row_index("column"), on="gram")
 
 
 class ToneModel:
@@ -97,25 +110,28 @@ class ToneModel:
     def fit_predict(self, labels: np.ndarray, train: np.ndarray, test: np.ndarray) -> np.ndarray:
         """Probabilities for the `test` rows from a model fitted on the `train` rows alone (as a
         vectoriser fitted on those rows would weigh them: rare n-grams dropped, IDF from them)."""
-        idf, classifier = self._fit(labels, train)
-        wanted, back = np.unique(self._text[test], return_inverse=True)
-        return _probabilities(classifier, _tfidf(self._tf[wanted], idf, self.ngrams.words))[back]
+        _, classifier, weighted = self._fit(labels, train)
+        return _probabilities(classifier, weighted[self._text[test]])
 
     def fit(self, labels: np.ndarray) -> ToneModel:
         """Fit on every comment (the model saved for the run)."""
-        self.idf, self.classifier = self._fit(labels, np.ones(len(labels), dtype=bool))
+        self.idf, self.classifier, _ = self._fit(labels, np.ones(len(labels), dtype=bool))
         return self
 
-    def predict_proba(self, texts: list[str]) -> np.ndarray:
-        """Probabilities of negative / neutral / positive (columns in CLASSES order)."""
-        tf = _sublinear(self.ngrams.transform(texts))
-        return _probabilities(self.classifier, _tfidf(tf, self.idf, self.ngrams.words))
+    def predict_proba(self, texts) -> np.ndarray:
+        """Probabilities of negative / neutral / positive (columns in CLASSES order) of each
+        text (a list or a polars Series; each distinct text counted and scored once)."""
+        texts = pl.DataFrame({"text": pl.Series(texts, dtype=pl.String)})
+        distinct = texts.unique("text", maintain_order=True).with_row_index("k")
+        tf = _sublinear(self.ngrams.transform(distinct["text"]))
+        scores = _probabilities(self.classifier, _tfidf(tf, self.idf, self.ngrams.words))
+        return scores[texts.join(distinct, on="text", how="left", maintain_order="left")["k"].to_numpy()]
 
     def _fit(self, labels: np.ndarray, train: np.ndarray):
         rows = self._text[train]
         idf = _idf(self._tf, np.bincount(rows, minlength=self._tf.shape[0]))
-        x = _tfidf(self._tf, idf, self.ngrams.words)[rows]  # weigh each distinct text once, then repeat it
-        return idf, _classifier(len(rows)).fit(x, labels[train])
+        weighted = _tfidf(self._tf, idf, self.ngrams.words)  # each distinct text weighed once, then repeated
+        return idf, _classifier(len(rows)).fit(weighted[rows], labels[train]), weighted
 
     def __getstate__(self) -> dict:  # the training comments' counts stay out of the saved model
         return {k: v for k, v in self.__dict__.items() if k not in ("_tf", "_text")}
