@@ -14,7 +14,8 @@ folder and writes the outputs through `pipelines.core.io`:
 - `metrics_summary.json`: period, as-of instants, where the data ends, clients, row counts,
   the tone fit in brief, timings
 - the comment tone (`pipelines.metrics.tone`): `comment_tone.parquet`, `tone_fit.json` and
-  `tone_model.joblib`, trained on every client's rated comments up to the period
+  `tone_model.joblib`, trained on every client's rated comments up to the period (a sample of
+  them beyond `tone.MAX_TRAIN`)
 
 A month is complete when the data reaches its last day (the export's stated extraction
 time, else its latest ticket or status event); the default period is the latest complete

@@ -3,19 +3,26 @@
 Every survey carries the customer's own rating, turned into negative / neutral / positive
 through the client's scale when it was cleaned. Those are labels: per run, a TF-IDF (word
 1-2-grams + character 2-5-grams) logistic regression with balanced class weights
-(`pipelines.metrics.tone_model`) is fitted on every rated, commented survey of every client
+(`pipelines.metrics.tone_model`) is fitted on the rated, commented surveys of every client
 up to the end of the report month (each client's local month; never on later data) and
 estimates the tone of each comment.
 
-- Each comment's tone comes from a model that did not see it (3-fold cross-fitting), so a
-  comment that contradicts its rating stands out instead of being learnt. A positive rating
-  with a comment of a few words or more that reads negative and makes the positive rating
-  unlikely (probability <= UNLIKELY), or the reverse, is a *mismatch* for the review list;
-  a rating is only checked when the method, measured on later months, finds at least
-  TRUSTED_RECALL of the comments given that rating (else its misreadings would be listed).
-- The agreement reported is measured as the model is used: on time-ordered folds (trained
-  on earlier months, scored on the later ~30%), as macro-F1 and per-class recall, and the word
-  list (`lexicon`, VADER) is scored on the same comments.
+- It trains on at most `max_train` comments (MAX_TRAIN, or SERVICEREVIEW_TONE_MAX_TRAIN):
+  beyond that its agreement no longer grows (bench/bench_tone.py --max-train), only its cost.
+  With more rated comments it trains on a sample of them (`training_sample`: each rating's
+  share, evenly spaced in time, so every month is represented; the same sample every run).
+- Each comment's tone comes from a model that did not see it: the training comments' from
+  3-fold cross-fitting within them, every other comment's from the model fitted on all the
+  training comments (the saved model), which never saw it. A comment that contradicts its
+  rating thus stands out instead of being learnt. A positive rating with a comment of a few
+  words or more that reads negative and makes the positive rating unlikely (probability <=
+  UNLIKELY), or the reverse, is a *mismatch* for the review list; a rating is only checked
+  when the method, measured on later months, finds at least TRUSTED_RECALL of the comments
+  given that rating (else its misreadings would be listed).
+- The agreement reported is measured as the model is used: on time-ordered folds of the
+  training comments (trained on earlier months, scored on the later ~30%), as macro-F1 and
+  per-class recall, and the word list (`lexicon`, VADER) is scored on the same comments. The
+  fit report says how many comments trained the model and how many it scored.
 - With fewer than `min_labels` labelled comments (default 2,000: about 0.71 macro-F1 on
   real customer-service text) or a single rated class, the word list gives the tone and the
   fit report says why.
@@ -339,8 +346,17 @@ def brief(fit: dict) -> dict:
     """The fit in a few fields, for metrics_summary.json and the CLI."""
     measured = fit.get("agreement") or {}
     return {"method": fit["method"], "reason": fit["reason"], "labelled_comments": fit["labelled_comments"],
+            "trained_on": (fit.get("model") or {}).get("trained_on"),
             "macro_f1": measured.get("macro_f1"), "scored_comments": measured.get("comments"),
             "lexicon_macro_f1": (fit.get("lexicon_agreement") or {}).get("macro_f1")}
+
+
+def trained_on(labelled: int, trained: int | None) -> str:
+    """How many rated comments trained the model, for a sentence: "2,105", or "a sample of
+    30,000 of the 518,540" when it trained on a sample of them."""
+    if trained is None or trained >= labelled:
+        return f"{labelled:,}"
+    return f"a sample of {trained:,} of the {labelled:,}"
 
 
 def read_fit(metrics_dir: Path) -> dict | None:

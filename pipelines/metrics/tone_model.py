@@ -1,11 +1,13 @@
 """The comment-tone classifier: TF-IDF of word 1-2-grams and character 2-5-grams, and a
 class-balanced logistic regression (fitted by averaged SGD: a few passes suffice).
 
-`ToneModel(texts)` counts the n-grams of every distinct text once; each fit then weighs them
-as a vectoriser fitted on its training rows alone would (n-grams in fewer than MIN_DF of them
-dropped, IDF from them), so held-out rows are scored honestly and many fits stay cheap.
-Character n-grams are counted per distinct word and summed (they never cross a word
-boundary), which is what makes counting fast. scikit-learn is imported only when training.
+`ToneModel(texts)` counts the n-grams of every distinct training text once; each fit then
+weighs them as a vectoriser fitted on its training rows alone would (n-grams in fewer than
+MIN_DF of them dropped, IDF from them), so held-out rows are scored honestly and many fits
+stay cheap. N-grams are counted with polars (words, word pairs, and the character n-grams
+of each distinct whitespace-separated word, summed: they never cross a word boundary), as
+scikit-learn's CountVectorizer and char_wb analyzer count them; `predict_proba` counts and
+scores each distinct text once. scikit-learn is imported only when training.
 """
 
 from __future__ import annotations

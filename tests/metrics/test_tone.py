@@ -16,6 +16,7 @@ from pipelines.clean.stage import clean_folder
 from pipelines.core import config, io
 from pipelines.core.contracts import load_contracts
 from pipelines.metrics import tone
+from pipelines.metrics.tone_model import Ngrams
 
 PERIOD = "2026-10"
 
@@ -211,3 +212,86 @@ def test_a_bad_minimum_in_the_environment_is_a_clear_error(sample, tmp_path, mon
         " ".join(done.output.split())
     monkeypatch.setenv(tone.MIN_LABELS_ENV, "50000")
     assert tone.min_labels_setting() == 50_000
+    monkeypatch.delenv(tone.MIN_LABELS_ENV)
+    monkeypatch.setenv(tone.MAX_TRAIN_ENV, "30k")
+    done = CliRunner().invoke(app, ["metrics", "--data", str(clean), "--out", str(tmp_path / "m")])
+    assert done.exit_code == 2
+    assert "SERVICEREVIEW_TONE_MAX_TRAIN='30k' is not a whole number of comments to train on" in \
+        " ".join(done.output.split())
+    monkeypatch.setenv(tone.MAX_TRAIN_ENV, "2")
+    with pytest.raises(io.InputError, match="SERVICEREVIEW_TONE_MAX_TRAIN=2 is too few: at least 3 comments"):
+        tone.max_train_setting()
+
+
+CAP = 900  # far fewer than the sample's rated comments, so the model trains on a sample of them
+
+
+def test_a_capped_fit_trains_on_a_sample_and_no_comment_is_scored_by_a_model_that_saw_it(sample):
+    surveys, contracts, _ = sample
+    capped = tone.estimate_tone(surveys, contracts, PERIOD, max_train=CAP)
+    comments = tone.labelled_comments(surveys, contracts, PERIOD)
+    chosen = tone.training_sample(comments["sentiment"].to_numpy(), CAP)
+    trained = comments[chosen]
+    assert capped.predictions.height == comments.height and capped.predictions["tone"].null_count() == 0
+    assert capped.fit["model"] | {} == capped.fit["model"] | {
+        "max_train": CAP, "trained_on": CAP, "cross_fitted": CAP, "scored_by_model": comments.height - CAP,
+        "scored_by_model_that_saw_them": 0}
+    # each rating's share of the sample, spread over every month
+    for c in tone.CLASSES:
+        share = (comments["sentiment"] == c).mean()
+        assert abs((trained["sentiment"] == c).sum() - CAP * share) <= 1
+    assert set(trained["month"]) == set(comments["month"])
+
+    # the sample's tones are cross-fitted within it, exactly as a fit on the sample alone
+    alone = tone.estimate_tone(surveys.filter(pl.col("ticket_id").is_in(trained["ticket_id"].implode())),
+                               contracts, PERIOD, min_labels=100)
+    assert alone.fit["model"]["trained_on"] == alone.fit["model"]["cross_fitted"] == CAP
+    assert capped.predictions[chosen].equals(alone.predictions)
+    assert capped.fit["agreement"] == alone.fit["agreement"]
+    columns = ["p_negative", "p_neutral", "p_positive"]
+    seen = alone.model.predict_proba(trained["comment"])
+    assert not np.allclose(seen, alone.predictions.select(columns).to_numpy())  # not the model that saw them
+    # every other comment: scored by the model fitted on the sample, which never saw it
+    other = ~comments["ticket_id"].is_in(trained["ticket_id"].implode())
+    scored, texts = capped.predictions.filter(other).select(columns).to_numpy(), comments.filter(other)["comment"]
+    assert len(scored) == comments.height - CAP
+    assert np.array_equal(scored, alone.model.predict_proba(texts))
+    assert np.array_equal(scored, capped.model.predict_proba(texts))
+
+    uncapped = tone.estimate_tone(surveys, contracts, PERIOD, max_train=comments.height)
+    assert uncapped.fit["model"]["trained_on"] == comments.height
+    assert uncapped.predictions.equals(tone.estimate_tone(surveys, contracts, PERIOD).predictions)
+
+
+def test_the_training_sample_keeps_each_ratings_share_and_every_rating():
+    labels = np.array(["positive"] * 950 + ["negative"] * 30 + ["neutral"] * 20)
+    picked = tone.training_sample(labels, 100)
+    assert len(picked) == len(set(picked)) == 100 and list(picked) == sorted(picked)
+    assert {c: int((labels[picked] == c).sum()) for c in tone.CLASSES} == {"negative": 3, "neutral": 2,
+                                                                          "positive": 95}
+    assert list(tone.training_sample(labels, 1000)) == list(range(1000))
+    rare = tone.training_sample(labels, 10)  # a rating too rare for its share still gets a place
+    assert {c: int((labels[rare] == c).sum()) for c in tone.CLASSES} == {"negative": 1, "neutral": 1,
+                                                                         "positive": 8}
+    with pytest.raises(ValueError, match="max_train=2: at least 3 comments, one per rating"):
+        tone.training_sample(labels, 2)
+
+
+def test_ngrams_are_counted_as_scikit_learns_vectorisers_count_them(sample):
+    """Word 1-2-grams (\\w+ words) and char_wb 2-5-grams, as CountVectorizer counts them."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    surveys, _, _ = sample
+    texts = surveys["comment"].drop_nulls().to_list()[:400] + [
+        "Café déjà vu — naïve!", "fixed,fixed  FIXED\tagain", "10/10 x_y", "", "a"]
+    ngrams = Ngrams()
+    counts = ngrams.fit_transform(texts).toarray()
+    for part, names, analyzer in [
+        (counts[:, :ngrams.words], ngrams.word_grams,
+         CountVectorizer(ngram_range=(1, 2), token_pattern=r"\w+")),
+        (counts[:, ngrams.words:], ngrams.char_grams, CountVectorizer(analyzer="char_wb", ngram_range=(2, 5)))]:
+        expected = analyzer.fit_transform(texts).toarray()
+        assert sorted(names) == sorted(analyzer.vocabulary_)
+        assert np.array_equal(part, expected[:, [analyzer.vocabulary_[g] for g in names]])
+    unseen = ngrams.transform(["fixed again zzzz", "жжж"]).toarray()
+    assert unseen[1].sum() == 0 and unseen[0, ngrams.word_grams.to_list().index("fixed again")] == 1
