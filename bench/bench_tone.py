@@ -1,6 +1,6 @@
 """Benchmark of the comment-tone stage (prints figures; not a test).
 
-    .venv/bin/python bench/bench_tone.py [--comments 20000] [--runs 3]
+    .venv/bin/python bench/bench_tone.py [--comments 20000] [--runs 3] [--max-train 10000,30000]
 
 Generates and cleans a sample with about that many rated comments (untimed), then times
 `estimate_tone` as the batch runs it: features, the time-ordered folds, the word list on the
@@ -9,7 +9,9 @@ time (median over the runs; target: <= 5 s for 20,000 comments), the macro-F1 of
 and of the word list (VADER) on the later months, and comments per second for both: the
 whole stage, the saved model scoring new text, and the word list scoring every comment.
 The machine's load and the CPU time are printed too: on a shared machine the wall time grows
-with the load, the CPU time much less.
+with the load, the CPU time much less. `--max-train` prints, for each cap on the comments the
+model trains on, the time of `estimate_tone` and the macro-F1 on one fixed test (every comment
+of the latest months), to choose `tone.MAX_TRAIN` where it stops growing.
 """
 
 from __future__ import annotations

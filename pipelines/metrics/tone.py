@@ -96,8 +96,8 @@ def min_labels_setting() -> int:
 def max_train_setting() -> int:
     """The most comments the model trains on: SERVICEREVIEW_TONE_MAX_TRAIN or MAX_TRAIN."""
     value = _whole_number(MAX_TRAIN_ENV, MAX_TRAIN, "comments to train on")
-    if value < CROSS_FOLDS:
-        raise io.InputError(f"{MAX_TRAIN_ENV}={value} is too few: at least {CROSS_FOLDS} comments to train on")
+    if value < len(CLASSES):
+        raise io.InputError(f"{MAX_TRAIN_ENV}={value} is too few: at least {len(CLASSES)} comments, one per rating")
     return value
 
 

@@ -12,6 +12,8 @@ scores each distinct text once. scikit-learn is imported only when training.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import polars as pl
 
@@ -20,6 +22,7 @@ MIN_DF = 2  # an n-gram counts once at least this many training comments hold it
 ALPHA = 5e-5  # L2 strength of the logistic regression, fitted by averaged SGD in about UPDATES
 UPDATES, EPOCHS = 100_000, (5, 30)  # steps: 5 passes over 20,000 comments, up to 30 over fewer
 WORD_NGRAMS, CHAR_NGRAMS = (1, 2), (2, 5)
+SCORE_CHUNK = 100_000  # distinct texts counted and scored at a time
 FEATURES = f"TF-IDF of word 1-2-grams and character 2-5-grams (in at least {MIN_DF} comments)"
 CLASSIFIER = f"logistic regression (L2 {ALPHA:g}, fitted by SGD), balanced class weights"
 _WORD = r"\w+"
@@ -125,9 +128,13 @@ class ToneModel:
         text (a list or a polars Series; each distinct text counted and scored once)."""
         texts = pl.DataFrame({"text": pl.Series(texts, dtype=pl.String)})
         distinct = texts.unique("text", maintain_order=True).with_row_index("k")
-        tf = _sublinear(self.ngrams.transform(distinct["text"]))
-        scores = _probabilities(self.classifier, _tfidf(tf, self.idf, self.ngrams.words))
+        parts = distinct.select("text").iter_slices(SCORE_CHUNK)  # a chunk at a time: bounded memory
+        scores = np.concatenate([np.zeros((0, len(CLASSES)))] + [self._score(part["text"]) for part in parts])
         return scores[texts.join(distinct, on="text", how="left", maintain_order="left")["k"].to_numpy()]
+
+    def _score(self, texts: pl.Series) -> np.ndarray:
+        tf = _sublinear(self.ngrams.transform(texts))
+        return _probabilities(self.classifier, _tfidf(tf, self.idf, self.ngrams.words))
 
     def _fit(self, labels: np.ndarray, train: np.ndarray):
         rows = self._text[train]
@@ -143,8 +150,9 @@ def _classifier(rows: int):
     from sklearn.linear_model import SGDClassifier
 
     epochs = max(EPOCHS[0], min(EPOCHS[1], UPDATES // max(rows, 1)))
+    jobs = min(len(CLASSES), os.cpu_count() or 1)  # the one-vs-rest fits side by side: the same result
     return SGDClassifier(loss="log_loss", alpha=ALPHA, max_iter=epochs, tol=None, average=True,
-                         class_weight="balanced", random_state=0)
+                         class_weight="balanced", random_state=0, n_jobs=jobs)
 
 
 def _sublinear(counts):
@@ -166,12 +174,8 @@ def _tfidf(tf, idf: np.ndarray, words: int):
     x = tf.copy()
     x.data *= idf[x.indices]
     x.eliminate_zeros()
-    squares = x.data ** 2
-    is_word = x.indices < words
-    row = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
-    norms = np.sqrt(np.stack([np.bincount(row, squares * is_word, x.shape[0]),
-                              np.bincount(row, squares * ~is_word, x.shape[0])]))
-    x.data /= np.where(is_word, norms[0][row], norms[1][row])
+    part = 2 * np.repeat(np.arange(x.shape[0]), np.diff(x.indptr)) + (x.indices >= words)  # (row, chars?)
+    x.data /= np.sqrt(np.bincount(part, x.data ** 2, 2 * x.shape[0]))[part]
     return x
 
 

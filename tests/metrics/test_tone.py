@@ -219,7 +219,7 @@ def test_a_bad_minimum_in_the_environment_is_a_clear_error(sample, tmp_path, mon
     assert "SERVICEREVIEW_TONE_MAX_TRAIN='30k' is not a whole number of comments to train on" in \
         " ".join(done.output.split())
     monkeypatch.setenv(tone.MAX_TRAIN_ENV, "2")
-    with pytest.raises(io.InputError, match="SERVICEREVIEW_TONE_MAX_TRAIN=2 is too few: at least 3 comments"):
+    with pytest.raises(io.InputError, match="SERVICEREVIEW_TONE_MAX_TRAIN=2 is too few: at least 3 comments, one per rating"):
         tone.max_train_setting()
 
 
