@@ -44,12 +44,20 @@ class Ngrams:
         return len(self.word_grams)
 
     def fit_transform(self, texts) -> object:
-        return self._count(texts, grow=True)
+        from scipy import sparse
+
+        return sparse.hstack(self._count(texts, grow=True), format="csr")
 
     def transform(self, texts) -> object:
+        from scipy import sparse
+
+        return sparse.hstack(self._count(texts, grow=False), format="csr")
+
+    def counts(self, texts) -> tuple:
+        """The counts of known word n-grams and of known character n-grams, apart."""
         return self._count(texts, grow=False)
 
-    def _count(self, texts, grow: bool):
+    def _count(self, texts, grow: bool) -> tuple:
         from scipy import sparse
 
         lower = pl.DataFrame({"text": pl.Series(texts, dtype=pl.String).str.to_lowercase()}).with_row_index("row")
@@ -84,7 +92,7 @@ class Ngrams:
         n = lower.height
         per_word = matrix(chars["k"], chars["column"], (distinct.height, len(self.char_grams)))
         chars = matrix(tokens["row"], tokens["k"], (n, distinct.height)) @ per_word
-        return sparse.hstack([matrix(words["row"], words["column"], (n, self.words)), chars], format="csr")
+        return matrix(words["row"], words["column"], (n, self.words)), chars
 
 
 def _grow(vocabulary: pl.Series, seen: pl.Series) -> pl.Series:
@@ -133,8 +141,19 @@ class ToneModel:
         return scores[texts.join(distinct, on="text", how="left", maintain_order="left")["k"].to_numpy()]
 
     def _score(self, texts: pl.Series) -> np.ndarray:
-        tf = _sublinear(self.ngrams.transform(texts))
-        return _probabilities(self.classifier, _tfidf(tf, self.idf, self.ngrams.words))
+        """What `_probabilities` of their TF-IDF rows gives, without making them: each part's
+        weighted counts dotted with its coefficients and divided by the part's norm."""
+        from scipy.special import expit
+
+        c, split = self.classifier, self.ngrams.words
+        decision = c.intercept_ + sum(_weighted_dot(part, self.idf[columns], c.coef_[:, columns])
+                                      for part, columns in zip(self.ngrams.counts(texts),
+                                                               (slice(0, split), slice(split, None))))
+        p = expit(decision)  # one-vs-rest, normalised as scikit-learn's predict_proba does
+        p = np.column_stack([1 - p[:, 0], p[:, 0]]) if p.shape[1] == 1 else p / p.sum(axis=1, keepdims=True)
+        out = np.zeros((len(p), len(CLASSES)))
+        out[:, [CLASSES.index(k) for k in c.classes_]] = p
+        return out
 
     def _fit(self, labels: np.ndarray, train: np.ndarray):
         rows = self._text[train]
@@ -177,6 +196,18 @@ def _tfidf(tf, idf: np.ndarray, words: int):
     part = 2 * np.repeat(np.arange(x.shape[0]), np.diff(x.indptr)) + (x.indices >= words)  # (row, chars?)
     x.data /= np.sqrt(np.bincount(part, x.data ** 2, 2 * x.shape[0]))[part]
     return x
+
+
+def _weighted_dot(counts, idf: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """Per row and class: the row's sublinear TF x IDF, L2-normalised, dotted with `coef`."""
+    from scipy import sparse
+
+    weighted = np.log(counts.data)
+    weighted += 1
+    weighted *= idf[counts.indices]
+    x = sparse.csr_matrix((weighted, counts.indices, counts.indptr), shape=counts.shape)
+    norm = np.sqrt(x.multiply(x).sum(axis=1).A1)
+    return (x @ coef.T) / np.where(norm > 0, norm, 1)[:, None]
 
 
 def _probabilities(classifier, x) -> np.ndarray:

@@ -16,7 +16,7 @@ from pipelines.clean.stage import clean_folder
 from pipelines.core import config, io
 from pipelines.core.contracts import load_contracts
 from pipelines.metrics import tone
-from pipelines.metrics.tone_model import Ngrams
+from pipelines.metrics.tone_model import Ngrams, ToneModel
 
 PERIOD = "2026-10"
 
@@ -295,3 +295,19 @@ def test_ngrams_are_counted_as_scikit_learns_vectorisers_count_them(sample):
         assert np.array_equal(part, expected[:, [analyzer.vocabulary_[g] for g in names]])
     unseen = ngrams.transform(["fixed again zzzz", "жжж"]).toarray()
     assert unseen[1].sum() == 0 and unseen[0, ngrams.word_grams.to_list().index("fixed again")] == 1
+
+
+def test_the_saved_model_scores_text_as_the_fitted_rows_are_scored(sample):
+    """predict_proba (counts dotted with the coefficients, a chunk at a time) gives what the
+    classifier gives on the TF-IDF rows of the same texts."""
+    surveys, _, _ = sample
+    rated = surveys.filter(pl.col("comment").is_not_null() & pl.col("sentiment").is_in(tone.CLASSES))
+    texts, labels = rated["comment"].to_list(), rated["sentiment"].to_numpy()
+    model = ToneModel(texts).fit(labels)
+    every = np.ones(len(texts), dtype=bool)
+    assert np.allclose(model.predict_proba(rated["comment"]), model.fit_predict(labels, every, every),
+                       rtol=0, atol=1e-12)
+    two = np.where(labels == "neutral", "positive", labels)  # trained on two ratings: neutral is 0
+    binary = ToneModel(texts).fit(two)
+    assert np.allclose(binary.predict_proba(texts), binary.fit_predict(two, every, every), rtol=0, atol=1e-12)
+    assert (binary.predict_proba(texts)[:, 1] == 0).all()
