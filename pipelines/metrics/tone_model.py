@@ -32,8 +32,8 @@ _TOKEN = r"[^\s\x1c-\x1f]+"  # what str.split() splits on: Unicode whitespace an
 class Ngrams:
     """Counts of word 1-2-grams and of character 2-5-grams inside each whitespace-separated
     word (padded with a space, as scikit-learn's char_wb analyzer does), counted with polars.
-    `fit_transform` learns the vocabulary (n-grams in order of first appearance), `transform`
-    counts known n-grams only. Columns: the `words` word n-grams, then characters."""
+    `fit_transform` learns the vocabulary (n-grams in order of first appearance; columns: the
+    `words` word n-grams, then characters), `counts` counts known n-grams only."""
 
     def __init__(self):
         self.word_grams = pl.Series("gram", [], dtype=pl.String)  # column j: the j-th n-gram
@@ -47,11 +47,6 @@ class Ngrams:
         from scipy import sparse
 
         return sparse.hstack(self._count(texts, grow=True), format="csr")
-
-    def transform(self, texts) -> object:
-        from scipy import sparse
-
-        return sparse.hstack(self._count(texts, grow=False), format="csr")
 
     def counts(self, texts) -> tuple:
         """The counts of known word n-grams and of known character n-grams, apart."""
@@ -101,7 +96,7 @@ def _grow(vocabulary: pl.Series, seen: pl.Series) -> pl.Series:
     return pl.concat([vocabulary, new.filter(~new.is_in(vocabulary.implode()))])
 
 
-def _columns(grams: pl.DataFrame, vocabulary: pl.DataFrame) -> pl.DataFrame:
+def _columns(grams: pl.DataFrame, vocabulary: pl.Series) -> pl.DataFrame:
     """The rows of `grams` whose n-gram is in the vocabulary, with its column."""
     return grams.join(vocabulary.to_frame("gram").with_row_index("column"), on="gram")
 
@@ -150,10 +145,8 @@ class ToneModel:
                                       for part, columns in zip(self.ngrams.counts(texts),
                                                                (slice(0, split), slice(split, None))))
         p = expit(decision)  # one-vs-rest, normalised as scikit-learn's predict_proba does
-        p = np.column_stack([1 - p[:, 0], p[:, 0]]) if p.shape[1] == 1 else p / p.sum(axis=1, keepdims=True)
-        out = np.zeros((len(p), len(CLASSES)))
-        out[:, [CLASSES.index(k) for k in c.classes_]] = p
-        return out
+        return _in_class_order(c, np.column_stack([1 - p[:, 0], p[:, 0]]) if p.shape[1] == 1
+                               else p / p.sum(axis=1, keepdims=True))
 
     def _fit(self, labels: np.ndarray, train: np.ndarray):
         rows = self._text[train]
@@ -211,9 +204,13 @@ def _weighted_dot(counts, idf: np.ndarray, coef: np.ndarray) -> np.ndarray:
 
 
 def _probabilities(classifier, x) -> np.ndarray:
+    return _in_class_order(classifier, classifier.predict_proba(x))
+
+
+def _in_class_order(classifier, p: np.ndarray) -> np.ndarray:
     """Probabilities in CLASSES order (0 for a class the training rows did not hold)."""
-    out = np.zeros((x.shape[0], len(CLASSES)))
-    out[:, [CLASSES.index(c) for c in classifier.classes_]] = classifier.predict_proba(x)
+    out = np.zeros((len(p), len(CLASSES)))
+    out[:, [CLASSES.index(c) for c in classifier.classes_]] = p
     return out
 
 

@@ -19,6 +19,7 @@ from pipelines.metrics import tone
 from pipelines.metrics.tone_model import Ngrams, ToneModel
 
 PERIOD = "2026-10"
+CAP = 900  # far fewer than the sample's rated comments, so the model trains on a sample of them
 
 
 @pytest.fixture(scope="module")
@@ -203,27 +204,36 @@ def test_the_stage_writes_the_internal_model_and_the_cli_says_how_tone_was_estim
     assert not (tmp_path / "m" / "tone_model.joblib").exists()  # no stale model from the run before
 
 
-def test_a_bad_minimum_in_the_environment_is_a_clear_error(sample, tmp_path, monkeypatch):
+@pytest.mark.parametrize("name, expected", [
+    (tone.MIN_LABELS_ENV, "SERVICEREVIEW_TONE_MIN_LABELS='lots' is not a whole number of labelled comments"),
+    (tone.MAX_TRAIN_ENV, "SERVICEREVIEW_TONE_MAX_TRAIN='lots' is not a whole number of comments to train on")])
+def test_a_bad_number_in_the_environment_is_a_clear_error(sample, tmp_path, monkeypatch, name, expected):
     _, _, clean = sample
-    monkeypatch.setenv(tone.MIN_LABELS_ENV, "lots")
+    monkeypatch.setenv(name, "lots")
     done = CliRunner().invoke(app, ["metrics", "--data", str(clean), "--out", str(tmp_path / "m")])
     assert done.exit_code == 2
-    assert "SERVICEREVIEW_TONE_MIN_LABELS='lots' is not a whole number of labelled comments" in \
-        " ".join(done.output.split())
+    assert expected in " ".join(done.output.split())
+
+
+def test_the_settings_come_from_the_environment(monkeypatch):
     monkeypatch.setenv(tone.MIN_LABELS_ENV, "50000")
-    assert tone.min_labels_setting() == 50_000
-    monkeypatch.delenv(tone.MIN_LABELS_ENV)
-    monkeypatch.setenv(tone.MAX_TRAIN_ENV, "30k")
-    done = CliRunner().invoke(app, ["metrics", "--data", str(clean), "--out", str(tmp_path / "m")])
-    assert done.exit_code == 2
-    assert "SERVICEREVIEW_TONE_MAX_TRAIN='30k' is not a whole number of comments to train on" in \
-        " ".join(done.output.split())
+    monkeypatch.setenv(tone.MAX_TRAIN_ENV, "20000")
+    assert (tone.min_labels_setting(), tone.max_train_setting()) == (50_000, 20_000)
     monkeypatch.setenv(tone.MAX_TRAIN_ENV, "2")
-    with pytest.raises(io.InputError, match="SERVICEREVIEW_TONE_MAX_TRAIN=2 is too few: at least 3 comments, one per rating"):
+    with pytest.raises(io.InputError, match="SERVICEREVIEW_TONE_MAX_TRAIN=2 is too few: at least 3 comments, one per"):
         tone.max_train_setting()
 
 
-CAP = 900  # far fewer than the sample's rated comments, so the model trains on a sample of them
+def test_the_stage_trains_on_a_sample_when_the_environment_caps_it_and_says_so(sample, tmp_path, monkeypatch):
+    _, _, clean = sample
+    monkeypatch.setenv(tone.MAX_TRAIN_ENV, str(CAP))
+    done = CliRunner().invoke(app, ["metrics", "--data", str(clean), "--out", str(tmp_path / "m")])
+    assert done.exit_code == 0, done.output
+    fit = json.loads((tmp_path / "m" / "tone_fit.json").read_text())
+    assert fit["model"]["trained_on"] == CAP and fit["model"]["scored_by_model"] == fit["labelled_comments"] - CAP
+    assert pl.read_parquet(tmp_path / "m" / "comment_tone.parquet").height == fit["labelled_comments"]
+    assert (f"comment tone: model trained on a sample of {CAP} of the {fit['labelled_comments']:,} rated "
+            "comments (macro-F1") in " ".join(done.output.split())
 
 
 def test_a_capped_fit_trains_on_a_sample_and_no_comment_is_scored_by_a_model_that_saw_it(sample):
@@ -293,8 +303,9 @@ def test_ngrams_are_counted_as_scikit_learns_vectorisers_count_them(sample):
         expected = analyzer.fit_transform(texts).toarray()
         assert sorted(names) == sorted(analyzer.vocabulary_)
         assert np.array_equal(part, expected[:, [analyzer.vocabulary_[g] for g in names]])
-    unseen = ngrams.transform(["fixed again zzzz", "жжж"]).toarray()
-    assert unseen[1].sum() == 0 and unseen[0, ngrams.word_grams.to_list().index("fixed again")] == 1
+    words, chars = (part.toarray() for part in ngrams.counts(["fixed again zzzz", "жжж"]))
+    assert words[1].sum() == chars[1].sum() == 0 and words[0, ngrams.word_grams.to_list().index("fixed again")] == 1
+    assert chars.shape[1] == len(ngrams.char_grams)
 
 
 def test_the_saved_model_scores_text_as_the_fitted_rows_are_scored(sample):
