@@ -1,6 +1,6 @@
 """Benchmark of the comment-tone stage (prints figures; not a test).
 
-    .venv/bin/python bench/bench_tone.py [--comments 20000] [--runs 3]
+    .venv/bin/python bench/bench_tone.py [--comments 20000] [--runs 3] [--max-train 10000,30000]
 
 Generates and cleans a sample with about that many rated comments (untimed), then times
 `estimate_tone` as the batch runs it: features, the time-ordered folds, the word list on the
@@ -9,7 +9,9 @@ time (median over the runs; target: <= 5 s for 20,000 comments), the macro-F1 of
 and of the word list (VADER) on the later months, and comments per second for both: the
 whole stage, the saved model scoring new text, and the word list scoring every comment.
 The machine's load and the CPU time are printed too: on a shared machine the wall time grows
-with the load, the CPU time much less.
+with the load, the CPU time much less. `--max-train` prints, for each cap on the comments the
+model trains on, the time of `estimate_tone` and the macro-F1 on one fixed test (every comment
+of the latest months), to choose `tone.MAX_TRAIN` where it stops growing.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--comments", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--max-train", default="",
+                        help="Comma-separated caps on the training sample: macro-F1 and time for each.")
     args = parser.parse_args()
 
     import polars as pl
@@ -78,7 +82,40 @@ def main() -> None:
           f"stage, {model_rate:,.0f} comments/s scoring new text with the saved model")
     print(f"word list: macro-F1 {later['macro_f1']:.3f} on the same comments (recall {later['recall']}), "
           f"{everyone['macro_f1']:.3f} on all {len(texts):,}; {lexicon_rate:,.0f} comments/s")
+    if args.max_train:
+        learning_curve(commented, contracts, period, [int(c) for c in args.max_train.split(",")])
     print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
+
+
+def learning_curve(commented, contracts, period: str, caps: list[int]) -> None:
+    """For each cap: estimate_tone's time and measured agreement (its time folds inside the
+    sample), and the macro-F1 on one fixed test for every cap (every comment of the latest
+    months, about TEST_SHARE, by a model trained on a capped sample of the earlier months)."""
+    import numpy as np
+
+    from pipelines.metrics import tone
+    from pipelines.metrics.tone_model import ToneModel
+
+    comments = tone.labelled_comments(commented, contracts, period)
+    labels = comments["sentiment"].to_numpy()
+    last = tone.time_folds(comments["month"].to_numpy(), folds=1)[0]
+    earlier, later = np.flatnonzero(last.train), np.flatnonzero(last.test)
+    print(f"learning curve: fixed test = {len(later):,} comments of {last.test_months}, trained on a sample of "
+          f"the {len(earlier):,} comments of {last.train_months}")
+    for cap in caps:
+        started, used = time.perf_counter(), time.process_time()
+        fit = tone.estimate_tone(commented, contracts, period, max_train=cap).fit
+        wall, cpu = time.perf_counter() - started, time.process_time() - used
+        rows = np.concatenate([earlier[tone.training_sample(labels[earlier], cap)], later])
+        model = ToneModel(comments["comment"].gather(rows).to_list())
+        train = np.zeros(len(rows), dtype=bool)
+        train[: len(rows) - len(later)] = True
+        p = model.fit_predict(labels[rows], train, ~train)
+        fixed = tone.agreement(labels[later], np.array(tone.CLASSES)[p.argmax(axis=1)])
+        own = fit["agreement"]
+        print(f"  max_train {cap:>7,}: trained on {fit['model']['trained_on']:,}, estimate_tone {wall:.2f} s wall "
+              f"{cpu:.2f} s CPU; macro-F1 {own['macro_f1']:.3f} on its own {own['comments']:,} later comments, "
+              f"{fixed['macro_f1']:.3f} on the fixed test (recall {fixed['recall']})")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipelines.core import config
+from pipelines.metrics.tone import trained_on
 
 console = Console(stderr=True)
 
@@ -41,7 +42,8 @@ def tone_line(tone: dict) -> str:
     measured = (f"macro-F1 {tone['macro_f1']:.2f} on {tone['scored_comments']:,} later comments, "
                 f"word list {tone['lexicon_macro_f1']:.2f}" if tone["macro_f1"] is not None
                 else "agreement not measured: the comments span a single month")
-    return f"comment tone: model trained on {tone['labelled_comments']:,} rated comments ({measured})"
+    trained = trained_on(tone["labelled_comments"], tone.get("trained_on"))
+    return f"comment tone: model trained on {trained} rated comments ({measured})"
 
 
 def print_history(h: dict) -> None:

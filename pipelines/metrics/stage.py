@@ -15,7 +15,8 @@ folder and writes the outputs through `pipelines.core.io`:
   the tone fit in brief, timings (wall `timings_s`, and the process's CPU time `cpu_s`: on a
   shared machine the steadier figure)
 - the comment tone (`pipelines.metrics.tone`): `comment_tone.parquet`, `tone_fit.json` and
-  `tone_model.joblib`, trained on every client's rated comments up to the period
+  `tone_model.joblib`, trained on every client's rated comments up to the period (a sample of
+  them beyond `tone.MAX_TRAIN`)
 
 A month is complete when the data reaches its last day (the export's stated extraction
 time, else its latest ticket or status event); the default period is the latest complete
@@ -368,7 +369,7 @@ def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
     toned, toned_cpu = time.perf_counter(), time.process_time()
     surveys = None if "surveys" in missing else io.read_table(clean_dir, "surveys", READ_COLUMNS["surveys"])
     min_labels = tone.min_labels_setting() if tone_min_labels is None else tone_min_labels
-    estimated = tone.estimate_tone(surveys, contracts, period, min_labels)
+    estimated = tone.estimate_tone(surveys, contracts, period, min_labels, tone.max_train_setting())
     tone.write_tone(estimated, out_dir)
     combined.summary["tone"] = tone.brief(estimated.fit)
     combined.summary["export_end_from"] = "extraction time" if stated else "latest ticket or status event"

@@ -3,19 +3,26 @@
 Every survey carries the customer's own rating, turned into negative / neutral / positive
 through the client's scale when it was cleaned. Those are labels: per run, a TF-IDF (word
 1-2-grams + character 2-5-grams) logistic regression with balanced class weights
-(`pipelines.metrics.tone_model`) is fitted on every rated, commented survey of every client
+(`pipelines.metrics.tone_model`) is fitted on the rated, commented surveys of every client
 up to the end of the report month (each client's local month; never on later data) and
 estimates the tone of each comment.
 
-- Each comment's tone comes from a model that did not see it (3-fold cross-fitting), so a
-  comment that contradicts its rating stands out instead of being learnt. A positive rating
-  with a comment of a few words or more that reads negative and makes the positive rating
-  unlikely (probability <= UNLIKELY), or the reverse, is a *mismatch* for the review list;
-  a rating is only checked when the method, measured on later months, finds at least
-  TRUSTED_RECALL of the comments given that rating (else its misreadings would be listed).
-- The agreement reported is measured as the model is used: on time-ordered folds (trained
-  on earlier months, scored on the later ~30%), as macro-F1 and per-class recall, and the word
-  list (`lexicon`, VADER) is scored on the same comments.
+- It trains on at most `max_train` comments (MAX_TRAIN, or SERVICEREVIEW_TONE_MAX_TRAIN):
+  beyond that its agreement no longer grows (bench/bench_tone.py --max-train), only its cost.
+  With more rated comments it trains on a sample of them (`training_sample`: each rating's
+  share, evenly spaced in time, so every month is represented; the same sample every run).
+- Each comment's tone comes from a model that did not see it: the training comments' from
+  3-fold cross-fitting within them, every other comment's from the model fitted on all the
+  training comments (the saved model), which never saw it. A comment that contradicts its
+  rating thus stands out instead of being learnt. A positive rating with a comment of a few
+  words or more that reads negative and makes the positive rating unlikely (probability <=
+  UNLIKELY), or the reverse, is a *mismatch* for the review list; a rating is only checked
+  when the method, measured on later months, finds at least TRUSTED_RECALL of the comments
+  given that rating (else its misreadings would be listed).
+- The agreement reported is measured as the model is used: on time-ordered folds of the
+  training comments (trained on earlier months, scored on the later ~30%), as macro-F1 and
+  per-class recall, and the word list (`lexicon`, VADER) is scored on the same comments. The
+  fit report says how many comments trained the model and how many it scored.
 - With fewer than `min_labels` labelled comments (default 2,000: about 0.71 macro-F1 on
   real customer-service text) or a single rated class, the word list gives the tone and the
   fit report says why.
@@ -43,6 +50,8 @@ from pipelines.metrics.tone_model import CLASSES, CLASSIFIER, FEATURES, ToneMode
 
 MIN_LABELS = 2000
 MIN_LABELS_ENV = "SERVICEREVIEW_TONE_MIN_LABELS"
+MAX_TRAIN = 30_000  # comments the model trains on at most (a sample of them beyond: bench/bench_tone.py)
+MAX_TRAIN_ENV = "SERVICEREVIEW_TONE_MAX_TRAIN"
 UNLIKELY = 0.1  # a comment read as the opposite tone that gives its own rating at most this chance
 MISMATCH_WORDS = 3  # a shorter comment ("done") never clearly contradicts its rating
 TRUSTED_RECALL = 0.7  # comments under a rating are checked only if the method finds this share of them
@@ -81,11 +90,23 @@ class ToneResult:
 
 def min_labels_setting() -> int:
     """The minimum number of labelled comments to train on: SERVICEREVIEW_TONE_MIN_LABELS or 2,000."""
-    raw = os.environ.get(MIN_LABELS_ENV, "").strip()
+    return _whole_number(MIN_LABELS_ENV, MIN_LABELS, "labelled comments")
+
+
+def max_train_setting() -> int:
+    """The most comments the model trains on: SERVICEREVIEW_TONE_MAX_TRAIN or MAX_TRAIN."""
+    value = _whole_number(MAX_TRAIN_ENV, MAX_TRAIN, "comments to train on")
+    if value < len(CLASSES):
+        raise io.InputError(f"{MAX_TRAIN_ENV}={value} is too few: at least {len(CLASSES)} comments, one per rating")
+    return value
+
+
+def _whole_number(name: str, default: int, what: str) -> int:
+    raw = os.environ.get(name, "").strip()
     if not raw:
-        return MIN_LABELS
+        return default
     if not raw.isdigit():
-        raise io.InputError(f"{MIN_LABELS_ENV}={raw!r} is not a whole number of labelled comments")
+        raise io.InputError(f"{name}={raw!r} is not a whole number of {what}")
     return int(raw)
 
 
@@ -96,11 +117,12 @@ def labelled_comments(surveys: pl.DataFrame | None, contracts: dict[str, Contrac
     schema = {c: COLUMNS[c] for c in ("ticket_id", "client_id", "responded_at", "month", "sentiment")}
     if surveys is None or surveys.is_empty():
         return pl.DataFrame(schema=schema | {"comment": pl.String})
-    parts = []
-    for (client,), part in surveys.partition_by("client_id", as_dict=True).items():
-        if client in contracts:
-            local = pl.col("responded_at").dt.convert_time_zone(contracts[client].timezone)
-            parts.append(part.with_columns(local.dt.strftime("%Y-%m").alias("month")))
+    zones = pl.DataFrame({"client_id": list(contracts), "zone": [k.timezone for k in contracts.values()]},
+                         schema={"client_id": pl.String, "zone": pl.String})
+    parts = []  # one time zone at a time (many clients share one)
+    for (zone,), part in surveys.join(zones, on="client_id").partition_by("zone", as_dict=True).items():
+        local = pl.col("responded_at").dt.convert_time_zone(zone)
+        parts.append(part.with_columns(local.dt.strftime("%Y-%m").alias("month")))
     frame = pl.concat(parts) if parts else pl.DataFrame(schema=schema | {"comment": pl.String})
     return (
         frame.with_columns(pl.col("comment").str.strip_chars())
@@ -112,7 +134,7 @@ def labelled_comments(surveys: pl.DataFrame | None, contracts: dict[str, Contrac
 
 
 def estimate_tone(surveys: pl.DataFrame | None, contracts: dict[str, Contract], period: str,
-                  min_labels: int = MIN_LABELS) -> ToneResult:
+                  min_labels: int = MIN_LABELS, max_train: int = MAX_TRAIN) -> ToneResult:
     """Tone of every comment up to `period`: the trained model, or the word list when there
     are fewer than `min_labels` labelled comments (see the module docstring)."""
     started = time.perf_counter()
@@ -129,7 +151,7 @@ def estimate_tone(surveys: pl.DataFrame | None, contracts: dict[str, Contract], 
         reason = "every rated comment has the same rating, so there is nothing to learn from"
     else:
         reason = None
-    result = _lexicon(comments, fit, reason) if reason else _model(comments, fit)
+    result = _lexicon(comments, fit, reason) if reason else _model(comments, fit, max_train)
     result.fit["timings_s"]["total"] = round(time.perf_counter() - started, 3)
     return result
 
@@ -137,7 +159,23 @@ def estimate_tone(surveys: pl.DataFrame | None, contracts: dict[str, Contract], 
 # ---------------------------------------------------------------- estimating
 
 
-def _model(comments: pl.DataFrame, fit: dict) -> ToneResult:
+def training_sample(labels: np.ndarray, max_train: int) -> np.ndarray:
+    """Row numbers (ascending) of at most `max_train` comments to train on: every comment when
+    there are no more, else each rating's share of them, evenly spaced over that rating's
+    comments (which are in time order), so every month and rating is represented."""
+    if max_train < len(CLASSES):
+        raise ValueError(f"max_train={max_train}: at least {len(CLASSES)} comments, one per rating")
+    if len(labels) <= max_train:
+        return np.arange(len(labels))
+    rows = [np.flatnonzero(labels == c) for c in CLASSES]
+    share = np.array([len(r) for r in rows]) * max_train / len(labels)
+    take = np.where(share > 0, np.maximum(np.floor(share), 1), 0).astype(int)  # every rating given
+    take[np.argmax(take)] -= max(0, take.sum() - max_train)
+    take[np.argsort(take - share, kind="stable")[:max_train - take.sum()]] += 1  # largest remainders
+    return np.sort(np.concatenate([r[np.arange(k) * len(r) // k] for r, k in zip(rows, take) if k]))
+
+
+def _model(comments: pl.DataFrame, fit: dict, max_train: int) -> ToneResult:
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -146,10 +184,12 @@ def _model(comments: pl.DataFrame, fit: dict) -> ToneResult:
         timings[name] = round(time.perf_counter() - clock, 3)
         clock = time.perf_counter()
 
-    texts, labels = comments["comment"].to_list(), comments["sentiment"].to_numpy()
+    chosen = training_sample(comments["sentiment"].to_numpy(), max_train)
+    sample = comments[chosen]
+    texts, labels = sample["comment"].to_list(), sample["sentiment"].to_numpy()
     model = ToneModel(texts)
     lap("features")
-    timed = [f for f in time_folds(comments["month"].to_numpy())
+    timed = [f for f in time_folds(sample["month"].to_numpy())
              if len(set(labels[f.train])) > 1]  # an early stretch with one rating: nothing to learn yet
     fold_of = np.arange(len(texts)) % CROSS_FOLDS  # interleaved in time: every fold spans every month
     crossed = [(fold_of != k, fold_of == k) for k in range(CROSS_FOLDS) if len(set(labels[fold_of != k])) > 1]
@@ -161,14 +201,21 @@ def _model(comments: pl.DataFrame, fit: dict) -> ToneResult:
         if timed else np.zeros(0, dtype=str)
     words = lexicon.tone_of(lexicon.compound_scores([texts[i] for i in rows]))
     lap("lexicon")
-    probabilities = np.zeros((len(texts), len(CLASSES)))
+    crossfit = np.zeros((len(texts), len(CLASSES)))
     for (_, test), p in zip(crossed, scores[len(timed):]):
-        probabilities[test] = p
+        crossfit[test] = p
     model.fit(labels)
-    unscored = np.flatnonzero(~probabilities.any(axis=1))  # a fold whose training rows held one rating
-    if len(unscored):
-        probabilities[unscored] = model.predict_proba([texts[i] for i in unscored])
     lap("final_fit")
+    unscored = np.flatnonzero(~crossfit.any(axis=1))  # a fold whose training rows held one rating
+    probabilities = np.zeros((comments.height, len(CLASSES)))
+    others = np.ones(comments.height, dtype=bool)
+    others[chosen] = False
+    probabilities[chosen] = crossfit
+    if len(unscored):
+        probabilities[chosen[unscored]] = model.predict_proba([texts[i] for i in unscored])
+    if others.any():  # comments outside the training sample: the saved model never saw them
+        probabilities[others] = model.predict_proba(comments["comment"].filter(pl.Series(others)))
+    lap("score_others")
     tone = np.array(CLASSES)[probabilities.argmax(axis=1)]
     measured = agreement(labels[rows], predicted) | {"folds": [f.describe() for f in timed]} if timed else None
     frame = comments.with_columns(
@@ -182,7 +229,9 @@ def _model(comments: pl.DataFrame, fit: dict) -> ToneResult:
         "method": "model", "reason": None, "agreement": measured,
         "lexicon_agreement": agreement(labels[rows], words) if timed else None,
         "model": {"features": FEATURES, "classifier": CLASSIFIER, "cross_fit_folds": CROSS_FOLDS,
-                  "mismatch_rating_probability_at_most": UNLIKELY, "trained_on": len(texts)},
+                  "mismatch_rating_probability_at_most": UNLIKELY, "trained_on": len(texts),
+                  "max_train": max_train, "cross_fitted": len(texts) - len(unscored),
+                  "scored_by_model": int(others.sum()), "scored_by_model_that_saw_them": len(unscored)},
     }
     return _finish(frame, fit, timings, model)
 
@@ -297,8 +346,17 @@ def brief(fit: dict) -> dict:
     """The fit in a few fields, for metrics_summary.json and the CLI."""
     measured = fit.get("agreement") or {}
     return {"method": fit["method"], "reason": fit["reason"], "labelled_comments": fit["labelled_comments"],
+            "trained_on": (fit.get("model") or {}).get("trained_on"),
             "macro_f1": measured.get("macro_f1"), "scored_comments": measured.get("comments"),
             "lexicon_macro_f1": (fit.get("lexicon_agreement") or {}).get("macro_f1")}
+
+
+def trained_on(labelled: int, trained: int | None) -> str:
+    """How many rated comments trained the model, for a sentence: "2,105", or "a sample of
+    30,000 of the 518,540" when it trained on a sample of them."""
+    if trained is None or trained >= labelled:
+        return f"{labelled:,}"
+    return f"a sample of {trained:,} of the {labelled:,}"
 
 
 def read_fit(metrics_dir: Path) -> dict | None:

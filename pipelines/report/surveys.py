@@ -95,8 +95,9 @@ def tone_note(ctx: ReportContext) -> Fragment:
     measured = fit["agreement"]
     if fit["method"] == "model":
         how = (f"Comment tone is estimated, not said by the customer: a model learnt it from "
-               f"{fit['labelled_comments']:,} rated comments of all the provider's clients up to "
-               f"{period_title(fit['period'])}, and no comment's tone comes from a model that saw it.")
+               f"{tone.trained_on(fit['labelled_comments'], fit['model'].get('trained_on'))} rated comments "
+               f"of all the provider's clients up to {period_title(fit['period'])}, and no comment's tone "
+               "comes from a model that saw it.")
         if measured is None:
             return note(how + " Its agreement with the ratings cannot be measured yet: the rated comments "
                         "span a single month.", "info")

@@ -16,8 +16,10 @@ from pipelines.clean.stage import clean_folder
 from pipelines.core import config, io
 from pipelines.core.contracts import load_contracts
 from pipelines.metrics import tone
+from pipelines.metrics.tone_model import Ngrams, ToneModel
 
 PERIOD = "2026-10"
+CAP = 900  # far fewer than the sample's rated comments, so the model trains on a sample of them
 
 
 @pytest.fixture(scope="module")
@@ -202,12 +204,121 @@ def test_the_stage_writes_the_internal_model_and_the_cli_says_how_tone_was_estim
     assert not (tmp_path / "m" / "tone_model.joblib").exists()  # no stale model from the run before
 
 
-def test_a_bad_minimum_in_the_environment_is_a_clear_error(sample, tmp_path, monkeypatch):
+@pytest.mark.parametrize("name, expected", [
+    (tone.MIN_LABELS_ENV, "SERVICEREVIEW_TONE_MIN_LABELS='lots' is not a whole number of labelled comments"),
+    (tone.MAX_TRAIN_ENV, "SERVICEREVIEW_TONE_MAX_TRAIN='lots' is not a whole number of comments to train on")])
+def test_a_bad_number_in_the_environment_is_a_clear_error(sample, tmp_path, monkeypatch, name, expected):
     _, _, clean = sample
-    monkeypatch.setenv(tone.MIN_LABELS_ENV, "lots")
+    monkeypatch.setenv(name, "lots")
     done = CliRunner().invoke(app, ["metrics", "--data", str(clean), "--out", str(tmp_path / "m")])
     assert done.exit_code == 2
-    assert "SERVICEREVIEW_TONE_MIN_LABELS='lots' is not a whole number of labelled comments" in \
-        " ".join(done.output.split())
+    assert expected in " ".join(done.output.split())
+
+
+def test_the_settings_come_from_the_environment(monkeypatch):
     monkeypatch.setenv(tone.MIN_LABELS_ENV, "50000")
-    assert tone.min_labels_setting() == 50_000
+    monkeypatch.setenv(tone.MAX_TRAIN_ENV, "20000")
+    assert (tone.min_labels_setting(), tone.max_train_setting()) == (50_000, 20_000)
+    monkeypatch.setenv(tone.MAX_TRAIN_ENV, "2")
+    with pytest.raises(io.InputError, match="SERVICEREVIEW_TONE_MAX_TRAIN=2 is too few: at least 3 comments, one per"):
+        tone.max_train_setting()
+
+
+def test_the_stage_trains_on_a_sample_when_the_environment_caps_it_and_says_so(sample, tmp_path, monkeypatch):
+    _, _, clean = sample
+    monkeypatch.setenv(tone.MAX_TRAIN_ENV, str(CAP))
+    done = CliRunner().invoke(app, ["metrics", "--data", str(clean), "--out", str(tmp_path / "m")])
+    assert done.exit_code == 0, done.output
+    fit = json.loads((tmp_path / "m" / "tone_fit.json").read_text())
+    assert fit["model"]["trained_on"] == CAP and fit["model"]["scored_by_model"] == fit["labelled_comments"] - CAP
+    assert pl.read_parquet(tmp_path / "m" / "comment_tone.parquet").height == fit["labelled_comments"]
+    assert (f"comment tone: model trained on a sample of {CAP} of the {fit['labelled_comments']:,} rated "
+            "comments (macro-F1") in " ".join(done.output.split())
+
+
+def test_a_capped_fit_trains_on_a_sample_and_no_comment_is_scored_by_a_model_that_saw_it(sample):
+    surveys, contracts, _ = sample
+    capped = tone.estimate_tone(surveys, contracts, PERIOD, max_train=CAP)
+    comments = tone.labelled_comments(surveys, contracts, PERIOD)
+    chosen = tone.training_sample(comments["sentiment"].to_numpy(), CAP)
+    trained = comments[chosen]
+    assert capped.predictions.height == comments.height and capped.predictions["tone"].null_count() == 0
+    assert capped.fit["model"] | {} == capped.fit["model"] | {
+        "max_train": CAP, "trained_on": CAP, "cross_fitted": CAP, "scored_by_model": comments.height - CAP,
+        "scored_by_model_that_saw_them": 0}
+    # each rating's share of the sample, spread over every month
+    for c in tone.CLASSES:
+        share = (comments["sentiment"] == c).mean()
+        assert abs((trained["sentiment"] == c).sum() - CAP * share) <= 1
+    assert set(trained["month"]) == set(comments["month"])
+
+    # the sample's tones are cross-fitted within it, exactly as a fit on the sample alone
+    alone = tone.estimate_tone(surveys.filter(pl.col("ticket_id").is_in(trained["ticket_id"].implode())),
+                               contracts, PERIOD, min_labels=100)
+    assert alone.fit["model"]["trained_on"] == alone.fit["model"]["cross_fitted"] == CAP
+    assert capped.predictions[chosen].equals(alone.predictions)
+    assert capped.fit["agreement"] == alone.fit["agreement"]
+    columns = ["p_negative", "p_neutral", "p_positive"]
+    seen = alone.model.predict_proba(trained["comment"])
+    assert not np.allclose(seen, alone.predictions.select(columns).to_numpy())  # not the model that saw them
+    # every other comment: scored by the model fitted on the sample, which never saw it
+    other = ~comments["ticket_id"].is_in(trained["ticket_id"].implode())
+    scored, texts = capped.predictions.filter(other).select(columns).to_numpy(), comments.filter(other)["comment"]
+    assert len(scored) == comments.height - CAP
+    assert np.array_equal(scored, alone.model.predict_proba(texts))
+    assert np.array_equal(scored, capped.model.predict_proba(texts))
+
+    uncapped = tone.estimate_tone(surveys, contracts, PERIOD, max_train=comments.height)
+    assert uncapped.fit["model"]["trained_on"] == comments.height
+    assert uncapped.predictions.equals(tone.estimate_tone(surveys, contracts, PERIOD).predictions)
+
+
+def test_the_training_sample_keeps_each_ratings_share_and_every_rating():
+    labels = np.array(["positive"] * 950 + ["negative"] * 30 + ["neutral"] * 20)
+    picked = tone.training_sample(labels, 100)
+    assert len(picked) == len(set(picked)) == 100 and list(picked) == sorted(picked)
+    assert {c: int((labels[picked] == c).sum()) for c in tone.CLASSES} == {"negative": 3, "neutral": 2,
+                                                                          "positive": 95}
+    assert list(tone.training_sample(labels, 1000)) == list(range(1000))
+    rare = tone.training_sample(labels, 10)  # a rating too rare for its share still gets a place
+    assert {c: int((labels[rare] == c).sum()) for c in tone.CLASSES} == {"negative": 1, "neutral": 1,
+                                                                         "positive": 8}
+    with pytest.raises(ValueError, match="max_train=2: at least 3 comments, one per rating"):
+        tone.training_sample(labels, 2)
+
+
+def test_ngrams_are_counted_as_scikit_learns_vectorisers_count_them(sample):
+    """Word 1-2-grams (\\w+ words) and char_wb 2-5-grams, as CountVectorizer counts them."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    surveys, _, _ = sample
+    texts = surveys["comment"].drop_nulls().to_list()[:400] + [
+        "Café déjà vu — naïve!", "fixed,fixed  FIXED\tagain", "10/10 x_y", "", "a"]
+    ngrams = Ngrams()
+    counts = ngrams.fit_transform(texts).toarray()
+    for part, names, analyzer in [
+        (counts[:, :ngrams.words], ngrams.word_grams,
+         CountVectorizer(ngram_range=(1, 2), token_pattern=r"\w+")),
+        (counts[:, ngrams.words:], ngrams.char_grams, CountVectorizer(analyzer="char_wb", ngram_range=(2, 5)))]:
+        expected = analyzer.fit_transform(texts).toarray()
+        assert sorted(names) == sorted(analyzer.vocabulary_)
+        assert np.array_equal(part, expected[:, [analyzer.vocabulary_[g] for g in names]])
+    words, chars = (part.toarray() for part in ngrams.counts(["fixed again zzzz", "жжж"]))
+    assert words[1].sum() == chars[1].sum() == 0 and words[0, ngrams.word_grams.to_list().index("fixed again")] == 1
+    assert chars.shape[1] == len(ngrams.char_grams)
+
+
+def test_the_saved_model_scores_text_as_the_fitted_rows_are_scored(sample):
+    """predict_proba (counts dotted with the coefficients, a chunk at a time) gives what the
+    classifier gives on the TF-IDF rows of the same texts."""
+    surveys, _, _ = sample
+    rated = surveys.filter(pl.col("comment").is_not_null() & pl.col("sentiment").is_in(tone.CLASSES))
+    texts, labels = rated["comment"].to_list(), rated["sentiment"].to_numpy()
+    model = ToneModel(texts).fit(labels)
+    every = np.ones(len(texts), dtype=bool)
+    assert np.allclose(model.predict_proba(rated["comment"]), model.fit_predict(labels, every, every),
+                       rtol=0, atol=1e-12)
+    two = np.where(labels == "neutral", "positive", labels)  # trained on two ratings: neutral is 0
+    binary = ToneModel(texts).fit(two)
+    assert np.allclose(binary.predict_proba(texts), binary.fit_predict(two, every, every), rtol=0, atol=1e-12)
+    assert (binary.predict_proba(texts)[:, 1] == 0).all()
