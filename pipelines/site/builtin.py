@@ -198,11 +198,11 @@ def bundle(job: PublishJob, client_id: str, bodies: dict | None = None) -> int:
                         job.health_note)
 
 
-def _sidebar(client, period: str, page_of, health_href: str | None, pdfs: list[tuple[str, str]]) -> Sidebar:
+def _sidebar(client, period: str, page_of, pdfs: list[tuple[str, str]]) -> Sidebar:
+    """A bundle page's sidebar: the month's reports and PDFs, data health, the other months."""
     month = client.months[period]
     pages = [(r.label, page_of(period, r.notebook)) for r in month.reports.values()] + pdfs
-    if health_href:
-        pages.append(("Data health", health_href))
+    pages.append(("Data health", "data-health.html"))
     periods = [(period_title(p), page_of(p, next(iter(m.reports)))) for p, m in client.months.items()]
     return Sidebar(client.name, period_title(period), pages, periods)
 
@@ -214,7 +214,7 @@ def _page_parts(path: Path) -> tuple[str, dict[str, str]]:
 
 def _client_pages(writer: PageWriter, client, page_of, bodies: dict, pdfs_of) -> None:
     for period, month in client.months.items():
-        sidebar = _sidebar(client, period, page_of, "data-health.html", pdfs_of(period))
+        sidebar = _sidebar(client, period, page_of, pdfs_of(period))
         for report in month.reports.values():
             body, files = bodies.get(report.path) or _page_parts(report.path)
             path = writer.write(page_of(period, report.notebook), "notebook.html.j2",
@@ -265,7 +265,7 @@ def build_bundle(client, health_summary: dict | None, methodology: str, out: Pat
         body = f"<h1>Data health</h1>\n<p>{html.escape(health_note or 'No data-health result yet.')}</p>"
     latest = next(iter(client.months))
     writer.write("data-health.html", "page.html.j2", title=f"Data health — {client.name}", body=body,
-                 sidebar=_sidebar(client, latest, page_of, "data-health.html", pdf_of(latest)))
+                 sidebar=_sidebar(client, latest, page_of, pdf_of(latest)))
     writer.write("methodology.html", "page.html.j2", title="Methodology", body=methodology)
     writer.write("index.html", "client_home.html.j2", title=client.name, name=client.name,
                  periods=client_months(client, page_of, pdf_of))

@@ -129,11 +129,11 @@ def _stage_outputs(cell: dict) -> None:
             data["text/markdown"] = _lines(_fence(source_text(data.pop("text/html"))))
 
 
-def stage_notebook(report, client_name: str | None, stale: dict | None, label: str,
+def stage_notebook(report, nb: dict, client_name: str | None, stale: dict | None, label: str,
                    nav: str | None = None, sidebar: str | None = None) -> dict:
-    """An executed notebook as Quarto should publish it: escaped front matter, the stale
-    notice as a callout, the month navigation, outputs that pull nothing from a CDN."""
-    nb = read_notebook(report.path)
+    """An executed notebook (`nb`, read from report.path; changed in place) as Quarto should
+    publish it: escaped front matter, the stale notice as a callout, the month navigation,
+    outputs that pull nothing from a CDN."""
     cells = [c for c in nb["cells"]
              if not (c.get("cell_type") == "raw" and source_text(c.get("source")).lstrip().startswith("---"))]
     subtitle = report.subtitle or f"{label} · {period_title(report.period)}"
@@ -202,8 +202,10 @@ def _client_notebooks(project: Project, client, page_of, pdf_of) -> None:
             nav = environment().get_template("month_nav.html.j2").render(
                 nav=month_nav(client, period, report.notebook, html_of, "index.html"),
                 link=relative_link(page))
-            nb = stage_notebook(report, client.name, month.stale, report.label, nav, sidebar["id"])
-            project.add(page, json.dumps(nb).encode(), downloads=attachments(read_notebook(report.path)))
+            nb = read_notebook(report.path)
+            downloads = attachments(nb)  # before staging, which takes them out of the outputs
+            nb = stage_notebook(report, nb, client.name, month.stale, report.label, nav, sidebar["id"])
+            project.add(page, json.dumps(nb).encode(), downloads=downloads)
 
 
 def _health_body(client, summary, note) -> str:
@@ -224,7 +226,7 @@ def internal_project(job: PublishJob) -> Project:
     project = Project(INTERNAL, job.layout.publish / "quarto" / INTERNAL, job.site_dir)
     _assets(project)
     for period, report in inventory.portfolio.items():
-        nb = stage_notebook(report, None, None, "Portfolio (internal)")
+        nb = stage_notebook(report, read_notebook(report.path), None, None, "Portfolio (internal)")
         project.add(f"{period}/portfolio.ipynb", json.dumps(nb).encode())
     table = environment().get_template("home_table.html.j2").render(link=lambda t: t, **home_context(inventory))
     project.add("index.qmd", _page({"title": "Service reports", "sidebar": False, "toc": False}, _fence(table)))
