@@ -6,7 +6,6 @@ pointing at its evidence.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -16,7 +15,7 @@ import yaml
 
 from pipelines.core.periods import period_title
 from pipelines.report import narrative as say
-from pipelines.report import review, review_charts, term, whatif
+from pipelines.report import contact_sections, review, review_charts, term, whatif
 from pipelines.report.fragments import Fragment, bullets, esc, join, note, paragraph, table
 from pipelines.report.review_context import ReviewContext
 
@@ -217,18 +216,12 @@ def peers(rctx: ReviewContext) -> Fragment:
 
 def contacts(rctx: ReviewContext) -> Fragment:
     """The contact-log reconciliation (calls and e-mails in the client's own record against the
-    tickets), when this version has it.
-
-    HOOK (issue 14): `pipelines.report.contact_sections` is not on main yet. When it lands, show
-    its figures for each month of the term here (its `has_log(ctx)` and monthly `summary`), and
-    remove this fallback."""
-    try:
-        module = importlib.import_module("pipelines.report.contact_sections")
-    except ModuleNotFoundError:
-        return note("Contact-log reconciliation: not available in this version of servicereview.", "info")
-    if not module.has_log(rctx.report):
+    tickets) of the term's last month. Earlier months are in their own monthly reports: the
+    metrics hold the matches as they stand at the term's end, and a month is shown only as it
+    stood at its own end."""
+    if not contact_sections.has_log(rctx.report):
         return note("No contact log (the client's own record of calls and e-mails) was provided.", "info")
-    return module.reconciliation(rctx.report)  # the term's last month, until a term view exists
+    return contact_sections.reconciliation(rctx.report)
 
 
 # ---------------------------------------------------------------- suggested agenda
