@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import pickle
 import os
 import re
 import shutil
@@ -195,6 +196,16 @@ def read_model(path: Path) -> object:
     if not path.exists():
         raise InputError(f"{path}: file not found (run `servicereview metrics` first)")
     return joblib.load(path)
+
+
+def write_pickle(data: object, path: Path) -> Path:
+    """Pickle `data` atomically: what a worker process of this run hands its parent (never kept)."""
+    return _atomic(path, lambda tmp: Path(tmp).write_bytes(pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)))
+
+
+def read_pickle(path: Path) -> object:
+    """Load what `write_pickle` wrote (only ever this run's own scratch files)."""
+    return pickle.loads(Path(path).read_bytes())  # noqa: S301 - written by this run's own worker
 
 
 def read_json(path: Path) -> dict:

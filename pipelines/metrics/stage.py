@@ -26,6 +26,9 @@ month, and a month that is not complete is flagged (`month_complete`) wherever i
 from __future__ import annotations
 
 import os
+import resource
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,6 +39,7 @@ import polars as pl
 from pipelines.core import io
 from pipelines.core.contracts import Contract, load_contracts
 from pipelines.core.periods import month_index, month_label
+from pipelines.core.processes import die_with_parent
 from pipelines.metrics import contacts, coverage, kpis, service_kpis, sla, tone
 from pipelines.metrics.history import TicketEvents
 
@@ -53,6 +57,10 @@ BY_PRIORITY_COLUMNS = ["client_id", "month", "priority",
                        *[c for m in kpis.MEASURES if m.by_priority for c in m.columns]]
 CHUNK_TICKETS = 1_000_000  # tickets per chunk of clients in metrics_folder: its peak memory follows this
 TICKET_ROW = "__ticket_row"  # a ticket's place in the clean file, to put ticket_sla back in its order
+PARALLEL_TICKETS = 200_000  # from this many tickets, chunks are computed in worker processes at once
+MAX_WORKERS = 4  # processes at most by default (each holds a chunk: see chunk_budget)
+WORKERS_ENV = "SERVICEREVIEW_METRICS_WORKERS"
+WORKER = "import sys; from pipelines.metrics.stage import serve; serve(*sys.argv[1:])"
 PART_ROW_GROUP = 65_536  # rows per row group of a chunk's ticket_sla part: merging reads slices
 # Only what the metrics use, so the big tables cost less memory (others: every column).
 READ_COLUMNS = {
@@ -307,47 +315,154 @@ def _over_all_clients(clean_dir: Path, contracts: dict[str, Contract], period: s
     return period, _first_month(census.drop("tickets"), contracts, period), export_end, stated, counts
 
 
+def metrics_workers(tickets: int, workers: int | None = None) -> int:
+    """How many processes compute chunks of clients: `workers`, else SERVICEREVIEW_METRICS_WORKERS,
+    else the machine's cores (at most MAX_WORKERS); 1 below PARALLEL_TICKETS tickets, where
+    starting processes costs more than it saves."""
+    if workers is None:
+        text = os.environ.get(WORKERS_ENV, "").strip()
+        if text and not (text.isdigit() and int(text) >= 1):
+            raise io.InputError(f"{WORKERS_ENV}={text!r}: expected a whole number of processes, at least 1")
+        if text:
+            workers = int(text)
+        elif tickets < PARALLEL_TICKETS:
+            return 1
+        else:
+            workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+                          MAX_WORKERS)
+    return max(1, workers)
+
+
+def chunk_budget(tickets: int, chunk_tickets: int, workers: int, largest: int) -> int:
+    """Tickets per chunk: `chunk_tickets` shared among the workers (they hold a chunk each, so
+    peak memory stays that of one chunk of `chunk_tickets`), and with several workers no more
+    than an even share of the folder plus its largest client, so each worker gets a chunk."""
+    if workers == 1:
+        return chunk_tickets
+    return max(1, min(chunk_tickets // workers, -(-tickets // workers) + largest))
+
+
+def _chunk(clean_dir: Path, clients: list[str] | None, contracts: dict[str, Contract], period: str,
+           export_end: datetime | None, first_month: str, part: Path | None) -> tuple[MetricsResult, float, float]:
+    """One chunk of clients (None: all of them) read and computed; with `part`, its rows of
+    ticket_sla are written there with their tickets' places in the clean file (and left out of
+    the result). Also returns the read's wall and CPU seconds. Runs in a worker process too."""
+    clock, used = time.perf_counter(), time.process_time()
+    tables = io.read_clean(clean_dir, clients, READ_COLUMNS, None if clients is None else {"tickets": TICKET_ROW})
+    read_s, read_cpu = time.perf_counter() - clock, time.process_time() - used
+    result = compute_metrics(tables, contracts, period, extracted_at=export_end, first_month=first_month)
+    if part is not None:
+        rows = tables["tickets"].select("client_id", "ticket_id", TICKET_ROW)
+        io.write_table(result.ticket_sla.join(rows, on=["client_id", "ticket_id"], how="left",
+                                              maintain_order="left", validate="m:1"),
+                       part, row_group_size=PART_ROW_GROUP)
+        result.ticket_sla = result.ticket_sla.clear()
+    return result, read_s, read_cpu
+
+
+def _start_workers(jobs: list[tuple], workers: int, scratch: Path) -> list[tuple]:
+    """Start `workers` fresh Python processes, each computing every `workers`-th job in turn
+    (jobs and results pass through pickles in `scratch`). Plain subprocesses, not
+    multiprocessing: a caller's script needs no `if __name__ == "__main__"` guard."""
+    env = os.environ | {"POLARS_MAX_THREADS": os.environ.get("POLARS_MAX_THREADS", "1"), "PYTHONPATH": os.pathsep.join(
+        [str(Path(__file__).resolve().parents[2]), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    running = []
+    for w in range(workers):
+        share, done = scratch / f"jobs-{w}.pickle", scratch / f"results-{w}.pickle"
+        io.write_pickle(jobs[w::workers], share)
+        errors = (scratch / f"worker-{w}.log").open("w+b")
+        process = subprocess.Popen([sys.executable, "-c", WORKER, str(share), str(done), str(os.getpid())],
+                                   env=env, stdin=subprocess.DEVNULL, stdout=errors, stderr=errors)
+        running.append((process, done, errors))
+    return running
+
+
+def _finish_workers(running: list[tuple], jobs: int) -> list[tuple[MetricsResult, float, float]]:
+    """Wait for the workers of `_start_workers`; their results in job order, or their error."""
+    shares = []
+    for process, done, errors in running:
+        code = process.wait()
+        outcome = io.read_pickle(done) if code == 0 and done.exists() else None
+        if outcome is None:
+            errors.seek(0)
+            raise RuntimeError(f"a metrics worker process ended with exit code {code}: "
+                               f"{errors.read()[-3000:].decode(errors='replace')}")
+        if isinstance(outcome, BaseException):
+            raise outcome
+        shares.append(outcome)
+    return [shares[i % len(running)][i // len(running)] for i in range(jobs)]
+
+
+def _stop_workers(running: list[tuple]) -> None:
+    """End the workers still running (after an error) and close their logs."""
+    for process, _, errors in running:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        errors.close()
+
+
+def serve(share: str, done: str, parent: str) -> None:
+    """A worker process's work (see `_start_workers`): its share of the jobs, then their results
+    or the first error, pickled to `done`."""
+    die_with_parent(int(parent))
+    try:
+        outcome = [_chunk(*job) for job in io.read_pickle(Path(share))]
+    except Exception as exc:  # handed to the parent, which raises it
+        outcome = exc
+    io.write_pickle(outcome, Path(done))
+
+
+def _children_cpu() -> float:
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return use.ru_utime + use.ru_stime
+
+
 def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
-                   chunk_tickets: int = CHUNK_TICKETS, tone_min_labels: int | None = None) -> MetricsResult:
+                   chunk_tickets: int = CHUNK_TICKETS, tone_min_labels: int | None = None,
+                   workers: int | None = None) -> MetricsResult:
     """Read a clean folder (tables + contracts/), compute, write the outputs to out_dir.
 
     Clients are independent, so they are computed in chunks of about `chunk_tickets` tickets,
     each read with its client filter pushed down into the Parquet reader: peak memory follows
     the largest chunk, not the folder, and the outputs are byte for byte those of computing all
     clients at once (where the export ends, the period and the first month are taken over all
-    clients first; ticket_sla keeps the clean tickets' order). The result holds the
-    client-month tables; its `ticket_sla` is a lazy scan of the written file (it may not fit
-    in memory).
+    clients first; ticket_sla keeps the clean tickets' order). From PARALLEL_TICKETS tickets the
+    chunks are computed by `workers` processes at once (see `metrics_workers`; each then holds
+    a chunk of `chunk_tickets / workers`). The result holds the client-month tables; its
+    `ticket_sla` is a lazy scan of the written file (it may not fit in memory).
 
-    Then comment tone is estimated over every client's surveys (below `tone_min_labels` rated
-    comments, default SERVICEREVIEW_TONE_MIN_LABELS or 2,000, from the word list)."""
-    started, cpu_started = time.perf_counter(), time.process_time()
+    Comment tone is estimated over every client's surveys (below `tone_min_labels` rated
+    comments, default SERVICEREVIEW_TONE_MIN_LABELS or 2,000, from the word list), while the
+    worker processes compute the chunks."""
+    started, cpu_started, children_started = time.perf_counter(), time.process_time(), _children_cpu()
     clean_dir, out_dir = Path(clean_dir), Path(out_dir)
     missing = io.missing_clean_tables(clean_dir)  # no tickets at all: the error names the folder
     contracts = load_contracts(clean_dir / "contracts")
     period, first_month, export_end, stated, counts = _over_all_clients(clean_dir, contracts, period, missing)
-    chunks = plan_chunks(counts, chunk_tickets)
+    workers = metrics_workers(sum(counts.values()), workers)
+    chunks = plan_chunks(counts, chunk_budget(sum(counts.values()), chunk_tickets, workers, max(counts.values())))
+    workers = min(workers, len(chunks))
     whole = len(chunks) == 1
-    results, parts = [], []
     read_s, read_cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    outcomes: list = []
     with io.scratch_folder(out_dir / f".ticket_sla-parts-{os.getpid()}") as parts_dir:
-        for i, clients in enumerate(chunks):
-            clock, used = time.perf_counter(), time.process_time()
-            tables = io.read_clean(clean_dir, None if whole else clients, READ_COLUMNS,
-                                   None if whole else {"tickets": TICKET_ROW})
-            read_s, read_cpu = read_s + time.perf_counter() - clock, read_cpu + time.process_time() - used
-            result = compute_metrics(tables, contracts if whole else {c: contracts[c] for c in clients
-                                                                       if c in contracts},
-                                     period, extracted_at=export_end, first_month=first_month)
-            if not whole:  # this chunk's rows of ticket_sla, with their tickets' places in the file
-                rows = tables["tickets"].select("client_id", "ticket_id", TICKET_ROW)
-                parts.append(io.write_table(
-                    result.ticket_sla.join(rows, on=["client_id", "ticket_id"], how="left",
-                                           maintain_order="left", validate="m:1"),
-                    parts_dir / f"{i:05d}.parquet", row_group_size=PART_ROW_GROUP))
-                result.ticket_sla = result.ticket_sla.clear()
-            results.append(result)
-            del tables, result
+        parts = [None] if whole else [parts_dir / f"{i:05d}.parquet" for i in range(len(chunks))]
+        jobs = [(clean_dir, None if whole else clients, contracts if whole else {
+            c: contracts[c] for c in clients if c in contracts}, period, export_end, first_month, part)
+            for clients, part in zip(chunks, parts, strict=True)]
+        running = _start_workers(jobs, workers, parts_dir) if workers > 1 else []
+        try:
+            outcomes = [] if running else [_chunk(*job) for job in jobs]
+            toned, toned_cpu = time.perf_counter(), time.process_time()  # the workers compute meanwhile
+            tone_s = _tone(clean_dir, out_dir, missing, contracts, period, tone_min_labels)
+            tone_s = round(time.perf_counter() - toned, 3), round(time.process_time() - toned_cpu, 3), tone_s
+            outcomes = outcomes or _finish_workers(running, len(jobs))
+        finally:
+            _stop_workers(running)
+        results = [result for result, _, _ in outcomes]
+        read_s += sum(s for _, s, _ in outcomes)
+        read_cpu += sum(s for _, _, s in outcomes)
         written, written_cpu = time.perf_counter(), time.process_time()
         if whole:
             io.write_table(results[0].ticket_sla, out_dir / "ticket_sla.parquet")
@@ -366,21 +481,25 @@ def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
     )
     for name in OUTPUTS[1:]:
         io.write_table(getattr(combined, name), out_dir / f"{name}.parquet")
-    toned, toned_cpu = time.perf_counter(), time.process_time()
+    combined.summary["tone"] = tone_s[2]
+    combined.summary["export_end_from"] = "extraction time" if stated else "latest ticket or status event"
+    combined.summary["timings_s"] = {"read": round(read_s, 3), **combined.summary["timings_s"],
+                                     "write": round(time.perf_counter() - written, 3), "tone": tone_s[0],
+                                     "total": round(time.perf_counter() - started, 3),
+                                     "chunks": len(chunks), "workers": workers}
+    combined.summary["cpu_s"] = {"read": round(read_cpu, 3), **combined.summary["cpu_s"],
+                                 "write": round(time.process_time() - written_cpu, 3), "tone": tone_s[1],
+                                 "total": round(time.process_time() - cpu_started
+                                                + _children_cpu() - children_started, 3)}
+    io.write_json(combined.summary, out_dir / "metrics_summary.json")
+    return combined
+
+
+def _tone(clean_dir: Path, out_dir: Path, missing: set[str], contracts: dict[str, Contract], period: str,
+          tone_min_labels: int | None) -> dict:
+    """Comment tone over every client's surveys, written to out_dir; its fit in brief."""
     surveys = None if "surveys" in missing else io.read_table(clean_dir, "surveys", READ_COLUMNS["surveys"])
     min_labels = tone.min_labels_setting() if tone_min_labels is None else tone_min_labels
     estimated = tone.estimate_tone(surveys, contracts, period, min_labels, tone.max_train_setting())
     tone.write_tone(estimated, out_dir)
-    combined.summary["tone"] = tone.brief(estimated.fit)
-    combined.summary["export_end_from"] = "extraction time" if stated else "latest ticket or status event"
-    combined.summary["timings_s"] = {"read": round(read_s, 3), **combined.summary["timings_s"],
-                                     "write": round(toned - written, 3),
-                                     "tone": round(time.perf_counter() - toned, 3),
-                                     "total": round(time.perf_counter() - started, 3),
-                                     "chunks": len(chunks)}
-    combined.summary["cpu_s"] = {"read": round(read_cpu, 3), **combined.summary["cpu_s"],
-                                 "write": round(toned_cpu - written_cpu, 3),
-                                 "tone": round(time.process_time() - toned_cpu, 3),
-                                 "total": round(time.process_time() - cpu_started, 3)}
-    io.write_json(combined.summary, out_dir / "metrics_summary.json")
-    return combined
+    return tone.brief(estimated.fit)

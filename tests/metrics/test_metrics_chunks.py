@@ -27,13 +27,16 @@ def test_clients_are_chunked_in_id_order_and_never_split():
     assert plan_chunks({"x": 0, "y": 0}, 1) == [["x", "y"]]
 
 
-@pytest.mark.parametrize("budget", [1, 1500])
-def test_chunked_outputs_are_byte_identical_to_all_clients_at_once(sample_clean, tmp_path, budget):
-    whole = metrics_folder(sample_clean, tmp_path / "whole", "2026-10")
-    chunked = metrics_folder(sample_clean, tmp_path / "chunked", "2026-10", chunk_tickets=budget)
+@pytest.mark.parametrize(("budget", "workers"), [(1, 1), (1500, 1), (1, 2), (10**9, 2)])
+def test_chunked_outputs_are_byte_identical_to_all_clients_at_once(sample_clean, tmp_path, budget, workers):
+    whole = metrics_folder(sample_clean, tmp_path / "whole", "2026-10", workers=1)
+    chunked = metrics_folder(sample_clean, tmp_path / "chunked", "2026-10", chunk_tickets=budget, workers=workers)
     assert whole.summary["timings_s"]["chunks"] == 1
+    assert whole.summary["timings_s"]["workers"] == 1
+    assert chunked.summary["timings_s"]["workers"] == workers
     chunks = chunked.summary["timings_s"]["chunks"]
-    assert chunks == 5 if budget == 1 else 1 < chunks < 5  # 1: a chunk per client
+    # 1: a chunk per client; 2 workers share the folder (one chunk each, a client never split)
+    assert chunks == 5 if budget == 1 else chunks == 2 if workers == 2 else 1 < chunks < 5
     for name in OUTPUTS:
         written = (tmp_path / "chunked" / f"{name}.parquet").read_bytes()
         assert written == (tmp_path / "whole" / f"{name}.parquet").read_bytes(), name
