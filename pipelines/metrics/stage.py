@@ -344,18 +344,20 @@ def chunk_budget(tickets: int, chunk_tickets: int, workers: int, largest: int) -
 
 def _chunk(clean_dir: Path, clients: list[str] | None, contracts: dict[str, Contract], period: str,
            export_end: datetime | None, first_month: str, part: Path | None) -> tuple[MetricsResult, float, float]:
-    """One chunk of clients (None: all of them) read and computed; with `part`, its rows of
-    ticket_sla are written there with their tickets' places in the clean file (and left out of
-    the result). Also returns the read's wall and CPU seconds. Runs in a worker process too."""
+    """One chunk of clients (None: all of them) read and computed. A chunk's rows of ticket_sla
+    get their tickets' places in the clean file (TICKET_ROW) and, with `part`, are written there
+    (and left out of the result). Also returns the read's wall and CPU seconds. Runs in a
+    worker process too."""
     clock, used = time.perf_counter(), time.process_time()
     tables = io.read_clean(clean_dir, clients, READ_COLUMNS, None if clients is None else {"tickets": TICKET_ROW})
     read_s, read_cpu = time.perf_counter() - clock, time.process_time() - used
     result = compute_metrics(tables, contracts, period, extracted_at=export_end, first_month=first_month)
-    if part is not None:
+    if clients is not None:
         rows = tables["tickets"].select("client_id", "ticket_id", TICKET_ROW)
-        io.write_table(result.ticket_sla.join(rows, on=["client_id", "ticket_id"], how="left",
-                                              maintain_order="left", validate="m:1"),
-                       part, row_group_size=PART_ROW_GROUP)
+        result.ticket_sla = result.ticket_sla.join(rows, on=["client_id", "ticket_id"], how="left",
+                                                   maintain_order="left", validate="m:1")
+    if part is not None:
+        io.write_table(result.ticket_sla, part, row_group_size=PART_ROW_GROUP)
         result.ticket_sla = result.ticket_sla.clear()
     return result, read_s, read_cpu
 
@@ -447,7 +449,8 @@ def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
     read_s, read_cpu = time.perf_counter() - started, time.process_time() - cpu_started
     outcomes: list = []
     with io.scratch_folder(out_dir / f".ticket_sla-parts-{os.getpid()}") as parts_dir:
-        parts = [None] if whole else [parts_dir / f"{i:05d}.parquet" for i in range(len(chunks))]
+        in_memory = sum(counts.values()) <= chunk_tickets  # split for the workers only: merged in memory
+        parts = [None] * len(chunks) if in_memory else [parts_dir / f"{i:05d}.parquet" for i in range(len(chunks))]
         jobs = [(clean_dir, None if whole else clients, contracts if whole else {
             c: contracts[c] for c in clients if c in contracts}, period, export_end, first_month, part)
             for clients, part in zip(chunks, parts, strict=True)]
@@ -466,6 +469,9 @@ def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
         written, written_cpu = time.perf_counter(), time.process_time()
         if whole:
             io.write_table(results[0].ticket_sla, out_dir / "ticket_sla.parquet")
+        elif in_memory:
+            io.write_table(pl.concat([r.ticket_sla for r in results]).sort(TICKET_ROW).drop(TICKET_ROW),
+                           out_dir / "ticket_sla.parquet")
         else:
             io.merge_sorted_parts(parts, out_dir / "ticket_sla.parquet", [TICKET_ROW], chunk_tickets,
                                   drop=(TICKET_ROW,))
