@@ -11,8 +11,8 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
-import pickle
 import os
+import pickle
 import re
 import shutil
 from collections.abc import Iterator

@@ -1,4 +1,5 @@
-"""Child processes that never outlive the process that started them.
+"""Child processes that never outlive the process that started them (and worker processes
+that compute a list of jobs: `start_workers`).
 
 A batch's worker processes, their Jupyter kernels and the browser that prints PDFs must
 not keep writing after the run that owns the lock is gone (`kill -9` of `servicereview
@@ -11,13 +12,18 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import importlib
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
+WORKER = "import sys; from pipelines.core.processes import serve; serve(*sys.argv[1:])"
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # what a worker imports `pipelines` from
 
 
 def die_with_parent(parent_pid: int) -> None:
@@ -39,3 +45,68 @@ def _watch(parent_pid: int) -> None:
     while parent_alive(parent_pid):
         time.sleep(1.0)
     os._exit(1)
+
+
+def start_workers(target: str, jobs: list[tuple], workers: int, scratch: Path,
+                  env: dict[str, str] | None = None) -> list[tuple]:
+    """Start `workers` fresh Python processes, each calling `target` ("module:function") on
+    every `workers`-th of the jobs (argument tuples) in turn; jobs and results pass through
+    pickles in `scratch`, and each worker dies with this process. Plain subprocesses, not
+    multiprocessing: a caller's script needs no `if __name__ == "__main__"` guard. `env`:
+    variables to set for them."""
+    from pipelines.core import io
+
+    path = os.pathsep.join([str(PACKAGE_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+    environ = os.environ | (env or {}) | {"PYTHONPATH": path}
+    running = []
+    for w in range(workers):
+        share, done = scratch / f"jobs-{w}.pickle", scratch / f"results-{w}.pickle"
+        io.write_pickle(jobs[w::workers], share)
+        log = (scratch / f"worker-{w}.log").open("w+b")
+        process = subprocess.Popen([sys.executable, "-c", WORKER, target, str(share), str(done), str(os.getpid())],
+                                   env=environ, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        running.append((process, done, log))
+    return running
+
+
+def finish_workers(running: list[tuple], jobs: int) -> list:
+    """Wait for the workers of `start_workers`: the results in job order, or the error a
+    worker raised (the first worker's first), or a RuntimeError with the output of one that died."""
+    from pipelines.core import io
+
+    shares = []
+    for process, done, log in running:
+        code = process.wait()
+        outcome = io.read_pickle(done) if code == 0 and done.exists() else None
+        if outcome is None:
+            log.seek(0)
+            raise RuntimeError(f"a worker process ended with exit code {code}: "
+                               f"{log.read()[-3000:].decode(errors='replace')}")
+        if isinstance(outcome, BaseException):
+            raise outcome
+        shares.append(outcome)
+    return [shares[i % len(running)][i // len(running)] for i in range(jobs)]
+
+
+def stop_workers(running: list[tuple]) -> None:
+    """End the workers of `start_workers` still running (after an error) and close their logs."""
+    for process, _, log in running:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def serve(target: str, share: str, done: str, parent: str) -> None:
+    """A worker process's work (see `start_workers`): `target` on each of its jobs in turn,
+    then their results or the first error, pickled to `done`."""
+    from pipelines.core import io
+
+    die_with_parent(int(parent))
+    module, name = target.split(":")
+    function = getattr(importlib.import_module(module), name)
+    try:
+        outcome = [function(*job) for job in io.read_pickle(Path(share))]
+    except Exception as exc:  # handed to the parent, which raises it
+        outcome = exc
+    io.write_pickle(outcome, Path(done))

@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import os
 import resource
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -39,7 +37,7 @@ import polars as pl
 from pipelines.core import io
 from pipelines.core.contracts import Contract, load_contracts
 from pipelines.core.periods import month_index, month_label
-from pipelines.core.processes import die_with_parent
+from pipelines.core import processes
 from pipelines.metrics import contacts, coverage, kpis, service_kpis, sla, tone
 from pipelines.metrics.history import TicketEvents
 
@@ -60,7 +58,6 @@ TICKET_ROW = "__ticket_row"  # a ticket's place in the clean file, to put ticket
 PARALLEL_TICKETS = 200_000  # from this many tickets, chunks are computed in worker processes at once
 MAX_WORKERS = 4  # processes at most by default (each holds a chunk: see chunk_budget)
 WORKERS_ENV = "SERVICEREVIEW_METRICS_WORKERS"
-WORKER = "import sys; from pipelines.metrics.stage import serve; serve(*sys.argv[1:])"
 PART_ROW_GROUP = 65_536  # rows per row group of a chunk's ticket_sla part: merging reads slices
 # Only what the metrics use, so the big tables cost less memory (others: every column).
 READ_COLUMNS = {
@@ -342,7 +339,7 @@ def chunk_budget(tickets: int, chunk_tickets: int, workers: int, largest: int) -
     return max(1, min(chunk_tickets // workers, -(-tickets // workers) + largest))
 
 
-def _chunk(clean_dir: Path, clients: list[str] | None, contracts: dict[str, Contract], period: str,
+def compute_chunk(clean_dir: Path, clients: list[str] | None, contracts: dict[str, Contract], period: str,
            export_end: datetime | None, first_month: str, part: Path | None) -> tuple[MetricsResult, float, float]:
     """One chunk of clients (None: all of them) read and computed. A chunk's rows of ticket_sla
     get their tickets' places in the clean file (TICKET_ROW) and, with `part`, are written there
@@ -360,59 +357,6 @@ def _chunk(clean_dir: Path, clients: list[str] | None, contracts: dict[str, Cont
         io.write_table(result.ticket_sla, part, row_group_size=PART_ROW_GROUP)
         result.ticket_sla = result.ticket_sla.clear()
     return result, read_s, read_cpu
-
-
-def _start_workers(jobs: list[tuple], workers: int, scratch: Path) -> list[tuple]:
-    """Start `workers` fresh Python processes, each computing every `workers`-th job in turn
-    (jobs and results pass through pickles in `scratch`). Plain subprocesses, not
-    multiprocessing: a caller's script needs no `if __name__ == "__main__"` guard."""
-    env = os.environ | {"POLARS_MAX_THREADS": os.environ.get("POLARS_MAX_THREADS", "1"), "PYTHONPATH": os.pathsep.join(
-        [str(Path(__file__).resolve().parents[2]), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    running = []
-    for w in range(workers):
-        share, done = scratch / f"jobs-{w}.pickle", scratch / f"results-{w}.pickle"
-        io.write_pickle(jobs[w::workers], share)
-        errors = (scratch / f"worker-{w}.log").open("w+b")
-        process = subprocess.Popen([sys.executable, "-c", WORKER, str(share), str(done), str(os.getpid())],
-                                   env=env, stdin=subprocess.DEVNULL, stdout=errors, stderr=errors)
-        running.append((process, done, errors))
-    return running
-
-
-def _finish_workers(running: list[tuple], jobs: int) -> list[tuple[MetricsResult, float, float]]:
-    """Wait for the workers of `_start_workers`; their results in job order, or their error."""
-    shares = []
-    for process, done, errors in running:
-        code = process.wait()
-        outcome = io.read_pickle(done) if code == 0 and done.exists() else None
-        if outcome is None:
-            errors.seek(0)
-            raise RuntimeError(f"a metrics worker process ended with exit code {code}: "
-                               f"{errors.read()[-3000:].decode(errors='replace')}")
-        if isinstance(outcome, BaseException):
-            raise outcome
-        shares.append(outcome)
-    return [shares[i % len(running)][i // len(running)] for i in range(jobs)]
-
-
-def _stop_workers(running: list[tuple]) -> None:
-    """End the workers still running (after an error) and close their logs."""
-    for process, _, errors in running:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        errors.close()
-
-
-def serve(share: str, done: str, parent: str) -> None:
-    """A worker process's work (see `_start_workers`): its share of the jobs, then their results
-    or the first error, pickled to `done`."""
-    die_with_parent(int(parent))
-    try:
-        outcome = [_chunk(*job) for job in io.read_pickle(Path(share))]
-    except Exception as exc:  # handed to the parent, which raises it
-        outcome = exc
-    io.write_pickle(outcome, Path(done))
 
 
 def _children_cpu() -> float:
@@ -454,15 +398,17 @@ def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
         jobs = [(clean_dir, None if whole else clients, contracts if whole else {
             c: contracts[c] for c in clients if c in contracts}, period, export_end, first_month, part)
             for clients, part in zip(chunks, parts, strict=True)]
-        running = _start_workers(jobs, workers, parts_dir) if workers > 1 else []
+        running = processes.start_workers("pipelines.metrics.stage:compute_chunk", jobs, workers, parts_dir,
+                                          {"POLARS_MAX_THREADS": os.environ.get("POLARS_MAX_THREADS", "1")}) \
+            if workers > 1 else []  # a thread each: the workers and this process share the cores
         try:
-            outcomes = [] if running else [_chunk(*job) for job in jobs]
+            outcomes = [] if running else [compute_chunk(*job) for job in jobs]
             toned, toned_cpu = time.perf_counter(), time.process_time()  # the workers compute meanwhile
             tone_s = _tone(clean_dir, out_dir, missing, contracts, period, tone_min_labels)
             tone_s = round(time.perf_counter() - toned, 3), round(time.process_time() - toned_cpu, 3), tone_s
-            outcomes = outcomes or _finish_workers(running, len(jobs))
+            outcomes = outcomes or processes.finish_workers(running, len(jobs))
         finally:
-            _stop_workers(running)
+            processes.stop_workers(running)
         results = [result for result, _, _ in outcomes]
         read_s += sum(s for _, s, _ in outcomes)
         read_cpu += sum(s for _, _, s in outcomes)

@@ -48,3 +48,32 @@ def test_chunked_outputs_are_byte_identical_to_all_clients_at_once(sample_clean,
     assert sorted(p.name for p in (tmp_path / "chunked").iterdir()) == sorted(  # no parts left behind
         [f"{n}.parquet" for n in OUTPUTS] + ["metrics_summary.json", "comment_tone.parquet", "tone_fit.json",
                                              "tone_model.joblib"])
+
+
+def test_an_error_in_a_worker_process_is_raised_with_its_message(sample_clean, tmp_path):
+    import shutil
+
+    import polars as pl
+
+    from pipelines.core import io
+
+    clean = tmp_path / "clean"
+    shutil.copytree(sample_clean, clean)
+    tickets = io.read_table(clean, "tickets")
+    last = tickets["ticket_id"][-1]
+    io.write_table(tickets.with_columns(pl.when(pl.col("ticket_id") == last).then(pl.lit("P9"))
+                                        .otherwise(pl.col("priority")).alias("priority")), clean / "tickets.parquet")
+    with pytest.raises(ValueError, match=f"ticket {last}: priority 'P9' has no target in contracts/"):
+        metrics_folder(clean, tmp_path / "m", "2026-10", chunk_tickets=1, workers=2)
+    assert not list((tmp_path / "m").glob(".ticket_sla-parts-*"))  # the scratch folder is gone
+
+
+def test_the_workers_setting_must_be_a_whole_number(sample_clean, tmp_path, monkeypatch):
+    from pipelines.core.io import InputError
+
+    monkeypatch.setenv("SERVICEREVIEW_METRICS_WORKERS", "two")
+    with pytest.raises(InputError, match="SERVICEREVIEW_METRICS_WORKERS='two': expected a whole number"):
+        metrics_folder(sample_clean, tmp_path / "m", "2026-10")
+    monkeypatch.setenv("SERVICEREVIEW_METRICS_WORKERS", "2")
+    summary = metrics_folder(sample_clean, tmp_path / "m", "2026-10").summary
+    assert summary["timings_s"]["workers"] == 2 and summary["timings_s"]["chunks"] == 2
