@@ -48,3 +48,23 @@ def test_a_csv_for_people_cannot_start_a_spreadsheet_formula():
     assert rows["title"].to_list() == ["'=HYPERLINK(\"http://x\",\"y\")", "+1", "'-2+3", "'@SUM(A1)", "'\tx",
                                        "ok", None]
     assert rows["minutes"].to_list()[0] == "-5.0"  # a number stays a number, also in a text column ("+1")
+
+
+def test_pickles_carry_polars_frames_exactly(tmp_path):
+    from datetime import UTC, datetime
+
+    import polars as pl
+
+    from pipelines.core.io import read_pickle, write_pickle
+
+    frame = pl.DataFrame({
+        "s": ["a", None, "ccc" * 20], "e": pl.Series(["x", "y", "x"], dtype=pl.Enum(["y", "x"])),
+        "c": pl.Series(["p", "q", None], dtype=pl.Categorical), "i": [1, None, 3],
+        "t": [datetime(2026, 1, 1, tzinfo=UTC), None, datetime(2026, 3, 1, tzinfo=UTC)],
+        "l": [[1, 2], [], None], "f": [0.5, float("nan"), None],
+    })
+    data = {"frames": [frame, frame.clear(), frame.select("i")], "other": (1, "two", None)}
+    back = read_pickle(write_pickle(data, tmp_path / "x.pickle"))
+    assert back["other"] == (1, "two", None)
+    for got, want in zip(back["frames"], data["frames"], strict=True):
+        assert got.schema == want.schema and got.equals(want)
