@@ -14,12 +14,13 @@ One New York client (Mon-Thu 08:00-18:00, Fri 08:00-17:00; P2 response 1 h, P3 4
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 import pytest
 
 from pipelines.core.schemas import TABLES
 from pipelines.ingest.sample.generator import generate_sample, raw_frames
-from pipelines.metrics import contacts
+from pipelines.metrics import contacts, sla
 from pipelines.metrics.stage import compute_metrics
 from tests.metrics_fixtures import contracts, ny
 
@@ -181,6 +182,41 @@ def test_precision_and_recall_on_generated_contacts_with_known_truth():
     assert score["precision"] >= 0.95 and score["recall"] >= 0.95
     kinds = set(truth["kind"])
     assert kinds == {"first", "late", "repeat", "follow_up", "unlogged", "inbound"}
+
+
+def test_the_matching_does_not_depend_on_the_tickets_frames_order():
+    """ticket_sla in the tickets' order (every ticket kept) takes their columns as they stand;
+    any other order joins them by id: the same matches."""
+    from pipelines.clean.stage import clean_tables
+    from pipelines.core.io import ROW, SOURCE
+
+    sample = generate_sample(clients=3, months=3, seed=5, end="2026-10")
+    raw = {name: f.with_columns(pl.all().cast(pl.String)).with_row_index(ROW, offset=1)
+           .with_columns(pl.col(ROW).cast(pl.Int64), pl.lit(f"{name}.csv").alias(SOURCE))
+           for name, f in raw_frames(sample).items()}
+    tables = clean_tables(raw, sample.contracts).tables
+    result = compute_metrics(tables, sample.contracts, "2026-10")
+    assert result.ticket_sla.height == tables["tickets"].height  # the stage took them as they stand
+    scope = sla.make_scope(sample.contracts, result.summary["first_month"], "2026-10")
+    joined = contacts.match_contacts(tables["contacts"], tables["tickets"].reverse(), result.ticket_sla,
+                                     sample.contracts, scope)
+    assert joined.contact_matches.equals(result.contact_matches)
+    assert joined.ticket_contacts.equals(result.ticket_contacts)
+    assert result.contact_matches["ticket_id"].is_not_null().sum() > 400
+
+
+def test_sorted_order_sorts_as_polars_does():
+    """Numbers by numpy, the runs they tie in by text: the order of polars' sort of them all."""
+    rng = np.random.default_rng(3)
+    n = 5_000
+    ints, floats = rng.integers(0, 20, n), rng.integers(0, 5, n) / 4 - 0.5
+    texts = pl.Series([None if i % 17 == 0 else f"K{i % 37:03d}" for i in rng.integers(0, 10_000, n)])
+    frame = pl.DataFrame({"a": ints, "b": floats, "t": texts, "u": texts.reverse()})
+    want = frame.with_row_index("i").sort("a", "b", "t", "u", maintain_order=True)["i"].to_numpy()
+    assert np.array_equal(contacts.sorted_order([ints, floats], [texts, texts.reverse()]), want)
+    distinct = rng.permutation(n)  # no ties: numbers alone
+    assert np.array_equal(contacts.sorted_order([distinct], [texts]), np.argsort(distinct))
+    assert len(contacts.sorted_order([np.zeros(0, np.int64)], [pl.Series([], dtype=pl.String)])) == 0
 
 
 def test_people_compare_by_name_whatever_the_form():
