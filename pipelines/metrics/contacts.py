@@ -44,6 +44,7 @@ from pipelines.core.business_time import MINUTE, NEVER, Clock
 from pipelines.core.contracts import Contract
 from pipelines.core.schemas import UTC_TS, ticket_key, ticket_number
 from pipelines.metrics import sla
+from pipelines.metrics.ordering import sorted_order
 
 CONTACT_MATCH_COLUMNS = [
     "client_id", "contact_id", "at", "month", "channel", "direction", "requester", "subject",
@@ -179,27 +180,10 @@ def match_contacts(contacts: pl.DataFrame | None, tickets: pl.DataFrame, ticket_
 # ---------------------------------------------------------------- candidates and scores
 
 
-def sorted_order(numbers: list[np.ndarray], texts: list[pl.Series]) -> np.ndarray:
-    """The row order of sorting by the numeric keys (ascending; no NaN), then by the texts (as
-    polars sorts strings, nulls first): numpy sorts the numbers, polars only the runs of rows
-    whose numbers tie (few; sorting strings is what costs)."""
-    order = np.lexsort(numbers[::-1])
-    tied = np.logical_and.reduce([(key := n[order])[1:] == key[:-1] for n in numbers]) \
-        if len(order) > 1 else np.zeros(0, bool)
-    if not tied.any():
-        return order
-    at = np.flatnonzero(np.concatenate([tied, [False]]) | np.concatenate([[False], tied]))
-    runs = pl.DataFrame({"__run": np.cumsum(np.concatenate([[True], ~tied]))[at], "__at": at,
-                         **{f"__{i}": s.gather(order[at]) for i, s in enumerate(texts)}})
-    order[at] = order[runs.sort(runs.columns[:1] + runs.columns[2:], maintain_order=True)["__at"].to_numpy()]
-    return order
-
-
 def _tickets_of(clients: np.ndarray, tickets: pl.DataFrame, ticket_sla: pl.DataFrame,
                 scope: sla.Scope) -> tuple[pl.DataFrame, np.ndarray]:
-    """The tickets of these clients (scope positions): ticket_sla's TICKET_COLUMNS and the
-    ticket's requester, title and source, sorted by client, time and id; with their clients'
-    positions."""
+    """These clients' (scope positions) tickets: ticket_sla's TICKET_COLUMNS, requester, title
+    and source, by client, time and id; with their clients' positions."""
     keys, extra = ["client_id", "ticket_id"], ["requester", "title", "source"]
     if ticket_sla.height == tickets.height and all(ticket_sla[k].equals(tickets[k]) for k in keys):
         t = ticket_sla.select(TICKET_COLUMNS).hstack(tickets.select(extra))  # every ticket kept, in order
@@ -262,15 +246,14 @@ def _by_ref(c: pl.DataFrame, t: pl.DataFrame, c_idx: np.ndarray, t_idx: np.ndarr
     refs = pl.DataFrame({"__client": c_idx[named], "__ref": c["ticket_ref"].gather(named)}).select(
         "__client", ticket_key(pl.col("__ref")).alias("__key"), ticket_number(pl.col("__ref")).alias("__num"))
     rows = pl.DataFrame({"__client": t_idx, "__t": np.arange(t.height), "__id": t["ticket_id"]})
-    keys = rows.select("__client", "__t", ticket_key(pl.col("__id")).alias("__key")).filter(
-        pl.col("__key").is_in(refs["__key"].drop_nulls().unique().implode()))
-    exact = keys.unique(["__client", "__key"], keep="first")
-    numbers = rows.select("__client", "__t", ticket_number(pl.col("__id")).alias("__num")).filter(
-        pl.col("__num").is_in(refs["__num"].drop_nulls().unique().implode()))
-    number = numbers.filter(pl.len().over("__client", "__num") == 1)
-    by_key = refs.join(exact, on=["__client", "__key"], how="left", maintain_order="left")["__t"]
-    by_num = refs.join(number, on=["__client", "__num"], how="left", maintain_order="left")["__t"]
-    out[named] = by_key.fill_null(by_num).fill_null(-1).to_numpy()
+    found = []
+    for name, how in (("__key", ticket_key), ("__num", ticket_number)):
+        mine = rows.select("__client", "__t", how(pl.col("__id")).alias(name)).filter(
+            pl.col(name).is_in(refs[name].drop_nulls().unique().implode()))
+        mine = mine.unique(["__client", name], keep="first") if name == "__key" \
+            else mine.filter(pl.len().over("__client", name) == 1)  # the one ticket with the number
+        found.append(refs.join(mine, on=["__client", name], how="left", maintain_order="left")["__t"])
+    out[named] = found[0].fill_null(found[1]).fill_null(-1).to_numpy()
     return out
 
 
@@ -329,8 +312,7 @@ def _scored(pairs, c, t, clock, c_idx, at, created, window, rules) -> pl.DataFra
     score = np.where(has_r | has_s, total / weight, TIME_ONLY * closeness)
     keep = ~(has_r & (r < same)) & ~(~has_r & has_s & (s < SAME_SUBJECT))
     keep &= score >= np.array([x.min_score for x in rules])[c_idx[k]]
-    why = np.where(has_r, WHY.index("requester_and_time"), np.where(has_s, WHY.index("subject_and_time"),
-                                                                      WHY.index("time_only")))
+    why = np.where(has_r, 0, np.where(has_s, 1, 2))  # positions in WHY
     kept = np.flatnonzero(keep)  # (a NaN score is below min_score: never kept)
     score = np.round(score, 4)
     best = kept[sorted_order([-score[kept], at[k[kept]], gap[kept]],
@@ -356,7 +338,7 @@ def _contact_rows(c, t, ticket, reason, score, r_score, s_score, window_end, clo
     ids = t["ticket_id"].gather(pl.Series(row)) if t.height else pl.Series([None] * c.height, dtype=pl.String)
     frame = c.with_columns(
         month=_local_month(c, contracts),
-        ticket_id=pl.select(pl.when(pl.lit(pl.Series(has))).then(pl.lit(ids))).to_series(),
+        ticket_id=_when(has, ids),
         match=pl.Series(reason.tolist(), dtype=pl.String),
         score=pl.Series(score),
         requester_score=pl.Series(np.round(r_score * 100, 1)),
@@ -387,14 +369,17 @@ def _why() -> pl.Expr:
             .otherwise(pl.lit("no ticket of the same person or subject logged in the window")))
 
 
+def _when(ok: np.ndarray, values: pl.Series) -> pl.Series:
+    """values where ok, else null."""
+    return pl.select(pl.when(pl.lit(pl.Series(ok))).then(pl.lit(values))).to_series()
+
+
 def _local_month(frame: pl.DataFrame, contracts: dict[str, Contract]) -> pl.Series:
     """'YYYY-MM' of each row's `at` in its client's time zone (each zone's rows converted apart)."""
-    zones = sorted({contracts[cid].timezone for cid in frame["client_id"].unique().to_list()})
-    zone = frame["client_id"].replace_strict({cid: zones.index(contracts[cid].timezone) for cid in
-                                              frame["client_id"].unique().to_list()}, return_dtype=pl.Int64)
+    zone = frame["client_id"].replace_strict({c: contracts[c].timezone for c in frame["client_id"].unique()})
     month = pl.Series("month", [None] * frame.height, dtype=pl.String)
-    for i, z in enumerate(zones):
-        rows = (zone == i).arg_true()
+    for z in zone.unique().to_list():
+        rows = (zone == z).arg_true()
         month = month.scatter(rows, frame["at"].gather(rows).dt.convert_time_zone(z).dt.strftime("%Y-%m"))
     return month
 
@@ -411,12 +396,9 @@ def _ticket_rows(ticket: np.ndarray, outbound: np.ndarray, c: pl.DataFrame, t: p
     np.minimum.at(first, ticket[mine], mine)
     has = first < c.height
     chosen = pl.Series(np.where(has, first, 0))
-    frame = t.with_columns(
-        contacts=pl.Series(np.bincount(ticket[mine], minlength=t.height)),
-        first_contact_id=pl.select(pl.when(pl.lit(pl.Series(has))).then(pl.lit(c["contact_id"].gather(chosen))))
-        .to_series(),
-        first_contact_at=pl.select(pl.when(pl.lit(pl.Series(has))).then(pl.lit(c["at"].gather(chosen)))).to_series(),
-    )
+    frame = t.with_columns(contacts=pl.Series(np.bincount(ticket[mine], minlength=t.height)),
+                           first_contact_id=_when(has, c["contact_id"].gather(chosen)),
+                           first_contact_at=_when(has, c["at"].gather(chosen)))
     lane = 2 * t_idx + (frame["calendar"] == "24x7").to_numpy().astype(np.int64)
     start = np.minimum(sla.epoch_us(frame["first_contact_at"]), created)
     f_start = clock.position(lane, start)
@@ -434,10 +416,8 @@ def _ticket_rows(ticket: np.ndarray, outbound: np.ndarray, c: pl.DataFrame, t: p
         contacts=pl.col("contacts").cast(pl.Int64),
         logged_after_minutes=sla.minutes(logged, has),
         response_from_contact_minutes=sla.minutes(took, has & responded),
-        response_from_contact_due_at=pl.select(pl.when(pl.lit(pl.Series(has))).then(
-            pl.lit(sla.stamp(due)))).to_series(),
-        response_from_contact_status=pl.select(pl.when(pl.lit(pl.Series(has))).then(
-            pl.lit(pl.Series(status.tolist(), dtype=pl.String)))).to_series(),
+        response_from_contact_due_at=_when(has, sla.stamp(due)),
+        response_from_contact_status=_when(has, pl.Series(status.tolist(), dtype=pl.String)),
     ).select(TICKET_CONTACT_COLUMNS)
 
 

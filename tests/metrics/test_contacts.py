@@ -14,7 +14,6 @@ One New York client (Mon-Thu 08:00-18:00, Fri 08:00-17:00; P2 response 1 h, P3 4
 
 from __future__ import annotations
 
-import numpy as np
 import polars as pl
 import pytest
 
@@ -203,20 +202,6 @@ def test_the_matching_does_not_depend_on_the_tickets_frames_order():
     assert joined.contact_matches.equals(result.contact_matches)
     assert joined.ticket_contacts.equals(result.ticket_contacts)
     assert result.contact_matches["ticket_id"].is_not_null().sum() > 400
-
-
-def test_sorted_order_sorts_as_polars_does():
-    """Numbers by numpy, the runs they tie in by text: the order of polars' sort of them all."""
-    rng = np.random.default_rng(3)
-    n = 5_000
-    ints, floats = rng.integers(0, 20, n), rng.integers(0, 5, n) / 4 - 0.5
-    texts = pl.Series([None if i % 17 == 0 else f"K{i % 37:03d}" for i in rng.integers(0, 10_000, n)])
-    frame = pl.DataFrame({"a": ints, "b": floats, "t": texts, "u": texts.reverse()})
-    want = frame.with_row_index("i").sort("a", "b", "t", "u", maintain_order=True)["i"].to_numpy()
-    assert np.array_equal(contacts.sorted_order([ints, floats], [texts, texts.reverse()]), want)
-    distinct = rng.permutation(n)  # no ties: numbers alone
-    assert np.array_equal(contacts.sorted_order([distinct], [texts]), np.argsort(distinct))
-    assert len(contacts.sorted_order([np.zeros(0, np.int64)], [pl.Series([], dtype=pl.String)])) == 0
 
 
 def test_people_compare_by_name_whatever_the_form():
