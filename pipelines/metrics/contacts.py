@@ -44,6 +44,7 @@ from pipelines.core.business_time import MINUTE, NEVER, Clock
 from pipelines.core.contracts import Contract
 from pipelines.core.schemas import UTC_TS, ticket_key, ticket_number
 from pipelines.metrics import sla
+from pipelines.metrics.ordering import sorted_order
 
 CONTACT_MATCH_COLUMNS = [
     "client_id", "contact_id", "at", "month", "channel", "direction", "requester", "subject",
@@ -56,7 +57,11 @@ TICKET_CONTACT_COLUMNS = [
     "response_target_minutes", "response_minutes", "response_status",
     "response_from_contact_minutes", "response_from_contact_due_at", "response_from_contact_status",
 ]
+TICKET_COLUMNS = ["client_id", "ticket_id", "created_at", "created_month", "priority", "calendar",
+                  "first_response_at", "resolved_at", "response_target_minutes", "response_minutes",
+                  "response_status"]  # what the matching uses of ticket_sla
 MATCHED = ("ticket_ref", "requester_and_time", "subject_and_time", "time_only", "repeat_contact")
+WHY = ("requester_and_time", "subject_and_time", "time_only")  # a pair's evidence (codes in _scored)
 UNMATCHED = ("not_matched", "window_open", "inbound")
 WEIGHTS = {"requester": 0.45, "subject": 0.35, "time": 0.20}
 TIME_ONLY = 0.6  # with neither person nor subject to compare, time is weak evidence
@@ -121,12 +126,10 @@ def match_contacts(contacts: pl.DataFrame | None, tickets: pl.DataFrame, ticket_
     if c is None:
         return empty()
     as_of = scope.as_of
-    c = c.sort("client_id", "at", "contact_id")
-    t = (ticket_sla.join(tickets.select("client_id", "ticket_id", "requester", "title", "source"),
-                         on=["client_id", "ticket_id"], how="left", maintain_order="left")
-         .filter(pl.col("client_id").is_in(c["client_id"].unique().implode()))
-         .sort("client_id", "created_at", "ticket_id"))
-    c_idx, t_idx = scope.client_index(c["client_id"]), scope.client_index(t["client_id"])
+    c_idx = scope.client_index(c["client_id"])
+    order = sorted_order([c_idx, sla.epoch_us(c["at"])], [c["contact_id"]])  # by client, time, id
+    c, c_idx = c[order], c_idx[order]
+    t, t_idx = _tickets_of(np.unique(c_idx), tickets, ticket_sla, scope)
     at, created = sla.epoch_us(c["at"]), sla.epoch_us(t["created_at"])
     if clock is None:
         clock = sla.build_clock(contracts, scope, int(min(at.min(), created.min() if len(created) else at.min())))
@@ -141,7 +144,7 @@ def match_contacts(contacts: pl.DataFrame | None, tickets: pl.DataFrame, ticket_
     r_score, s_score = np.full(c.height, np.nan), np.full(c.height, np.nan)
 
     # 1. By the ticket the contact names.
-    ref = _by_ref(c, t)
+    ref = _by_ref(c, t, c_idx, t_idx)
     by_ref = outbound & (ref >= 0)
     ticket[by_ref], reason[by_ref], score[by_ref] = ref[by_ref], "ticket_ref", 1.0
 
@@ -151,15 +154,15 @@ def match_contacts(contacts: pl.DataFrame | None, tickets: pl.DataFrame, ticket_
     pairs = _scored(pairs, c, t, clock, c_idx, at, created, window, rules)
     # (a ticket found by its number may still be given its first call here)
     k, ti = pairs["__c"].to_numpy(), pairs["__t"].to_numpy()
-    sc, rs, ss = (pairs[name].to_numpy() for name in ("score", "__r", "__s"))
+    sc, rs, ss, why = (pairs[name].to_numpy() for name in ("score", "__r", "__s", "__why"))
     won = one_to_one(k, ti, c.height, t.height)
-    ticket[k[won]], reason[k[won]], score[k[won]] = ti[won], pairs["__why"].to_numpy()[won], sc[won]
+    ticket[k[won]], reason[k[won]], score[k[won]] = ti[won], np.array(WHY, object)[why[won]], sc[won]
     r_score[k[won]], s_score[k[won]] = rs[won], ss[won]
 
     # 3. A repeated contact about a request already matched: its first such pair (best first).
     matched = np.zeros(t.height + 1, bool)
     matched[ticket[ticket >= 0]] = True
-    repeat = np.flatnonzero((ticket[k] < 0) & matched[ti] & (pairs["__why"] == "requester_and_time").to_numpy()
+    repeat = np.flatnonzero((ticket[k] < 0) & matched[ti] & (why == WHY.index("requester_and_time"))
                             & (np.isnan(ss) | (ss >= SAME_SUBJECT)))
     repeat = repeat[np.unique(k[repeat], return_index=True)[1]]
     ticket[k[repeat]], reason[k[repeat]], score[k[repeat]] = ti[repeat], "repeat_contact", sc[repeat]
@@ -171,10 +174,27 @@ def match_contacts(contacts: pl.DataFrame | None, tickets: pl.DataFrame, ticket_
     reason[~outbound] = "inbound"
     rows = _contact_rows(c, t, ticket, reason, score, r_score, s_score, window_end, clock, c_idx, at,
                          created, contracts)
-    return Matches(rows, _ticket_rows(rows, t, clock, scope, t_idx, created))
+    return Matches(rows, _ticket_rows(ticket, outbound, c, t, clock, scope, t_idx, created))
 
 
 # ---------------------------------------------------------------- candidates and scores
+
+
+def _tickets_of(clients: np.ndarray, tickets: pl.DataFrame, ticket_sla: pl.DataFrame,
+                scope: sla.Scope) -> tuple[pl.DataFrame, np.ndarray]:
+    """These clients' (scope positions) tickets: ticket_sla's TICKET_COLUMNS, requester, title
+    and source, by client, time and id; with their clients' positions."""
+    keys, extra = ["client_id", "ticket_id"], ["requester", "title", "source"]
+    if ticket_sla.height == tickets.height and all(ticket_sla[k].equals(tickets[k]) for k in keys):
+        t = ticket_sla.select(TICKET_COLUMNS).hstack(tickets.select(extra))  # every ticket kept, in order
+    else:  # (ticket ids are unique per client in clean tickets)
+        t = ticket_sla.select(TICKET_COLUMNS).join(tickets.select(*keys, *extra), on=keys, how="left",
+                                                   maintain_order="left")
+    t_idx = scope.client_index(t["client_id"])
+    mine = np.isin(t_idx, clients)
+    t, t_idx = t.filter(pl.Series(mine)), t_idx[mine]
+    order = sorted_order([t_idx, sla.epoch_us(t["created_at"])], [t["ticket_id"]])
+    return t[order], t_idx[order]
 
 
 def one_to_one(k: np.ndarray, ti: np.ndarray, contacts: int, tickets: int) -> np.ndarray:
@@ -215,20 +235,26 @@ def _candidates(c, t, c_idx, t_idx, at, created, window_end, wanted, rules) -> p
     return pl.DataFrame({"__c": k, "__t": ti}, schema={"__c": pl.Int64, "__t": pl.Int64})
 
 
-def _by_ref(c: pl.DataFrame, t: pl.DataFrame) -> np.ndarray:
+def _by_ref(c: pl.DataFrame, t: pl.DataFrame, c_idx: np.ndarray, t_idx: np.ndarray) -> np.ndarray:
     """Row in t of the ticket each contact names (-1: none): the same id (`ticket_key`), else
-    the one ticket of the client with the same number (`ticket_number`)."""
-    rows = t.select("client_id", pl.int_range(pl.len()).alias("__t"), ticket_key(pl.col("ticket_id")).alias("__key"),
-                    ticket_number(pl.col("ticket_id")).alias("__num"))
-    exact = rows.unique(["client_id", "__key"], keep="first")
-    number = rows.filter(pl.len().over("client_id", "__num") == 1)
-    refs = c.select("client_id", ticket_key(pl.col("ticket_ref")).alias("__key"),
-                    ticket_number(pl.col("ticket_ref")).alias("__num"))
-    by_key = refs.join(exact.select("client_id", "__key", "__t"), on=["client_id", "__key"], how="left",
-                       maintain_order="left")["__t"]
-    by_num = refs.join(number.select("client_id", "__num", "__t"), on=["client_id", "__num"], how="left",
-                       maintain_order="left")["__t"]
-    return by_key.fill_null(by_num).fill_null(-1).to_numpy()
+    the one ticket of the client with the same number (`ticket_number`). Clients are compared
+    by their scope positions; only the tickets whose key or number some contact names are kept."""
+    named = np.flatnonzero(c["ticket_ref"].is_not_null().to_numpy())
+    out = np.full(c.height, -1, np.int64)
+    if not len(named) or not t.height:
+        return out
+    refs = pl.DataFrame({"__client": c_idx[named], "__ref": c["ticket_ref"].gather(named)}).select(
+        "__client", ticket_key(pl.col("__ref")).alias("__key"), ticket_number(pl.col("__ref")).alias("__num"))
+    rows = pl.DataFrame({"__client": t_idx, "__t": np.arange(t.height), "__id": t["ticket_id"]})
+    found = []
+    for name, how in (("__key", ticket_key), ("__num", ticket_number)):
+        mine = rows.select("__client", "__t", how(pl.col("__id")).alias(name)).filter(
+            pl.col(name).is_in(refs[name].drop_nulls().unique().implode()))
+        mine = mine.unique(["__client", name], keep="first") if name == "__key" \
+            else mine.filter(pl.len().over("__client", name) == 1)  # the one ticket with the number
+        found.append(refs.join(mine, on=["__client", name], how="left", maintain_order="left")["__t"])
+    out[named] = found[0].fill_null(found[1]).fill_null(-1).to_numpy()
+    return out
 
 
 def _proactive(t: pl.DataFrame, contracts: dict[str, Contract]) -> np.ndarray:
@@ -286,14 +312,13 @@ def _scored(pairs, c, t, clock, c_idx, at, created, window, rules) -> pl.DataFra
     score = np.where(has_r | has_s, total / weight, TIME_ONLY * closeness)
     keep = ~(has_r & (r < same)) & ~(~has_r & has_s & (s < SAME_SUBJECT))
     keep &= score >= np.array([x.min_score for x in rules])[c_idx[k]]
-    why = np.where(has_r, "requester_and_time", np.where(has_s, "subject_and_time", "time_only"))
-    frame = pl.DataFrame({
-        "__c": k, "__t": ti, "score": np.round(score, 4), "__r": r, "__s": s, "__why": why,
-        "__gap": gap, "__at": at[k], "__cid": c["contact_id"].gather(k),
-        "__tid": t["ticket_id"].gather(ti),
-    }).filter(pl.Series(keep))
-    return frame.sort(["score", "__at", "__gap", "__cid", "__tid"],
-                      descending=[True, False, False, False, False])
+    why = np.where(has_r, 0, np.where(has_s, 1, 2))  # positions in WHY
+    kept = np.flatnonzero(keep)  # (a NaN score is below min_score: never kept)
+    score = np.round(score, 4)
+    best = kept[sorted_order([-score[kept], at[k[kept]], gap[kept]],
+                             [c["contact_id"].gather(k[kept]), t["ticket_id"].gather(ti[kept])])]
+    return pl.DataFrame({"__c": k[best], "__t": ti[best], "score": score[best], "__r": r[best],
+                         "__s": s[best], "__why": why[best]})
 
 
 # ---------------------------------------------------------------- output rows
@@ -313,8 +338,8 @@ def _contact_rows(c, t, ticket, reason, score, r_score, s_score, window_end, clo
     ids = t["ticket_id"].gather(pl.Series(row)) if t.height else pl.Series([None] * c.height, dtype=pl.String)
     frame = c.with_columns(
         month=_local_month(c, contracts),
-        ticket_id=pl.select(pl.when(pl.lit(pl.Series(has))).then(pl.lit(ids))).to_series(),
-        match=pl.Series(reason.astype(str), dtype=pl.String),
+        ticket_id=_when(has, ids),
+        match=pl.Series(reason.tolist(), dtype=pl.String),
         score=pl.Series(score),
         requester_score=pl.Series(np.round(r_score * 100, 1)),
         subject_score=pl.Series(np.round(s_score * 100, 1)),
@@ -344,29 +369,36 @@ def _why() -> pl.Expr:
             .otherwise(pl.lit("no ticket of the same person or subject logged in the window")))
 
 
+def _when(ok: np.ndarray, values: pl.Series) -> pl.Series:
+    """values where ok, else null."""
+    return pl.select(pl.when(pl.lit(pl.Series(ok))).then(pl.lit(values))).to_series()
+
+
 def _local_month(frame: pl.DataFrame, contracts: dict[str, Contract]) -> pl.Series:
-    """'YYYY-MM' of each row's `at` in its client's time zone."""
-    zones = {cid: contracts[cid].timezone for cid in frame["client_id"].unique().to_list()}
-    zone = pl.col("client_id").replace_strict(zones, default=None)
-    month = pl.lit(None, dtype=pl.String)
-    for z in sorted(set(zones.values())):
-        month = pl.when(zone == z).then(pl.col("at").dt.convert_time_zone(z).dt.strftime("%Y-%m")).otherwise(month)
-    return frame.select(month.alias("month")).to_series()
+    """'YYYY-MM' of each row's `at` in its client's time zone (each zone's rows converted apart)."""
+    zone = frame["client_id"].replace_strict({c: contracts[c].timezone for c in frame["client_id"].unique()})
+    month = pl.Series("month", [None] * frame.height, dtype=pl.String)
+    for z in zone.unique().to_list():
+        rows = (zone == z).arg_true()
+        month = month.scatter(rows, frame["at"].gather(rows).dt.convert_time_zone(z).dt.strftime("%Y-%m"))
+    return month
 
 
-def _ticket_rows(matches: pl.DataFrame, t: pl.DataFrame, clock: Clock, scope: sla.Scope,
-                 t_idx: np.ndarray, created: np.ndarray) -> pl.DataFrame:
-    """Per ticket of the clients with a contact record: its contacts, the first one, the lag
-    and the response time measured from the client's first contact."""
+def _ticket_rows(ticket: np.ndarray, outbound: np.ndarray, c: pl.DataFrame, t: pl.DataFrame, clock: Clock,
+                 scope: sla.Scope, t_idx: np.ndarray, created: np.ndarray) -> pl.DataFrame:
+    """Per ticket of the clients with a contact record (`ticket`: each contact's row in t, -1:
+    none): its contacts, the first one, the lag and the response time measured from the
+    client's first contact."""
     if t.is_empty():
         return pl.DataFrame(schema=_TICKET_SCHEMA)
-    first = (matches.filter(pl.col("ticket_id").is_not_null() & (pl.col("direction") == "outbound"))
-             .sort("at", "contact_id")
-             .group_by("client_id", "ticket_id", maintain_order=True)
-             .agg(pl.len().alias("contacts"), pl.col("contact_id").first().alias("first_contact_id"),
-                  pl.col("at").first().alias("first_contact_at")))
-    frame = t.join(first, on=["client_id", "ticket_id"], how="left", maintain_order="left")
-    has = frame["first_contact_at"].is_not_null().to_numpy()
+    mine = np.flatnonzero((ticket >= 0) & outbound)
+    first = np.full(t.height, c.height)  # contacts are in time order (then id) within a client
+    np.minimum.at(first, ticket[mine], mine)
+    has = first < c.height
+    chosen = pl.Series(np.where(has, first, 0))
+    frame = t.with_columns(contacts=pl.Series(np.bincount(ticket[mine], minlength=t.height)),
+                           first_contact_id=_when(has, c["contact_id"].gather(chosen)),
+                           first_contact_at=_when(has, c["at"].gather(chosen)))
     lane = 2 * t_idx + (frame["calendar"] == "24x7").to_numpy().astype(np.int64)
     start = np.minimum(sla.epoch_us(frame["first_contact_at"]), created)
     f_start = clock.position(lane, start)
@@ -381,13 +413,11 @@ def _ticket_rows(matches: pl.DataFrame, t: pl.DataFrame, clock: Clock, scope: sl
                       np.where(due < scope.as_of[t_idx], "breached", "pending"))
     status = np.where(frame["response_status"].to_numpy() == "excluded", "excluded", status)
     return frame.with_columns(
-        contacts=pl.col("contacts").fill_null(0).cast(pl.Int64),
+        contacts=pl.col("contacts").cast(pl.Int64),
         logged_after_minutes=sla.minutes(logged, has),
         response_from_contact_minutes=sla.minutes(took, has & responded),
-        response_from_contact_due_at=pl.select(pl.when(pl.lit(pl.Series(has))).then(
-            pl.lit(sla.stamp(due)))).to_series(),
-        response_from_contact_status=pl.select(pl.when(pl.lit(pl.Series(has))).then(
-            pl.lit(pl.Series(status.astype(str))))).to_series(),
+        response_from_contact_due_at=_when(has, sla.stamp(due)),
+        response_from_contact_status=_when(has, pl.Series(status.tolist(), dtype=pl.String)),
     ).select(TICKET_CONTACT_COLUMNS)
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from pipelines.core.schemas import TABLES
 from pipelines.ingest.sample.generator import generate_sample, raw_frames
-from pipelines.metrics import contacts
+from pipelines.metrics import contacts, sla
 from pipelines.metrics.stage import compute_metrics
 from tests.metrics_fixtures import contracts, ny
 
@@ -181,6 +181,27 @@ def test_precision_and_recall_on_generated_contacts_with_known_truth():
     assert score["precision"] >= 0.95 and score["recall"] >= 0.95
     kinds = set(truth["kind"])
     assert kinds == {"first", "late", "repeat", "follow_up", "unlogged", "inbound"}
+
+
+def test_the_matching_does_not_depend_on_the_tickets_frames_order():
+    """ticket_sla in the tickets' order (every ticket kept) takes their columns as they stand;
+    any other order joins them by id: the same matches."""
+    from pipelines.clean.stage import clean_tables
+    from pipelines.core.io import ROW, SOURCE
+
+    sample = generate_sample(clients=3, months=3, seed=5, end="2026-10")
+    raw = {name: f.with_columns(pl.all().cast(pl.String)).with_row_index(ROW, offset=1)
+           .with_columns(pl.col(ROW).cast(pl.Int64), pl.lit(f"{name}.csv").alias(SOURCE))
+           for name, f in raw_frames(sample).items()}
+    tables = clean_tables(raw, sample.contracts).tables
+    result = compute_metrics(tables, sample.contracts, "2026-10")
+    assert result.ticket_sla.height == tables["tickets"].height  # the stage took them as they stand
+    scope = sla.make_scope(sample.contracts, result.summary["first_month"], "2026-10")
+    joined = contacts.match_contacts(tables["contacts"], tables["tickets"].reverse(), result.ticket_sla,
+                                     sample.contracts, scope)
+    assert joined.contact_matches.equals(result.contact_matches)
+    assert joined.ticket_contacts.equals(result.ticket_contacts)
+    assert result.contact_matches["ticket_id"].is_not_null().sum() > 400
 
 
 def test_people_compare_by_name_whatever_the_form():
