@@ -419,8 +419,9 @@ def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
             io.write_table(pl.concat([r.ticket_sla for r in results]).sort(TICKET_ROW).drop(TICKET_ROW),
                            out_dir / "ticket_sla.parquet")
         else:
-            io.merge_sorted_parts(parts, out_dir / "ticket_sla.parquet", [TICKET_ROW], chunk_tickets,
-                                  drop=(TICKET_ROW,))
+            # windows of at least a row group: a tiny budget must not mean a window per ticket
+            io.merge_sorted_parts(parts, out_dir / "ticket_sla.parquet", [TICKET_ROW],
+                                  max(chunk_tickets, PART_ROW_GROUP), drop=(TICKET_ROW,))
     combined = MetricsResult(
         ticket_sla=io.scan_table(out_dir, "ticket_sla"),
         client_kpis=pl.concat([r.client_kpis for r in results]).sort("client_id", "month"),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+import polars as pl
 import pytest
 
-from pipelines.core.io import swap_in
+from pipelines.core.io import merge_sorted_parts, swap_in
 
 
 def _folder(path, text):
@@ -68,3 +70,19 @@ def test_pickles_carry_polars_frames_exactly(tmp_path):
     assert back["other"] == (1, "two", None)
     for got, want in zip(back["frames"], data["frames"], strict=True):
         assert got.schema == want.schema and got.equals(want)
+
+
+@pytest.mark.parametrize("window", [1, 7, 10**6])
+def test_merging_sorted_parts_in_windows_equals_one_sort(tmp_path, window):
+    rng = np.random.default_rng(5)
+    frames = []
+    for i in range(3):  # interleaved keys with ties across parts; each part sorted by (row, tie)
+        rows = np.sort(rng.choice(400, size=120, replace=False))
+        frames.append(pl.DataFrame({"row": rows, "tie": [i] * 120, "v": rng.random(120)}).sort("row", "tie"))
+    parts = []
+    for i, frame in enumerate(frames):
+        frame.write_parquet(tmp_path / f"part{i}.parquet", row_group_size=16)
+        parts.append(tmp_path / f"part{i}.parquet")
+    merge_sorted_parts(parts, tmp_path / "out.parquet", ["row", "tie"], window, drop=("tie",))
+    expected = pl.concat(frames).sort("row", "tie").drop("tie")
+    assert pl.read_parquet(tmp_path / "out.parquet").equals(expected)
