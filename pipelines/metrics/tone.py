@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -195,21 +194,18 @@ def _model(comments: pl.DataFrame, fit: dict, max_train: int) -> ToneResult:
     fold_of = np.arange(len(texts)) % CROSS_FOLDS  # interleaved in time: every fold spans every month
     crossed = [(fold_of != k, fold_of == k) for k in range(CROSS_FOLDS) if len(set(labels[fold_of != k])) > 1]
     splits = [(f.train, f.test) for f in timed] + crossed
-    # The fits are independent (each deterministic): two at a time, while the word list scores.
-    with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
-        final = pool.submit(model.fit, labels)  # the saved model: on every training comment
-        fitted = [pool.submit(model.fit_predict, labels, train, test) for train, test in splits]
-        rows = np.concatenate([np.flatnonzero(f.test) for f in timed]) if timed else np.zeros(0, dtype=np.int64)
-        words = lexicon.tone_of(lexicon.compound_scores([texts[i] for i in rows]))
-        lap("lexicon")
-        scores = [f.result() for f in fitted]
-        final.result()
-    lap("fits")
+    scores = [model.fit_predict(labels, train, test) for train, test in splits]
+    lap("folds")
+    rows = np.concatenate([np.flatnonzero(f.test) for f in timed]) if timed else np.zeros(0, dtype=np.int64)
     predicted = np.array(CLASSES)[np.concatenate([p.argmax(axis=1) for p in scores[:len(timed)]])] \
         if timed else np.zeros(0, dtype=str)
+    words = lexicon.tone_of(lexicon.compound_scores([texts[i] for i in rows]))
+    lap("lexicon")
     crossfit = np.zeros((len(texts), len(CLASSES)))
     for (_, test), p in zip(crossed, scores[len(timed):]):
         crossfit[test] = p
+    model.fit(labels)
+    lap("final_fit")
     unscored = np.flatnonzero(~crossfit.any(axis=1))  # a fold whose training rows held one rating
     probabilities = np.zeros((comments.height, len(CLASSES)))
     others = np.ones(comments.height, dtype=bool)
