@@ -34,10 +34,9 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.core import io
+from pipelines.core import io, processes
 from pipelines.core.contracts import Contract, load_contracts
 from pipelines.core.periods import month_index, month_label
-from pipelines.core import processes
 from pipelines.metrics import contacts, coverage, kpis, service_kpis, sla, tone
 from pipelines.metrics.history import TicketEvents
 
@@ -340,7 +339,7 @@ def chunk_budget(tickets: int, chunk_tickets: int, workers: int, largest: int) -
 
 
 def compute_chunk(clean_dir: Path, clients: list[str] | None, contracts: dict[str, Contract], period: str,
-           export_end: datetime | None, first_month: str, part: Path | None) -> tuple[MetricsResult, float, float]:
+                  export_end: datetime | None, first_month: str, part: Path | None) -> tuple[MetricsResult, float, float]:
     """One chunk of clients (None: all of them) read and computed. A chunk's rows of ticket_sla
     get their tickets' places in the clean file (TICKET_ROW) and, with `part`, are written there
     (and left out of the result). Also returns the read's wall and CPU seconds. Runs in a
@@ -404,8 +403,8 @@ def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
         try:
             outcomes = [] if running else [compute_chunk(*job) for job in jobs]
             toned, toned_cpu = time.perf_counter(), time.process_time()  # the workers compute meanwhile
-            tone_s = _tone(clean_dir, out_dir, missing, contracts, period, tone_min_labels)
-            tone_s = round(time.perf_counter() - toned, 3), round(time.process_time() - toned_cpu, 3), tone_s
+            tone_fit = _tone(clean_dir, out_dir, missing, contracts, period, tone_min_labels)
+            tone_s, tone_cpu = round(time.perf_counter() - toned, 3), round(time.process_time() - toned_cpu, 3)
             outcomes = outcomes or processes.finish_workers(running, len(jobs))
         finally:
             processes.stop_workers(running)
@@ -434,14 +433,14 @@ def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
     )
     for name in OUTPUTS[1:]:
         io.write_table(getattr(combined, name), out_dir / f"{name}.parquet")
-    combined.summary["tone"] = tone_s[2]
+    combined.summary["tone"] = tone_fit
     combined.summary["export_end_from"] = "extraction time" if stated else "latest ticket or status event"
     combined.summary["timings_s"] = {"read": round(read_s, 3), **combined.summary["timings_s"],
-                                     "write": round(time.perf_counter() - written, 3), "tone": tone_s[0],
+                                     "write": round(time.perf_counter() - written, 3), "tone": tone_s,
                                      "total": round(time.perf_counter() - started, 3),
                                      "chunks": len(chunks), "workers": workers}
     combined.summary["cpu_s"] = {"read": round(read_cpu, 3), **combined.summary["cpu_s"],
-                                 "write": round(time.process_time() - written_cpu, 3), "tone": tone_s[1],
+                                 "write": round(time.process_time() - written_cpu, 3), "tone": tone_cpu,
                                  "total": round(time.process_time() - cpu_started
                                                 + _children_cpu() - children_started, 3)}
     io.write_json(combined.summary, out_dir / "metrics_summary.json")
