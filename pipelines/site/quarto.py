@@ -15,7 +15,8 @@ renders them: only the pages whose inputs changed, several projects (or parts of
 Navigation is laid out so that a new month leaves the older pages as they were (and so they
 are not rendered again): a page's sidebar lists its own month's reports (one sidebar per
 client and month), and the links to the previous and next month and to all of a client's
-reports are in the page itself.
+reports are in the page itself. Every link names the page's output (`.html`), not its source,
+so a page renders the same whichever other pages are rendered with it.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from pipelines.site.pages import (
     month_pdfs,
     relative_link,
 )
-from pipelines.site.quarto_render import Project
+from pipelines.site.quarto_render import Project, html_of
 from pipelines.validate.health import render_health_html
 
 NAME = "quarto"
@@ -61,6 +62,9 @@ BASE_CONFIG = config.ROOT / "_quarto.yml"
 CODE = quarto_render.CODE  # how a page is made from a notebook (part of a PDF's digest)
 INTERNAL = "_internal"  # the internal site's staging project (client ids never start with "_")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|!])")
+# the classes Quarto's table processing gives a notebook's HTML table, which staging adds itself
+_TABLE_TAG = ('<table class="sr-table">', '<table class="sr-table caption-top table table-sm table-striped small">')
+_TABLE_PART_END = re.compile(r"(</(?:th|td|tr|caption)>)")
 
 
 def available() -> bool:
@@ -118,7 +122,12 @@ def _stage_outputs(cell: dict) -> None:
 
     Quarto turns text/html into exactly that raw block, but any text/html output also makes
     it add require.js and jQuery from a public CDN (for "JavaScript widgets"); text/markdown
-    does not. The downloads an output carries are written beside the page, not rendered."""
+    does not. The downloads an output carries are written beside the page, not rendered.
+
+    Notebook pages are staged with `html-table-processing: none`: otherwise Quarto parses
+    every HTML table back into a Pandoc table (about a third of a page's render time) only to
+    give it Bootstrap's classes and a line break between cells, which is done here instead
+    (the line breaks keep the cells apart in the search index's text)."""
     for output in cell.get("outputs") or []:
         data = output.get("data")
         if output.get("output_type") not in ("display_data", "execute_result") or not data:
@@ -126,7 +135,8 @@ def _stage_outputs(cell: dict) -> None:
         data.pop(FILES_MIME, None)
         data.pop(DATA_MIME, None)
         if "text/html" in data:
-            data["text/markdown"] = _lines(_fence(source_text(data.pop("text/html"))))
+            markup = source_text(data.pop("text/html")).replace(*_TABLE_TAG)
+            data["text/markdown"] = _lines(_fence(_TABLE_PART_END.sub("\\1\n", markup)))
 
 
 def stage_notebook(report, nb: dict, client_name: str | None, stale: dict | None, label: str,
@@ -138,7 +148,7 @@ def stage_notebook(report, nb: dict, client_name: str | None, stale: dict | None
              if not (c.get("cell_type") == "raw" and source_text(c.get("source")).lstrip().startswith("---"))]
     subtitle = report.subtitle or f"{label} · {period_title(report.period)}"
     meta = {"title": plain(report.page_title(client_name)), "subtitle": plain(subtitle),
-            "period": report.period, "notebook": report.notebook}
+            "period": report.period, "notebook": report.notebook, "html-table-processing": "none"}
     if client_name:
         meta["client_name"] = plain(client_name)
     meta["sidebar"] = sidebar or False
@@ -184,7 +194,7 @@ def _config(title: str, render: list[str], sidebars: list[dict], navbar: list) -
 
 
 def _month_sidebar(client, period: str, page_of, pdfs: list[tuple[str, str]]) -> dict:
-    contents = [{"text": plain(r.label), "href": page_of(period, r.notebook)}
+    contents = [{"text": plain(r.label), "href": html_of(page_of(period, r.notebook))}
                 for r in client.months[period].reports.values()]
     contents += [{"text": label, "href": href} for label, href in pdfs]
     return {"id": f"{client.client_id}-{period}", "title": plain(client.name),
@@ -198,9 +208,8 @@ def _client_notebooks(project: Project, client, page_of, pdf_of) -> None:
         project.sidebars.append(sidebar)
         for report in month.reports.values():
             page = page_of(period, report.notebook)
-            html_of = lambda p, nb: re.sub(r"\.ipynb$", ".html", page_of(p, nb))  # noqa: E731
             nav = environment().get_template("month_nav.html.j2").render(
-                nav=month_nav(client, period, report.notebook, html_of, "index.html"),
+                nav=month_nav(client, period, report.notebook, lambda p, nb: html_of(page_of(p, nb)), "index.html"),
                 link=relative_link(page))
             nb = read_notebook(report.path)
             downloads = attachments(nb)  # before staging, which takes them out of the outputs
@@ -240,8 +249,8 @@ def internal_project(job: PublishJob) -> Project:
 
 
 def _navbar() -> list[dict]:
-    return [{"text": "Home", "href": "index.qmd"}, {"text": "Methodology", "href": "methodology.qmd"},
-            {"text": "Data health", "href": "data-health.qmd"}]
+    return [{"text": "Home", "href": "index.html"}, {"text": "Methodology", "href": "methodology.html"},
+            {"text": "Data health", "href": "data-health.html"}]
 
 
 def bundle_project(job: PublishJob, cid: str) -> Project:
@@ -256,8 +265,8 @@ def bundle_project(job: PublishJob, cid: str) -> Project:
     _client_notebooks(project, client, lambda p, nb: f"{p}/{nb}.ipynb", pdf_of)
     months = environment().get_template("client_months.html.j2").render(
         periods=client_months(client, lambda p, nb: f"{p}/{nb}.html", pdf_of), link=lambda t: t)
-    intro = ("How each figure is computed is on the [methodology](methodology.qmd) page; the state of "
-             "the data behind them on the [data health](data-health.qmd) page.\n\n")
+    intro = ("How each figure is computed is on the [methodology](methodology.html) page; the state of "
+             "the data behind them on the [data health](data-health.html) page.\n\n")
     project.add("index.qmd", _page({"title": plain(client.name), "sidebar": False, "toc": False},
                                    intro + _fence(months)))
     project.add("methodology.qmd", _methodology_page())

@@ -1,14 +1,15 @@
 """Rendering staged Quarto projects: only what changed, and so that the result opens from disk.
 
-Quarto has no incremental project render, and a render costs ~2-3 CPU-seconds of start-up
-(it compiles the Bootstrap theme every time) plus ~1 CPU-second a page, whatever its size.
+Quarto has no incremental project render, and each `quarto render` costs ~2 CPU-seconds of
+start-up (project context, the Bootstrap theme compiled again) plus ~0.7 CPU-second a page.
 So each staging project keeps its `_site/` between publishes, with a manifest of content
-hashes: a page is rendered again only when its staged file or the sidebar it shows changed
-(`quarto render <page> <page> ...`; each page comes out byte-identical to a full render).
-Anything shared by every page (the configuration apart from the render list and the
-sidebars, the stylesheet, the Quarto executable, this package's staging code) changing, or
-a page going away, means a full render. When fewer projects than cores have work, a
-project's pages are split between several processes (`_render_shards`).
+hashes: a page is rendered again only when its staged file or the sidebar it shows changed.
+Those pages are rendered as a project of their own that holds only them (`_render_groups`):
+`quarto render <page> <page> ...` would start Quarto again for every page. Anything shared by
+every page (the configuration apart from the render list and the sidebars, the stylesheet,
+the Quarto executable, this package's staging code) changing, or a page going away, means a
+full render. When fewer projects than cores have work, a project's pages are split between
+several processes.
 
 Quarto 1.7 also loads `quarto.js` as an ES module, which browsers refuse from `file://`,
 and its search fetches `search.json`, which they refuse too; `make_offline` rewrites the
@@ -37,6 +38,12 @@ KEEP = {"_site", ".quarto", MANIFEST}  # in a staging project: Quarto's output a
 PAGE_SUFFIXES = (".ipynb", ".qmd")
 CODE = [Path(__file__), Path(__file__).with_name("quarto.py")]
 SHARD_PAGES = 2  # fewest pages worth a process of their own (each starts in ~2-3 CPU-s, a page ~1)
+# Quarto's own per-project cache (Deno KV): it memoises the theme's exported colour variables,
+# a parse of all of Bootstrap's SCSS that costs ~1.5 CPU-s and is the same for every project.
+# It is kept across full renders, and a project without one starts from a copy of the first
+# one made (`SEED`, beside the staging projects).
+PROJECT_CACHE = Path(".quarto") / "project-cache"
+SEED = ".project-cache"
 
 
 @dataclass
@@ -80,7 +87,7 @@ def page_keys(project: Project, quarto: Path) -> tuple[str, dict[str, str]]:
                     *(p.read_bytes() for p in CODE))
     keys = {}
     for page in project.pages:
-        sidebar = next((s for s in project.sidebars if _contains(s.get("contents"), page)), None)
+        sidebar = next((s for s in project.sidebars if _contains(s.get("contents"), html_of(page))), None)
         keys[page] = digest(project.files[page], json.dumps(sidebar, sort_keys=True))
     return common, keys
 
@@ -93,7 +100,7 @@ def plan(project: Project, quarto: Path) -> tuple[str, list[str]]:
     rendered = project.folder / "_site"
     if known.get("common") != common or not rendered.is_dir() or set(known.get("pages", {})) - set(keys):
         return "full", list(project.pages)
-    changed = [p for p, key in keys.items() if known["pages"].get(p) != key or not (rendered / _html_of(p)).exists()]
+    changed = [p for p, key in keys.items() if known["pages"].get(p) != key or not (rendered / html_of(p)).exists()]
     return ("pages", changed) if changed else ("none", [])
 
 
@@ -133,21 +140,28 @@ def prepare(quarto: Path, project: Project) -> tuple[str, list[str]]:
 def render(quarto: Path, project: Project, todo: tuple[str, list[str]], shards: int = 1) -> int:
     """Render `todo` (from `prepare`) in `project`, publish it into `project.out`; returns its
     pages. With shards > 1 (cores that would otherwise wait), the pages are split between that
-    many `quarto render` processes, the others in copies of the project (`_render_shards`)."""
+    many `quarto render` processes (`_render_groups`)."""
     how, pages = todo
     manifest = project.folder / MANIFEST
     if how == "full":
         manifest.unlink(missing_ok=True)
-        for leftover in ("_site", ".quarto"):
-            shutil.rmtree(project.folder / leftover, ignore_errors=True)
+        shutil.rmtree(project.folder / "_site", ignore_errors=True)
+        for leftover in (project.folder / ".quarto").glob("*"):
+            if leftover.name != PROJECT_CACHE.name:
+                shutil.rmtree(leftover, ignore_errors=True)
+    seed, cache = project.folder.parent / SEED, project.folder / PROJECT_CACHE
+    if how != "none" and not cache.exists() and seed.exists():
+        shutil.copytree(seed, cache)
     split = how != "none" and shards > 1 and len(pages) >= SHARD_PAGES * shards
-    groups = [pages[i::shards] for i in range(shards)] if split else []
+    groups = [pages[i::shards] for i in range(shards)] if split else [pages] if how == "pages" else []
     if groups:
-        _render_shards(quarto, project.folder, groups)
-    elif how != "none":
-        _quarto(quarto, project.folder, [] if how == "full" else pages)
+        _render_groups(quarto, project, groups)
+    elif how == "full":
+        _quarto(quarto, project.folder, [])
+    if cache.exists() and not seed.exists():
+        _share(cache, seed)
     common, keys = page_keys(project, quarto)
-    last = {"how": how, "pages": len(pages)} | ({"shards": len(groups)} if groups else {})
+    last = {"how": how, "pages": len(pages)} | ({"shards": len(groups)} if split else {})
     write_json({"common": common, "pages": keys, "last": last}, manifest)
     shutil.copytree(project.folder / "_site", project.out, dirs_exist_ok=True)
     make_offline(project.out)
@@ -156,32 +170,58 @@ def render(quarto: Path, project: Project, todo: tuple[str, list[str]], shards: 
     return sum(1 for _ in project.out.rglob("*.html"))
 
 
-def _render_shards(quarto: Path, folder: Path, groups: list[list[str]]) -> None:
-    """Render each group of pages in its own process: the first in `folder`, the others in
-    copies of it (Quarto cannot share a project folder), then bring their pages, index entries
-    and search entries back into `folder`. Each page comes out as a render in `folder` gives."""
-    copies = [folder.with_name(f".{folder.name}.shard{i}") for i in range(1, len(groups))]
+def _share(cache: Path, seed: Path) -> None:
+    """Copy `cache` to `seed` whole or not at all (projects rendering at once may race)."""
+    partial = seed.with_name(f"{seed.name}.{os.getpid()}.{id(cache)}")
+    shutil.copytree(cache, partial)
     try:
-        for copy in copies:
-            shutil.rmtree(copy, ignore_errors=True)
-            shutil.copytree(folder, copy, symlinks=True)
+        partial.rename(seed)
+    except OSError:  # another project made the seed first
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def _render_groups(quarto: Path, project: Project, groups: list[list[str]]) -> None:
+    """Render each group of pages, at once, as a project of its own beside `project.folder`:
+    the configuration with the group as its render list, the shared files and the group's pages.
+    A project render starts Quarto once (`quarto render a b` starts it again for every page, at
+    ~1.2 CPU-s each). The pages and their figures come back into `project.folder/_site`, as a
+    full render gives them (every link names a page's output, so a page does not depend on
+    what is rendered with it), and their entries replace theirs in its search index."""
+    folder, site = project.folder, project.folder / "_site"
+    parts = [folder.with_name(f".{folder.name}.part{i}") for i in range(len(groups))]
+    shared = {p: b for p, b in project.files.items() if p not in project.pages}
+    try:
+        for part, group in zip(parts, groups):
+            shutil.rmtree(part, ignore_errors=True)
+            config = json.loads(json.dumps(project.config))
+            config["project"]["render"] = group
+            files = shared | {p: project.files[p] for p in group}
+            files["_quarto.yml"] = yaml.safe_dump(config, sort_keys=False, allow_unicode=True).encode()
+            for rel, data in files.items():
+                (part / rel).parent.mkdir(parents=True, exist_ok=True)
+                (part / rel).write_bytes(data)
+            if (folder / PROJECT_CACHE).exists():
+                shutil.copytree(folder / PROJECT_CACHE, part / PROJECT_CACHE)
         with ThreadPoolExecutor(max_workers=len(groups)) as pool:
-            list(pool.map(lambda job: _quarto(quarto, job[0], job[1]), zip([folder, *copies], groups)))
+            list(pool.map(lambda part: _quarto(quarto, part, []), parts))
+        if not site.is_dir():  # a full render, split: the libraries and assets come with the first part
+            shutil.copytree(parts[0] / "_site", site)
         search = _search_entries(folder)
-        for copy, group in zip(copies, groups[1:]):
-            html = {_html_of(p) for p in group}
-            for page in group:
-                for rel in (f"_site/{_html_of(page)}", f".quarto/idx/{page}.json"):
-                    if (copy / rel).exists():
-                        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-                        shutil.copy2(copy / rel, folder / rel)
+        for part, group in zip(parts, groups):
+            html = {html_of(p) for p in group}
+            for page in html:
+                figures = f"{page.removesuffix('.html')}_files"
+                shutil.rmtree(site / figures, ignore_errors=True)
+                if (part / "_site" / figures).is_dir():
+                    shutil.copytree(part / "_site" / figures, site / figures)
+                (site / page).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(part / "_site" / page, site / page)
             search = [e for e in search if e["href"].split("#")[0] not in html] + \
-                     [e for e in _search_entries(copy) if e["href"].split("#")[0] in html]
-        if search:
-            write_json(search, folder / "_site" / "search.json")
+                     [e for e in _search_entries(part) if e["href"].split("#")[0] in html]
+        write_json(search, site / "search.json")
     finally:
-        for copy in copies:
-            shutil.rmtree(copy, ignore_errors=True)
+        for part in parts:
+            shutil.rmtree(part, ignore_errors=True)
 
 
 def _search_entries(folder: Path) -> list[dict]:
@@ -189,7 +229,8 @@ def _search_entries(folder: Path) -> list[dict]:
     return read_json(path) if path.exists() else []
 
 
-def _html_of(page: str) -> str:
+def html_of(page: str) -> str:
+    """The output of a page (`2026-10/monthly_report.ipynb` -> `2026-10/monthly_report.html`)."""
     return re.sub(r"\.(ipynb|qmd)$", ".html", page)
 
 
@@ -203,7 +244,7 @@ def last_render(folder: Path) -> dict:
 def forget_others(staging: Path, keep: set[str]) -> None:
     """Remove staging projects of clients no longer published."""
     for folder in staging.iterdir() if staging.is_dir() else []:
-        if folder.is_dir() and folder.name not in keep:
+        if folder.is_dir() and folder.name not in keep and folder.name != SEED:
             shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -21,15 +21,15 @@ from pipelines.site.quarto_render import last_render
 from tests.publish_fixtures import CLIENTS, XSS_NAME, tickets_of, write_build, write_reports
 from tests.site.conftest import Watch, visit_all
 
-# stand-in for `quarto render [PAGE ...] --quiet` in a project folder: records the call and
-# writes an HTML file for each page rendered (every page of the render list without PAGEs)
+# stand-in for `quarto render [PAGE ...] --quiet` in a project folder: records the folder and
+# the pages rendered (the render list without PAGEs) and writes an HTML file for each
 FAKE_QUARTO = f"""#!{sys.executable}
 import sys, pathlib, yaml
 args = [a for a in sys.argv[1:] if not a.startswith("-")]
 assert args[0] == "render", args
 pages = args[1:] or yaml.safe_load(open("_quarto.yml"))["project"]["render"]
 with open(pathlib.Path(sys.argv[0]).parent / "calls.txt", "a") as calls:
-    calls.write(pathlib.Path.cwd().name + " " + " ".join(args[1:]) + "\\n")
+    calls.write(pathlib.Path.cwd().name + " " + " ".join(pages) + "\\n")
 for page in pages:
     out = pathlib.Path("_site") / page.rsplit(".", 1)[0]
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -58,10 +58,12 @@ def fake_quarto(tmp_path, monkeypatch):
 
 
 def calls(fake_quarto) -> list[str]:
+    """The renders since the last call: "<project> <page> ...", a render of some of a project's
+    pages (in a project of their own, `.<project>.part<i>`) as "<project>: <page> ..."."""
     path = fake_quarto.parent / "calls.txt"
     calls = path.read_text().splitlines() if path.exists() else []
     path.unlink(missing_ok=True)
-    return sorted(calls)
+    return sorted(re.sub(r"^\.(.+)\.part\d+ ", r"\1: ", call) for call in calls)
 
 
 def front(path) -> dict:
@@ -99,7 +101,7 @@ def test_site_project_has_an_explicit_render_list_and_a_sidebar_per_client_and_m
         assert all("*" not in r and "_failed" not in r and (staging / cid / r).exists() for r in render)
         assert [s["id"] for s in conf["website"]["sidebar"]] == [f"{cid}-{p}" for p in ("2026-10", "2026-09")]
         assert (paths["site"] / "clients" / cid / "2026-10" / "monthly_report.html").read_text() == "<html><body>rendered</body></html>"
-    assert sorted(calls(fake_quarto)) == sorted(["_internal ", *(f"{c} " for c in CLIENTS)])
+    assert [c.split()[0] for c in calls(fake_quarto)] == sorted(["_internal", *CLIENTS])  # each whole, once
 
 
 def test_staged_notebooks_escape_names_and_carry_the_stale_notice(paths, fake_quarto):
@@ -154,14 +156,14 @@ def test_only_what_changed_is_rendered_again(paths, fake_quarto, tmp_path, monke
     nb["cells"][3]["source"] = "## Service levels\n\nRe-run with corrected data."
     notebook.write_text(json.dumps(nb))
     publish(**paths)
-    assert calls(fake_quarto) == ["zenith-law 2026-10/sla_trends.ipynb"]  # once, for its bundle
+    assert calls(fake_quarto) == ["zenith-law: 2026-10/sla_trends.ipynb"]  # once, for its bundle
 
     (paths["reports"] / "2026-08" / "zenith-law").mkdir(parents=True)  # a new month: new sidebars
     shutil.copy(notebook, paths["reports"] / "2026-08" / "zenith-law" / "sla_trends.ipynb")
     publish(**paths)
     done = calls(fake_quarto)
-    assert [c.split()[0] for c in done] == ["_internal", "zenith-law"]
-    assert done[0] == "_internal index.qmd"  # the home table has a new column
+    assert [c.split()[0] for c in done] == ["_internal:", "zenith-law:"]
+    assert done[0] == "_internal: index.qmd"  # the home table has a new column
     assert "2026-08/sla_trends.ipynb" in done[1] and "2026-10/" not in done[1]
     assert "2026-09/sla_trends.ipynb" in done[1]  # its "previous month" link is new
     assert (paths["site"] / "clients" / "harbor-dental" / "2026-10" / "monthly_report.html").exists()  # kept
@@ -170,7 +172,9 @@ def test_only_what_changed_is_rendered_again(paths, fake_quarto, tmp_path, monke
     stylesheet.write_text(quarto.QUARTO_STYLESHEET.read_text() + "h1 { color: navy; }\n")
     monkeypatch.setattr(quarto, "QUARTO_STYLESHEET", stylesheet)
     publish(**paths)  # what every page shares changed: every project again, whole
-    assert calls(fake_quarto) == sorted(["_internal ", *(f"{c} " for c in CLIENTS)])
+    done = calls(fake_quarto)
+    assert [c.split()[0] for c in done] == sorted(["_internal", *CLIENTS])
+    assert "index.qmd" in done[0] and "2026-10/portfolio.ipynb" in done[0]
 
 
 # ---------------------------------------------------------------- a real Quarto
@@ -210,6 +214,8 @@ def rendered(tmp_path_factory):
                          for period in ("2026-10", "2026-09") for name in ("sla_trends", "monthly_report")):
             nb = json.loads(notebook.read_text())
             nb["cells"][3]["source"] = f"## Service levels\n\nRe-run with corrected data ({notebook.parent.parent.name})."
+            chart = nb["cells"][6]["outputs"][0]["data"]  # and a new chart, which Quarto writes as a file
+            chart["image/svg+xml"] = "".join(chart["image/svg+xml"]).replace("96%", "91%")
             notebook.write_text(json.dumps(nb))
         mp.setattr(os, "cpu_count", lambda: 2)  # one project to render, two cores: its pages split in two
         _publish_real(p["reports"].parent, mp)
@@ -220,6 +226,15 @@ def rendered(tmp_path_factory):
 
 def _html(folder: Path) -> dict[str, str]:
     return {p.relative_to(folder).as_posix(): p.read_text() for p in sorted(folder.rglob("*.html"))}
+
+
+def _files(folder: Path) -> dict[str, object]:
+    """Every file's bytes; the search index as a set of entries (its order is not kept)."""
+    files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    for name in [n for n in files if n.rsplit("/", 1)[-1] in ("search.json", "search.js")]:
+        text = files.pop(name).decode().removeprefix("window.servicereviewSearch = ").removesuffix(";\n")
+        files[name] = sorted(json.dumps(e, sort_keys=True) for e in json.loads(text))
+    return files
 
 
 @pytest.mark.parametrize("where", ["site", "bundle"])
@@ -283,7 +298,7 @@ def test_an_incremental_publish_gives_the_pages_of_a_full_one(rendered, tmp_path
     full = _publish_real(tmp_path, monkeypatch)
     assert last_render(full["build"] / "publish" / "quarto" / "_internal")["how"] == "full"
     for a, b in ((rendered["site"], full["site"]), (rendered["site_clients"], full["site_clients"])):
-        incremental, scratch = _html(a), _html(b)
+        incremental, scratch = _files(a), _files(b)
         assert incremental.keys() == scratch.keys()
         assert [rel for rel in scratch if incremental[rel] != scratch[rel]] == []
 
