@@ -128,6 +128,11 @@ def merge_sorted_parts(parts: list[Path], path: Path, by: list[str], window: int
     return _atomic(path, lambda tmp: pl.concat(windows).sink_parquet(tmp))
 
 
+def concat_parts(parts: list[Path], path: Path) -> Path:
+    """Parquet parts one after another in one file, atomically, without holding them in memory."""
+    return _atomic(path, lambda tmp: pl.concat([pl.scan_parquet(p) for p in parts]).sink_parquet(tmp))
+
+
 def write_csv(frame: pl.DataFrame, path: Path) -> Path:
     """Write CSV atomically, LF line endings (stable bytes for committed files)."""
     return _atomic(path, lambda tmp: frame.write_csv(tmp, line_terminator="\n"))

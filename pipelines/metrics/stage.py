@@ -43,6 +43,7 @@ from pipelines.metrics.history import TicketEvents
 OPTIONAL_TABLES = ("ticket_events", "surveys", "outages", "time_entries", "devices", "contacts")
 OUTPUTS = ("ticket_sla", "client_kpis", "client_kpis_by_priority", "client_uptime", "client_kpi_coverage",
            "contact_matches", "ticket_contacts")
+PER_CONTACT = ("contact_matches", "ticket_contacts")  # as large as the contacts and the tickets: written per chunk
 SERVICE_COLUMNS = ["uptime_pct", "planned_maintenance_minutes", "hours_logged", "onsite_visits",
                    "cost_per_ticket", "patch_compliance_pct", "patch_compliance_n",
                    "service_credit_pct"]
@@ -72,13 +73,13 @@ READ_COLUMNS = {
 class MetricsResult:
     """The metrics stage's outputs (see OUTPUTS) and its run summary."""
 
-    ticket_sla: pl.DataFrame | pl.LazyFrame  # lazy from metrics_folder: a scan of the written file
+    ticket_sla: pl.DataFrame | pl.LazyFrame  # lazy from metrics_folder (so are PER_CONTACT): the written file
     client_kpis: pl.DataFrame
     client_kpis_by_priority: pl.DataFrame
     client_uptime: pl.DataFrame
     client_kpi_coverage: pl.DataFrame
-    contact_matches: pl.DataFrame = field(default_factory=lambda: contacts.empty().contact_matches)
-    ticket_contacts: pl.DataFrame = field(default_factory=lambda: contacts.empty().ticket_contacts)
+    contact_matches: pl.DataFrame | pl.LazyFrame = field(default_factory=lambda: contacts.empty().contact_matches)
+    ticket_contacts: pl.DataFrame | pl.LazyFrame = field(default_factory=lambda: contacts.empty().ticket_contacts)
     summary: dict = field(default_factory=dict)
 
 
@@ -341,9 +342,9 @@ def chunk_budget(tickets: int, chunk_tickets: int, workers: int, largest: int) -
 def compute_chunk(clean_dir: Path, clients: list[str] | None, contracts: dict[str, Contract], period: str,
                   export_end: datetime | None, first_month: str, part: Path | None) -> tuple[MetricsResult, float, float]:
     """One chunk of clients (None: all of them) read and computed. A chunk's rows of ticket_sla
-    get their tickets' places in the clean file (TICKET_ROW) and, with `part`, are written there
-    (and left out of the result). Also returns the read's wall and CPU seconds. Runs in a
-    worker process too."""
+    get their tickets' places in the clean file (TICKET_ROW) and, with `part`, are written there,
+    its PER_CONTACT tables beside it (`_part_of`), and left out of the result. Also returns the
+    read's wall and CPU seconds. Runs in a worker process too."""
     clock, used = time.perf_counter(), time.process_time()
     tables = io.read_clean(clean_dir, clients, READ_COLUMNS, None if clients is None else {"tickets": TICKET_ROW})
     read_s, read_cpu = time.perf_counter() - clock, time.process_time() - used
@@ -355,7 +356,14 @@ def compute_chunk(clean_dir: Path, clients: list[str] | None, contracts: dict[st
     if part is not None:
         io.write_table(result.ticket_sla, part, row_group_size=PART_ROW_GROUP)
         result.ticket_sla = result.ticket_sla.clear()
+        for name in PER_CONTACT:
+            io.write_table(getattr(result, name), _part_of(part, name))
+            setattr(result, name, getattr(result, name).clear())
     return result, read_s, read_cpu
+
+
+def _part_of(part: Path, name: str) -> Path:
+    return part.with_name(f"{part.stem}.{name}.parquet")
 
 
 def _children_cpu() -> float:
@@ -375,7 +383,8 @@ def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
     clients first; ticket_sla keeps the clean tickets' order). From PARALLEL_TICKETS tickets the
     chunks are computed by `workers` processes at once (see `metrics_workers`; each then holds
     a chunk of `chunk_tickets / workers`). The result holds the client-month tables; its
-    `ticket_sla` is a lazy scan of the written file (it may not fit in memory).
+    `ticket_sla` and PER_CONTACT tables are lazy scans of the written files (they may not fit
+    in memory).
 
     Comment tone is estimated over every client's surveys (below `tone_min_labels` rated
     comments, default SERVICEREVIEW_TONE_MIN_LABELS or 2,000, from the word list), while the
@@ -421,18 +430,24 @@ def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
             # windows of at least a row group: a tiny budget must not mean a window per ticket
             io.merge_sorted_parts(parts, out_dir / "ticket_sla.parquet", [TICKET_ROW],
                                   max(chunk_tickets, PART_ROW_GROUP), drop=(TICKET_ROW,))
+        for name in PER_CONTACT:  # each chunk's sorted by client first, and the chunks are in client order
+            if in_memory:
+                io.write_table(pl.concat([getattr(r, name) for r in results]), out_dir / f"{name}.parquet")
+            else:
+                io.concat_parts([_part_of(part, name) for part in parts], out_dir / f"{name}.parquet")
     combined = MetricsResult(
         ticket_sla=io.scan_table(out_dir, "ticket_sla"),
         client_kpis=pl.concat([r.client_kpis for r in results]).sort("client_id", "month"),
         client_kpis_by_priority=pl.concat([r.client_kpis_by_priority for r in results]),
         client_uptime=pl.concat([r.client_uptime for r in results]).sort("client_id", "month", "service"),
         client_kpi_coverage=pl.concat([r.client_kpi_coverage for r in results]).sort("client_id", "month", "kpi"),
-        contact_matches=pl.concat([r.contact_matches for r in results]),  # each sorted by client first
-        ticket_contacts=pl.concat([r.ticket_contacts for r in results]),
+        contact_matches=io.scan_table(out_dir, "contact_matches"),
+        ticket_contacts=io.scan_table(out_dir, "ticket_contacts"),
         summary=combine_summaries([r.summary for r in results]),
     )
     for name in OUTPUTS[1:]:
-        io.write_table(getattr(combined, name), out_dir / f"{name}.parquet")
+        if name not in PER_CONTACT:
+            io.write_table(getattr(combined, name), out_dir / f"{name}.parquet")
     combined.summary["tone"] = tone_fit
     combined.summary["export_end_from"] = "extraction time" if stated else "latest ticket or status event"
     combined.summary["timings_s"] = {"read": round(read_s, 3), **combined.summary["timings_s"],
