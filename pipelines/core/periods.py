@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+import polars as pl
+
 PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 _NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
           "September", "October", "November", "December")
@@ -64,3 +66,14 @@ def parse_periods(text: str | None) -> list[str] | None:
     if sep and month_index(last) < month_index(first):
         raise ValueError(f"--period {text!r}: the range ends before it starts")
     return months_between(first, last) if sep else [first]
+
+
+def local_months(client_id: pl.Series, at: pl.Series, zones: dict[str, str]) -> pl.Series:
+    """'YYYY-MM' of each instant `at` in its client's time zone (`zones`: client id -> IANA
+    zone; null for a client not in it), each zone's rows converted apart."""
+    zone = client_id.replace_strict(zones, default=None, return_dtype=pl.String)
+    month = pl.repeat(None, len(at), dtype=pl.String, eager=True).alias("month")
+    for z in zone.drop_nulls().unique().sort().to_list():
+        rows = (zone == z).arg_true()
+        month = month.scatter(rows, at.gather(rows).dt.convert_time_zone(z).dt.strftime("%Y-%m"))
+    return month

@@ -42,6 +42,7 @@ from rapidfuzz import fuzz, process
 
 from pipelines.core.business_time import MINUTE, NEVER, Clock
 from pipelines.core.contracts import Contract
+from pipelines.core.periods import local_months
 from pipelines.core.schemas import UTC_TS, ticket_key, ticket_number
 from pipelines.metrics import sla
 from pipelines.metrics.ordering import sorted_order
@@ -337,7 +338,7 @@ def _contact_rows(c, t, ticket, reason, score, r_score, s_score, window_end, clo
         after[has] = sign * (clock.position(lane[has], later) - clock.position(lane[has], earlier))
     ids = t["ticket_id"].gather(pl.Series(row)) if t.height else pl.Series([None] * c.height, dtype=pl.String)
     frame = c.with_columns(
-        month=_local_month(c, contracts),
+        month=local_months(c["client_id"], c["at"], {k: contracts[k].timezone for k in c["client_id"].unique()}),
         ticket_id=_when(has, ids),
         match=pl.Series(reason.tolist(), dtype=pl.String),
         score=pl.Series(score),
@@ -372,16 +373,6 @@ def _why() -> pl.Expr:
 def _when(ok: np.ndarray, values: pl.Series) -> pl.Series:
     """values where ok, else null."""
     return pl.select(pl.when(pl.lit(pl.Series(ok))).then(pl.lit(values))).to_series()
-
-
-def _local_month(frame: pl.DataFrame, contracts: dict[str, Contract]) -> pl.Series:
-    """'YYYY-MM' of each row's `at` in its client's time zone (each zone's rows converted apart)."""
-    zone = frame["client_id"].replace_strict({c: contracts[c].timezone for c in frame["client_id"].unique()})
-    month = pl.Series("month", [None] * frame.height, dtype=pl.String)
-    for z in zone.unique().to_list():
-        rows = (zone == z).arg_true()
-        month = month.scatter(rows, frame["at"].gather(rows).dt.convert_time_zone(z).dt.strftime("%Y-%m"))
-    return month
 
 
 def _ticket_rows(ticket: np.ndarray, outbound: np.ndarray, c: pl.DataFrame, t: pl.DataFrame, clock: Clock,

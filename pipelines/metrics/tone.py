@@ -45,6 +45,7 @@ import polars as pl
 
 from pipelines.core import io
 from pipelines.core.contracts import Contract
+from pipelines.core.periods import local_months
 from pipelines.metrics import lexicon
 from pipelines.metrics.tone_model import CLASSES, CLASSIFIER, FEATURES, ToneModel
 
@@ -117,20 +118,11 @@ def labelled_comments(surveys: pl.DataFrame | None, contracts: dict[str, Contrac
     schema = {c: COLUMNS[c] for c in ("ticket_id", "client_id", "responded_at", "month", "sentiment")}
     if surveys is None or surveys.is_empty():
         return pl.DataFrame(schema=schema | {"comment": pl.String})
-    zones = pl.DataFrame({"client_id": list(contracts), "zone": [k.timezone for k in contracts.values()]},
-                         schema={"client_id": pl.String, "zone": pl.String})
-    parts = []  # one time zone at a time (many clients share one)
-    for (zone,), part in surveys.join(zones, on="client_id").partition_by("zone", as_dict=True).items():
-        local = pl.col("responded_at").dt.convert_time_zone(zone)
-        parts.append(part.with_columns(local.dt.strftime("%Y-%m").alias("month")))
-    frame = pl.concat(parts) if parts else pl.DataFrame(schema=schema | {"comment": pl.String})
-    return (
-        frame.with_columns(pl.col("comment").str.strip_chars())
-        .filter((pl.col("month") <= period) & pl.col("sentiment").is_in(CLASSES)
-                & (pl.col("comment").str.len_chars() > 0))
-        .select(*schema, "comment")
-        .sort("responded_at", "client_id", "ticket_id")
-    )
+    rated = (surveys.select("ticket_id", "client_id", "responded_at", "sentiment", pl.col("comment").str.strip_chars())
+             .filter(pl.col("sentiment").is_in(CLASSES) & (pl.col("comment").str.len_chars() > 0)))
+    month = local_months(rated["client_id"], rated["responded_at"], {c: k.timezone for c, k in contracts.items()})
+    return (rated.with_columns(month).filter(pl.col("month") <= period)  # (null: a client without a contract)
+            .select(*schema, "comment").sort("responded_at", "client_id", "ticket_id", maintain_order=True))
 
 
 def estimate_tone(surveys: pl.DataFrame | None, contracts: dict[str, Contract], period: str,
