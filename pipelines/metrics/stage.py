@@ -465,7 +465,7 @@ def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
 def _tone(clean_dir: Path, out_dir: Path, missing: set[str], contracts: dict[str, Contract], period: str,
           tone_min_labels: int | None) -> dict:
     """Comment tone over every client's surveys, written to out_dir; its fit in brief."""
-    surveys = None if "surveys" in missing else io.read_table(clean_dir, "surveys", READ_COLUMNS["surveys"])
+    surveys = None if "surveys" in missing else io.scan_table(clean_dir, "surveys")  # its rated comments only
     min_labels = tone.min_labels_setting() if tone_min_labels is None else tone_min_labels
     estimated = tone.estimate_tone(surveys, contracts, period, min_labels, tone.max_train_setting())
     tone.write_tone(estimated, out_dir)

@@ -111,21 +111,23 @@ def _whole_number(name: str, default: int, what: str) -> int:
     return int(raw)
 
 
-def labelled_comments(surveys: pl.DataFrame | None, contracts: dict[str, Contract],
+def labelled_comments(surveys: pl.DataFrame | pl.LazyFrame | None, contracts: dict[str, Contract],
                       period: str) -> pl.DataFrame:
     """Rated surveys with a comment, of every client, answered up to the end of `period` in
-    the client's local time; with `month`, oldest first."""
+    the client's local time; with `month`, oldest first. (`surveys` may be a scan of the
+    table: only these rows and columns are then read.)"""
     schema = {c: COLUMNS[c] for c in ("ticket_id", "client_id", "responded_at", "month", "sentiment")}
-    if surveys is None or surveys.is_empty():
+    rated = None if surveys is None else (
+        surveys.lazy().select("ticket_id", "client_id", "responded_at", "sentiment", pl.col("comment").str.strip_chars())
+        .filter(pl.col("sentiment").is_in(CLASSES) & (pl.col("comment").str.len_chars() > 0)).collect())
+    if rated is None or rated.is_empty():
         return pl.DataFrame(schema=schema | {"comment": pl.String})
-    rated = (surveys.select("ticket_id", "client_id", "responded_at", "sentiment", pl.col("comment").str.strip_chars())
-             .filter(pl.col("sentiment").is_in(CLASSES) & (pl.col("comment").str.len_chars() > 0)))
     month = local_months(rated["client_id"], rated["responded_at"], {c: k.timezone for c, k in contracts.items()})
     return (rated.with_columns(month).filter(pl.col("month") <= period)  # (null: a client without a contract)
             .select(*schema, "comment").sort("responded_at", "client_id", "ticket_id", maintain_order=True))
 
 
-def estimate_tone(surveys: pl.DataFrame | None, contracts: dict[str, Contract], period: str,
+def estimate_tone(surveys: pl.DataFrame | pl.LazyFrame | None, contracts: dict[str, Contract], period: str,
                   min_labels: int = MIN_LABELS, max_train: int = MAX_TRAIN) -> ToneResult:
     """Tone of every comment up to `period`: the trained model, or the word list when there
     are fewer than `min_labels` labelled comments (see the module docstring)."""
