@@ -268,18 +268,21 @@ def _proactive(t: pl.DataFrame, contracts: dict[str, Contract]) -> np.ndarray:
                   maintain_order="left")["__p"].fill_null(False).to_numpy())
 
 
-def _similarity(left: pl.Series, right: pl.Series, scorer) -> np.ndarray:
-    """Pairwise rapidfuzz similarity 0-1; NaN where either side is empty (each pair of texts
-    scored once: the same two people or subjects meet in many pairs)."""
-    both = (left.is_not_null() & right.is_not_null() & (left != "") & (right != "")).fill_null(False)
-    out = np.full(len(left), np.nan)
-    pick = both.to_numpy()
+def _similarity(left: tuple[np.ndarray, list], right: tuple[np.ndarray, list], scorer) -> np.ndarray:
+    """Pairwise rapidfuzz similarity 0-1 of texts given as (code per pair, text per code; see
+    `_scored`); NaN where either side is empty. Each pair of texts is scored once: the same two
+    people or subjects meet in many pairs."""
+    (lc, lt), (rc, rt) = left, right
+    usable = lambda texts: np.array([bool(x) for x in texts], dtype=bool)  # noqa: E731 - not null, not ""
+    out = np.full(len(lc), np.nan)
+    pick = usable(lt)[lc] & usable(rt)[rc]
     if pick.any():
-        texts = pl.DataFrame({"__l": left.filter(both), "__r": right.filter(both)})
-        once = texts.unique(maintain_order=True)
-        once = once.with_columns(__s=pl.Series(process.cpdist(
-            once["__l"].to_list(), once["__r"].to_list(), scorer=scorer, workers=1) / 100.0))
-        out[pick] = texts.join(once, on=["__l", "__r"], how="left", maintain_order="left")["__s"].to_numpy()
+        pairs = pl.DataFrame({"__k": lc[pick] * len(rt) + rc[pick]})
+        once = pairs.unique()["__k"].to_numpy()  # (a hash, not a sort: the pairs are millions)
+        scores = process.cpdist([lt[i] for i in once // len(rt)], [rt[i] for i in once % len(rt)],
+                                scorer=scorer, workers=1) / 100.0
+        out[pick] = pairs.join(pl.DataFrame({"__k": once, "__s": scores}), on="__k", how="left",
+                               maintain_order="left")["__s"].to_numpy()
     return out
 
 
@@ -288,14 +291,17 @@ def _scored(pairs, c, t, clock, c_idx, at, created, window, rules) -> pl.DataFra
     ordered best first (then earlier contact, smaller gap, ids)."""
     k, ti = pairs["__c"].to_numpy(), pairs["__t"].to_numpy()
 
-    def words(frame: pl.DataFrame, rows: np.ndarray, column: str, how) -> pl.Series:
-        """`how` (person or subject) of the column at each pair's row, computed once per text
-        (names and subjects repeat: a few thousand texts for a million tickets)."""
+    def words(frame: pl.DataFrame, rows: np.ndarray, column: str, how) -> tuple[np.ndarray, list]:
+        """`how` (person or subject) of the column at each pair's row, as a code per pair and
+        the text of each code, computed once per text (names and subjects repeat: a few
+        thousand texts for a million tickets; pairs are millions)."""
         unique, inverse = np.unique(rows, return_inverse=True)
-        texts = frame[column].gather(unique)
-        once = pl.DataFrame({"__v": texts.unique()}).with_columns(__w=how(pl.col("__v")))
-        return pl.DataFrame({"__v": texts}).join(once, on="__v", how="left", maintain_order="left")[
-            "__w"].gather(inverse)
+        texts = pl.DataFrame({"__v": frame[column].gather(unique)})
+        once = texts.unique(maintain_order=True).with_columns(__w=how(pl.col("__v")))
+        coded = once.select("__w").unique(maintain_order=True).with_row_index("__code")
+        code = texts.join(once.join(coded, on="__w", how="left", nulls_equal=True), on="__v", how="left",
+                          nulls_equal=True, maintain_order="left")["__code"]
+        return code.to_numpy().astype(np.int64)[inverse], coded["__w"].to_list()
 
     people, subjects = words(c, k, "requester", person), words(c, k, "subject", subject)
     requesters, titles = words(t, ti, "requester", person), words(t, ti, "title", subject)

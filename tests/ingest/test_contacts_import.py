@@ -94,7 +94,7 @@ def test_imported_contacts_clean_and_match_the_sample_tickets(tmp_path):
     cleaned = clean_folder(data, tmp_path / "clean")
     reasons = cleaned.rejects.filter(pl.col("table") == "contacts").select("row", "reason", "detail").rows()
     assert sorted(r[1] for r in reasons) == ["unparseable_timestamp", "unparseable_timestamp"]
-    matches = metrics_folder(tmp_path / "clean", tmp_path / "metrics", "2026-10").contact_matches
+    matches = metrics_folder(tmp_path / "clean", tmp_path / "metrics", "2026-10").contact_matches.collect()
     refs = dict(matches.filter(pl.col("match") == "ticket_ref").select("contact_id", "ticket_id").iter_rows())
     assert refs == {"a2@harbor-dental.example": "HD-44169", "a4@harbor-dental.example": "HD-44170"}
 
