@@ -37,7 +37,7 @@ MANIFEST = ".servicereview-render.json"
 KEEP = {"_site", ".quarto", MANIFEST}  # in a staging project: Quarto's output and bookkeeping
 PAGE_SUFFIXES = (".ipynb", ".qmd")
 CODE = [Path(__file__), Path(__file__).with_name("quarto.py")]
-SHARD_PAGES = 2  # fewest pages worth a process of their own (each starts in ~2-3 CPU-s, a page ~1)
+SHARD_PAGES = 2  # fewest pages worth a process of their own (each starts in ~2 CPU-s, a page ~0.7)
 # Quarto's own per-project cache (Deno KV): it memoises the theme's exported colour variables,
 # a parse of all of Bootstrap's SCSS that costs ~1.5 CPU-s and is the same for every project.
 # It is kept across full renders, and a project without one starts from a copy of the first
