@@ -65,7 +65,8 @@ READ_COLUMNS = {
                 "resolved_at", "closed_at", "close_code", "source", "category", "asset", "requester", "title",
                 "escalation_level", "reopen_count", "reassignment_count", "provider_touches", "fcr"],
     "ticket_events": ["client_id", "ticket_id", "at", "status", "priority", "seq"],
-    "surveys": ["ticket_id", "client_id", "responded_at", "score", "sentiment", "comment"],
+    "surveys": ["ticket_id", "client_id", "responded_at", "score"],  # (tone reads its own: `_tone`)
+    "time_entries": ["client_id", "started_at", "minutes", "work_type"],
 }
 
 
