@@ -382,8 +382,8 @@ def parse_contract(data: object, source: str = "<contract>") -> Contract:
 def load_contract(path: str | Path, source: str | None = None) -> Contract:
     """Load one contract file with safe YAML; the file name must match its client_id.
     `source`: how messages name the file (default: its path from the working folder)."""
-    source = source or _display(path := Path(path))
     path = Path(path)
+    source = source or _display(path)
     contract = parse_contract(read_yaml_file(path, source, ContractError), source)
     if contract.client_id != path.stem:
         raise ContractError(

@@ -273,9 +273,8 @@ def _similarity(left: tuple[np.ndarray, list], right: tuple[np.ndarray, list], s
     `_scored`); NaN where either side is empty. Each pair of texts is scored once: the same two
     people or subjects meet in many pairs."""
     (lc, lt), (rc, rt) = left, right
-    usable = lambda texts: np.array([bool(x) for x in texts], dtype=bool)  # noqa: E731 - not null, not ""
     out = np.full(len(lc), np.nan)
-    pick = usable(lt)[lc] & usable(rt)[rc]
+    pick = np.array([bool(x) for x in lt], bool)[lc] & np.array([bool(x) for x in rt], bool)[rc]  # not null, not ""
     if pick.any():
         pairs = pl.DataFrame({"__k": lc[pick] * len(rt) + rc[pick]})
         once = pairs.unique()["__k"].to_numpy()  # (a hash, not a sort: the pairs are millions)
@@ -344,7 +343,7 @@ def _contact_rows(c, t, ticket, reason, score, r_score, s_score, window_end, clo
         after[has] = sign * (clock.position(lane[has], later) - clock.position(lane[has], earlier))
     ids = t["ticket_id"].gather(pl.Series(row)) if t.height else pl.Series([None] * c.height, dtype=pl.String)
     frame = c.with_columns(
-        month=local_months(c["client_id"], c["at"], {k: contracts[k].timezone for k in c["client_id"].unique()}),
+        month=local_months(c["client_id"], c["at"], {k: v.timezone for k, v in contracts.items()}),
         ticket_id=_when(has, ids),
         match=pl.Series(reason.tolist(), dtype=pl.String),
         score=pl.Series(score),

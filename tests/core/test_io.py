@@ -55,8 +55,6 @@ def test_a_csv_for_people_cannot_start_a_spreadsheet_formula():
 def test_pickles_carry_polars_frames_exactly(tmp_path):
     from datetime import UTC, datetime
 
-    import polars as pl
-
     from pipelines.core.io import read_pickle, write_pickle
 
     frame = pl.DataFrame({
