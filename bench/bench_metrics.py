@@ -77,11 +77,13 @@ def _contract(i: int) -> dict:
 
 
 def _write(frame: pl.DataFrame, out: Path, name: str) -> None:
-    """A synthetic table with the canonical dtypes (an all-None column would be of dtype Null)."""
+    """A synthetic table with the canonical dtypes (an all-None column would be of dtype Null),
+    by client as `clean_folder` writes it."""
     from pipelines.core.schemas import TABLES
 
     schema = TABLES[name].columns
-    io.write_table(frame.cast({c: schema[c] for c in frame.columns if c in schema}), out / f"{name}.parquet")
+    frame = frame.cast({c: schema[c] for c in frame.columns if c in schema}).sort("client_id", maintain_order=True)
+    io.write_table(frame, out / f"{name}.parquet")
 
 
 def synthetic_clean(out: Path, tickets: int, clients: int, months: int = 13, seed: int = 7) -> None:
@@ -204,8 +206,8 @@ def sample_clean(out: Path, tickets: int, clients: int, replicas: int = 10, slic
     """The sample generator's data set, cleaned: `clients / replicas` clients with `tickets /
     replicas` tickets are generated and cleaned a slice of clients at a time (so that any size
     fits in memory), then copied `replicas` times under other client ids (generating 10M
-    tickets outright takes hours on this shared 2-core machine). Tickets are merged back into
-    time order, as an export has them; the other tables follow one copy after another."""
+    tickets outright takes hours on this shared 2-core machine). Each table is then in the order
+    `clean_folder` writes it: by client, each client's rows in their order in the copy."""
     from pipelines.clean.stage import clean_folder
     from pipelines.core.schemas import TABLES
     from pipelines.ingest.sample.files import write_contracts, write_frames
@@ -235,14 +237,7 @@ def sample_clean(out: Path, tickets: int, clients: int, replicas: int = 10, slic
         ids = [c for c in ("client_id", "ticket_id", "parent_ticket_id") if c in TABLES[name].columns]
         scans = [pl.scan_parquet(part / f"{name}.parquet").with_columns(pl.col(ids) + suffix)
                  for part, suffix in copies]
-        if name == "tickets":  # each copy is in created_at order; an export interleaves clients
-            files = []
-            for k, scan in enumerate(scans):
-                files.append(work / f"tickets-{k:05d}.parquet")
-                scan.sink_parquet(files[-1])
-            io.merge_sorted_parts(files, out / "tickets.parquet", ["created_at", "ticket_id"], 500_000)
-        else:
-            pl.concat(scans).sink_parquet(out / f"{name}.parquet")
+        pl.concat(scans).sort("client_id", maintain_order=True).sink_parquet(out / f"{name}.parquet")
     io.write_json({"missing_tables": []}, out / "clean_summary.json")
     shutil.rmtree(work, ignore_errors=True)
 

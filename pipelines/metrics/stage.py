@@ -58,7 +58,7 @@ TICKET_ROW = "__ticket_row"  # a ticket's place in the clean file, to put ticket
 PARALLEL_TICKETS = 200_000  # from this many tickets, chunks are computed in worker processes at once
 MAX_WORKERS = 4  # processes at most by default (each holds a chunk: see chunk_budget)
 WORKERS_ENV = "SERVICEREVIEW_METRICS_WORKERS"
-PART_ROW_GROUP = 65_536  # rows per row group of a chunk's ticket_sla part: merging reads slices
+MERGE_WINDOW = 65_536  # rows at least per window of the merge of ticket_sla parts (io.merge_sorted_parts)
 # Only what the metrics use, so the big tables cost less memory (others: every column).
 READ_COLUMNS = {
     "tickets": ["ticket_id", "client_id", "created_at", "priority", "first_response_at",
@@ -186,6 +186,8 @@ def compute_metrics(tables: dict[str, pl.DataFrame | None], contracts: dict[str,
         "timings_s": timings,
         "cpu_s": cpu,
     }
+    if TICKET_ROW in tickets.columns:  # a chunk's tickets (compute_chunk): their places in the clean file
+        ticket_sla = ticket_sla.with_columns(tickets[TICKET_ROW].gather(assessment.rows))
     result = MetricsResult(
         ticket_sla=ticket_sla,
         client_kpis=client.select(CLIENT_KPI_COLUMNS).sort("client_id", "month"),
@@ -350,21 +352,17 @@ def compute_chunk(clean_dir: Path, clients: list[str] | None, contracts: dict[st
     tables = io.read_clean(clean_dir, clients, READ_COLUMNS, None if clients is None else {"tickets": TICKET_ROW})
     read_s, read_cpu = time.perf_counter() - clock, time.process_time() - used
     result = compute_metrics(tables, contracts, period, extracted_at=export_end, first_month=first_month)
-    if clients is not None:
-        rows = tables["tickets"].select("client_id", "ticket_id", TICKET_ROW)
-        result.ticket_sla = result.ticket_sla.join(rows, on=["client_id", "ticket_id"], how="left",
-                                                   maintain_order="left", validate="m:1")
     if part is not None:
-        io.write_table(result.ticket_sla, part, row_group_size=PART_ROW_GROUP)
+        io.write_part(result.ticket_sla, part)
         result.ticket_sla = result.ticket_sla.clear()
         for name in PER_CONTACT:
-            io.write_table(getattr(result, name), _part_of(part, name))
+            io.write_part(getattr(result, name), _part_of(part, name))
             setattr(result, name, getattr(result, name).clear())
     return result, read_s, read_cpu
 
 
 def _part_of(part: Path, name: str) -> Path:
-    return part.with_name(f"{part.stem}.{name}.parquet")
+    return part.with_name(f"{part.stem}.{name}{part.suffix}")
 
 
 def _children_cpu() -> float:
@@ -403,7 +401,7 @@ def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
     outcomes: list = []
     with io.scratch_folder(out_dir / f".ticket_sla-parts-{os.getpid()}") as parts_dir:
         in_memory = sum(counts.values()) <= chunk_tickets  # split for the workers only: merged in memory
-        parts = [None] * len(chunks) if in_memory else [parts_dir / f"{i:05d}.parquet" for i in range(len(chunks))]
+        parts = [None] * len(chunks) if in_memory else [parts_dir / f"{i:05d}.arrow" for i in range(len(chunks))]
         jobs = [(clean_dir, None if whole else clients, contracts if whole else {
             c: contracts[c] for c in clients if c in contracts}, period, export_end, first_month, part)
             for clients, part in zip(chunks, parts, strict=True)]
@@ -428,9 +426,9 @@ def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
             io.write_table(pl.concat([r.ticket_sla for r in results]).sort(TICKET_ROW).drop(TICKET_ROW),
                            out_dir / "ticket_sla.parquet")
         else:
-            # windows of at least a row group: a tiny budget must not mean a window per ticket
+            # windows of MERGE_WINDOW at least: a tiny budget must not mean a window per ticket
             io.merge_sorted_parts(parts, out_dir / "ticket_sla.parquet", [TICKET_ROW],
-                                  max(chunk_tickets, PART_ROW_GROUP), drop=(TICKET_ROW,))
+                                  max(chunk_tickets, MERGE_WINDOW), drop=(TICKET_ROW,))
         for name in PER_CONTACT:  # each chunk's sorted by client first, and the chunks are in client order
             if in_memory:
                 io.write_table(pl.concat([getattr(r, name) for r in results]), out_dir / f"{name}.parquet")

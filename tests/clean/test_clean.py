@@ -238,3 +238,29 @@ def test_cli_reports_counts_and_bad_contract(raw, tmp_path):
     bad = runner.invoke(app, ["clean", "--data", str(raw), "--out", str(tmp_path / "cli")])
     assert bad.exit_code == 2
     assert "beta.yml: timezone: required field is missing" in bad.output
+
+
+def test_each_clients_rows_are_together_in_the_exports_order(raw, tmp_path):
+    write_csv(raw, "tickets", """
+        ticket_id,client_id,created_at,priority,status
+        B2,beta,2026-07-02T09:00:00,p3,New
+        A9,acme,2026-03-09T09:00:00,High,New
+        B1,beta,2026-07-01T09:00:00,p3,New
+        A1,acme,2026-03-01T09:00:00,High,New
+    """)
+    write_csv(raw, "ticket_events", """
+        ticket_id,at,status
+        B1,2026-07-01T09:00:00,New
+        A9,2026-03-09T09:00:00,New
+    """)
+    write_csv(raw, "surveys", """
+        ticket_id,responded_at,rating
+        B2,2026-07-03T10:00:00,neutral
+        A1,2026-03-03T10:00:00,5
+        B1,2026-07-03T10:00:00,negative
+    """)
+    _, rejects, out = _clean(raw, tmp_path)
+    assert rejects.filter(pl.col("table") != "outages").is_empty()
+    assert pl.read_parquet(out / "tickets.parquet")["ticket_id"].to_list() == ["A9", "A1", "B2", "B1"]
+    assert pl.read_parquet(out / "surveys.parquet")["ticket_id"].to_list() == ["A1", "B2", "B1"]
+    assert pl.read_parquet(out / "ticket_events.parquet")["ticket_id"].to_list() == ["A9", "B1"]

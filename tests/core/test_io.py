@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipelines.core.io import merge_sorted_parts, swap_in
+from pipelines.core.io import merge_sorted_parts, swap_in, write_part
 
 
 def _folder(path, text):
@@ -79,8 +79,23 @@ def test_merging_sorted_parts_in_windows_equals_one_sort(tmp_path, window):
         frames.append(pl.DataFrame({"row": rows, "tie": [i] * 120, "v": rng.random(120)}).sort("row", "tie"))
     parts = []
     for i, frame in enumerate(frames):
-        frame.write_parquet(tmp_path / f"part{i}.parquet", row_group_size=16)
-        parts.append(tmp_path / f"part{i}.parquet")
+        parts.append(write_part(frame, tmp_path / f"part{i}.arrow"))
     merge_sorted_parts(parts, tmp_path / "out.parquet", ["row", "tie"], window, drop=("tie",))
     expected = pl.concat(frames).sort("row", "tie").drop("tie")
     assert pl.read_parquet(tmp_path / "out.parquet").equals(expected)
+
+
+def test_merging_parts_that_follow_one_another_or_meet_at_a_key(tmp_path):
+    schema = {"row": pl.Int64, "tie": pl.Int64, "v": pl.String}
+    apart = [pl.DataFrame({"row": [0, 1, 2], "tie": [1, 0, 0], "v": ["a", "b", "c"]}, schema=schema),
+             pl.DataFrame(schema=schema), pl.DataFrame({"row": [3, 9], "tie": [0, 0], "v": ["d", "e"]}, schema=schema)]
+    meeting = [pl.DataFrame({"row": [0, 5], "tie": [0, 1], "v": ["a", "b"]}, schema=schema),
+               pl.DataFrame({"row": [5, 6], "tie": [0, 0], "v": ["c", "d"]}, schema=schema)]
+    for name, frames in (("apart", apart), ("meeting", meeting)):
+        parts = []
+        for i, frame in enumerate(frames):
+            parts.append(write_part(frame, tmp_path / f"{name}{i}.arrow"))
+        merge_sorted_parts(parts, tmp_path / f"{name}.parquet", ["row", "tie"], 1, drop=("tie",))
+        assert pl.read_parquet(tmp_path / f"{name}.parquet").equals(
+            pl.concat(frames).sort("row", "tie").drop("tie")), name
+    assert pl.read_parquet(tmp_path / "meeting.parquet")["v"].to_list() == ["a", "c", "b", "d"]
