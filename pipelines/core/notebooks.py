@@ -35,7 +35,7 @@ def front_matter(nb: dict) -> dict:
             continue
         body = source[3:].rsplit("---", 1)[0] if source.endswith("---") else source[3:]
         try:
-            meta = yaml.safe_load(body)
+            meta = yaml.load(body, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         except yaml.YAMLError:
             return {}
         return meta if isinstance(meta, dict) else {}

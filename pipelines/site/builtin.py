@@ -30,6 +30,7 @@ from pipelines.site.pages import (
     health_rows,
     home_context,
     markdown_html,
+    methodology_html,
     month_nav,
     month_pdfs,
     relative_link,
@@ -180,7 +181,7 @@ def build(job: PublishJob) -> int:
     inventory = job.inventory
     reports = [r for c in inventory.clients.values() for m in c.months.values() for r in m.reports.values()]
     bodies = {r.path: _page_parts(r.path) for r in [*reports, *inventory.portfolio.values()]}
-    pages = build_internal(inventory, job.health, job.health_note, job.methodology, job.site_dir, bodies)
+    pages = build_internal(inventory, job.health, job.health_note, methodology_html(), job.site_dir, bodies)
     for client_id in inventory.clients:
         pages += bundle(job, client_id, bodies)
     return pages
@@ -193,7 +194,7 @@ def finish(job: PublishJob) -> None:
 
 def bundle(job: PublishJob, client_id: str, bodies: dict | None = None) -> int:
     """(Re)build one client's bundle, e.g. after a PDF could not be made (its link is dropped)."""
-    return build_bundle(job.inventory.clients[client_id], job.health.get(client_id), job.methodology,
+    return build_bundle(job.inventory.clients[client_id], job.health.get(client_id), methodology_html(),
                         job.clients_dir / client_id, job.pdf_links.get(client_id, set()), bodies,
                         job.health_note)
 

@@ -43,7 +43,6 @@ class PublishJob:
     inventory: Inventory
     health: dict  # client id -> data-health summary (None: no validation result)
     health_note: str | None  # why there is no data-health information at all, if so
-    methodology: str  # the methodology page body, HTML
     site_dir: Path  # staging folder of the internal site
     clients_dir: Path  # staging folder of the client bundles
     layout: Layout
@@ -68,6 +67,7 @@ def markdown_html(text: str) -> str:
     return _markdown()(text)
 
 
+@lru_cache(maxsize=1)
 def methodology_html() -> str:
     """The methodology page body (KPI definitions) as HTML."""
     return markdown_html(methodology.render())

@@ -27,7 +27,7 @@ from pipelines.core import config, io
 from pipelines.core.layout import Layout
 from pipelines.site import builtin, pdf, quarto
 from pipelines.site.inventory import client_names, discover
-from pipelines.site.pages import PublishError, PublishJob, methodology_html
+from pipelines.site.pages import PublishError, PublishJob
 from pipelines.validate import health as data_health
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ def publish(reports: Path = config.REPORTS, build: Path = config.BUILD, site: Pa
         mark = time.perf_counter()
         browser, no_browser = pdf.find_chromium(chromium)
         plan = pdf.plan(inventory, site_clients, layout, chosen, can_print=browser is not None)
-        job = PublishJob(inventory, health, health_note, methodology_html(), site_tmp, clients_tmp, layout,
+        job = PublishJob(inventory, health, health_note, site_tmp, clients_tmp, layout,
                          {cid: {key for key, pj in months.items() if pj.action != "none"}
                           for cid, months in plan.items()})
         result.pages = chosen.build(job)

@@ -53,7 +53,7 @@ from pipelines.site.pages import (
     month_pdfs,
     relative_link,
 )
-from pipelines.site.quarto_render import Project, html_of
+from pipelines.site.quarto_render import Project, dump_yaml, html_of
 from pipelines.validate.health import render_health_html
 
 NAME = "quarto"
@@ -89,7 +89,7 @@ def find_quarto() -> Path | None:
 def base_config() -> dict:
     """The root `_quarto.yml` (or, if someone removed it, the same defaults)."""
     if BASE_CONFIG.exists():
-        return yaml.safe_load(BASE_CONFIG.read_text(encoding="utf-8")) or {}
+        return yaml.load(BASE_CONFIG.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     return {"project": {"type": "website", "output-dir": "_site", "render": []},
             "website": {"title": "servicereview", "search": True},
             "execute": {"enabled": False, "echo": False, "warning": False},
@@ -152,7 +152,7 @@ def stage_notebook(report, nb: dict, client_name: str | None, stale: dict | None
     if client_name:
         meta["client_name"] = plain(client_name)
     meta["sidebar"] = sidebar or False
-    front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
+    front = dump_yaml(meta)
     new = [{"cell_type": "raw", "metadata": {}, "source": _lines(f"---\n{front}---")}]
     if stale:
         since = f" (checked {plain(stale['since'])})" if stale.get("since") else ""
@@ -171,7 +171,7 @@ def stage_notebook(report, nb: dict, client_name: str | None, stale: dict | None
 
 
 def _page(meta: dict, body: str) -> bytes:
-    front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
+    front = dump_yaml(meta)
     return f"---\n{front}---\n\n{body}".encode()
 
 

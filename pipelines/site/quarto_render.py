@@ -41,9 +41,13 @@ SHARD_PAGES = 2  # fewest pages worth a process of their own (each starts in ~2 
 # Quarto's own per-project cache (Deno KV): it memoises the theme's exported colour variables,
 # a parse of all of Bootstrap's SCSS that costs ~1.5 CPU-s and is the same for every project.
 # It is kept across full renders, and a project without one starts from a copy of the first
-# one made (`SEED`, beside the staging projects).
+# one made (`seed_of`), kept in the user's cache folder as Quarto keeps its compiled Sass there.
 PROJECT_CACHE = Path(".quarto") / "project-cache"
-SEED = ".project-cache"
+
+
+def dump_yaml(data: object) -> str:
+    """YAML for Quarto (keys in their order), by libyaml's emitter where PyYAML has it."""
+    return yaml.dump(data, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False, allow_unicode=True)
 
 
 @dataclass
@@ -83,7 +87,7 @@ def page_keys(project: Project, quarto: Path) -> tuple[str, dict[str, str]]:
     shared.get("project", {}).pop("render", None)
     shared.get("website", {}).pop("sidebar", None)
     assets = [f"{p}={digest(b)}" for p, b in sorted(project.files.items()) if p not in project.pages]
-    common = digest(yaml.safe_dump(shared, sort_keys=True), *assets, executable_identity(quarto),
+    common = digest(json.dumps(shared, sort_keys=True), *assets, executable_identity(quarto),
                     *(p.read_bytes() for p in CODE))
     keys = {}
     for page in project.pages:
@@ -111,7 +115,7 @@ def _sync(project: Project) -> None:
     """Write the staged files (only those whose bytes changed) and delete any other file."""
     folder = project.folder
     files = dict(project.files)
-    files["_quarto.yml"] = yaml.safe_dump(project.config, sort_keys=False, allow_unicode=True).encode()
+    files["_quarto.yml"] = dump_yaml(project.config).encode()
     for path in [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []:
         rel = path.relative_to(folder)
         if rel.parts[0] not in KEEP and rel.as_posix() not in files:
@@ -149,7 +153,7 @@ def render(quarto: Path, project: Project, todo: tuple[str, list[str]], shards: 
         for leftover in (project.folder / ".quarto").glob("*"):
             if leftover.name != PROJECT_CACHE.name:
                 shutil.rmtree(leftover, ignore_errors=True)
-    seed, cache = project.folder.parent / SEED, project.folder / PROJECT_CACHE
+    seed, cache = seed_of(quarto), project.folder / PROJECT_CACHE
     if how != "none" and not cache.exists() and seed.exists():
         shutil.copytree(seed, cache)
     split = how != "none" and shards > 1 and len(pages) >= SHARD_PAGES * shards
@@ -170,8 +174,18 @@ def render(quarto: Path, project: Project, todo: tuple[str, list[str]], shards: 
     return sum(1 for _ in project.out.rglob("*.html"))
 
 
+def seed_of(quarto: Path) -> Path:
+    """Where a project cache is kept for projects that have none yet: the user's cache folder
+    ($XDG_CACHE_HOME, else ~/.cache), one per Quarto executable. Its entries are keyed by a
+    hash of their input, so every project and every publish can share them; a publish from a
+    clean build folder then skips the theme's parse as well (~3 s of a publish from scratch)."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "servicereview" / f"quarto-project-cache-{digest(executable_identity(quarto))[:16]}"
+
+
 def _share(cache: Path, seed: Path) -> None:
     """Copy `cache` to `seed` whole or not at all (projects rendering at once may race)."""
+    seed.parent.mkdir(parents=True, exist_ok=True)
     partial = seed.with_name(f"{seed.name}.{os.getpid()}.{id(cache)}")
     shutil.copytree(cache, partial)
     try:
@@ -196,7 +210,7 @@ def _render_groups(quarto: Path, project: Project, groups: list[list[str]]) -> N
             config = json.loads(json.dumps(project.config))
             config["project"]["render"] = group
             files = shared | {p: project.files[p] for p in group}
-            files["_quarto.yml"] = yaml.safe_dump(config, sort_keys=False, allow_unicode=True).encode()
+            files["_quarto.yml"] = dump_yaml(config).encode()
             for rel, data in files.items():
                 (part / rel).parent.mkdir(parents=True, exist_ok=True)
                 (part / rel).write_bytes(data)
@@ -244,7 +258,7 @@ def last_render(folder: Path) -> dict:
 def forget_others(staging: Path, keep: set[str]) -> None:
     """Remove staging projects of clients no longer published."""
     for folder in staging.iterdir() if staging.is_dir() else []:
-        if folder.is_dir() and folder.name not in keep and folder.name != SEED:
+        if folder.is_dir() and folder.name not in keep:
             shutil.rmtree(folder, ignore_errors=True)
 
 

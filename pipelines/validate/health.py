@@ -13,10 +13,11 @@ own business and are never shown; neither is another client's data.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 import polars as pl
-from jinja2 import Environment
+from jinja2 import Environment, Template
 
 from pipelines.core import io
 from pipelines.core.contracts import load_contracts
@@ -287,9 +288,13 @@ def render_health_html(summary: dict, *, title: str | None = None, standalone: b
                        heading: bool = True) -> str:
     """The data-health page (or, with standalone=False, a fragment to embed); works offline.
     heading=False leaves out the <h1>, for a page whose own title block already says it."""
-    env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
-    return env.from_string(_TEMPLATE).render(s=summary, title=title or summary["client_id"],
-                                             css=_CSS, standalone=standalone, heading=heading)
+    return _template().render(s=summary, title=title or summary["client_id"], css=_CSS,
+                              standalone=standalone, heading=heading)
+
+
+@cache
+def _template() -> Template:
+    return Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).from_string(_TEMPLATE)
 
 
 # ---------------------------------------------------------------- wiring

@@ -17,7 +17,7 @@ import yaml
 from pipelines.site import quarto
 from pipelines.site.publish import publish
 from pipelines.site.quarto import find_quarto, plain
-from pipelines.site.quarto_render import last_render
+from pipelines.site.quarto_render import last_render, seed_of
 from tests.publish_fixtures import CLIENTS, XSS_NAME, tickets_of, write_build, write_reports
 from tests.site.conftest import Watch, visit_all
 
@@ -297,6 +297,8 @@ def test_an_incremental_publish_gives_the_pages_of_a_full_one(rendered, tmp_path
     shutil.copytree(rendered["build"] / "validation", tmp_path / "build" / "validation")
     full = _publish_real(tmp_path, monkeypatch)
     assert last_render(full["build"] / "publish" / "quarto" / "_internal")["how"] == "full"
+    seed = seed_of(QUARTO)  # Quarto's project cache, kept for projects that have none yet
+    assert seed.is_relative_to(os.environ["XDG_CACHE_HOME"]) and (seed / "deno-kv-file").is_file()
     for a, b in ((rendered["site"], full["site"]), (rendered["site_clients"], full["site_clients"])):
         incremental, scratch = _files(a), _files(b)
         assert incremental.keys() == scratch.keys()
