@@ -256,12 +256,13 @@ def checked_ratings(measured: dict | None) -> list[str]:
 
 
 def _mismatch(reads_negative: pl.Expr, reads_positive: pl.Expr, measured: dict | None) -> pl.Expr:
-    s, long = pl.col("sentiment"), pl.col("comment").str.count_matches(r"\w+") >= MISMATCH_WORDS
-    checked = checked_ratings(measured)
-    return (pl.when((s == "positive") & reads_negative & long & ("positive" in checked))
-            .then(pl.lit(MISMATCH["positive"]))
-            .when((s == "negative") & reads_positive & long & ("negative" in checked))
-            .then(pl.lit(MISMATCH["negative"]))
+    s, checked = pl.col("sentiment"), checked_ratings(measured)
+    rated_positive = (s == "positive") & reads_negative & ("positive" in checked)
+    rated_negative = (s == "negative") & reads_positive & ("negative" in checked)
+    # words counted only where a mismatch is possible: counting every comment's costs seconds
+    long = pl.when(rated_positive | rated_negative).then(pl.col("comment")).str.count_matches(r"\w+") >= MISMATCH_WORDS
+    return (pl.when(rated_positive & long).then(pl.lit(MISMATCH["positive"]))
+            .when(rated_negative & long).then(pl.lit(MISMATCH["negative"]))
             .otherwise(pl.lit(None, pl.String)).alias("mismatch"))
 
 
