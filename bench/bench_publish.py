@@ -10,7 +10,7 @@ Default: the executed reports of a real run (reports/ and build/ of this workspa
 3. publish after one client's latest month changed (its notebooks re-executed: here, a
    markdown cell of each edited, so every one of its pages must be rendered again);
 and, for Quarto, first a publish from scratch with an empty user cache folder (XDG_CACHE_HOME:
-Quarto's compiled Sass and the project cache publish keeps there), as on a new machine;
+Quarto's compiled Sass and the project cache publish keeps, SERVICEREVIEW_CACHE), as on a new machine;
 and prints the wall time, the CPU seconds of the process and its children (Quarto, pandoc)
 and the machine's load average next to each, since the machines are shared. With
 `--run-summary build/run_summary.json` it also prints the publish stage's share of that run.
@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -123,12 +124,11 @@ def main() -> None:
                      "site_clients": work / "_site_clients"}
             print(f"{engine}:")
             if engine == "quarto":  # the first publish on a machine: no cache of Quarto's or ours yet
-                cold, cache = tmp / "cold", os.environ.get("XDG_CACHE_HOME")
+                cold, empty = tmp / "cold", tmp / "empty-user-cache"
                 shutil.copytree(source, cold)
-                os.environ["XDG_CACHE_HOME"] = str(tmp / "empty-user-cache")
-                timed("0. from scratch, empty user cache", engine=engine, reports=cold / "reports",
-                      build=cold / "build", site=cold / "_site", site_clients=cold / "_site_clients")
-                os.environ.pop("XDG_CACHE_HOME") if cache is None else os.environ.update(XDG_CACHE_HOME=cache)
+                with mock.patch.dict(os.environ, XDG_CACHE_HOME=str(empty), SERVICEREVIEW_CACHE=str(empty / "sr")):
+                    timed("0. from scratch, empty user cache", engine=engine, reports=cold / "reports",
+                          build=cold / "build", site=cold / "_site", site_clients=cold / "_site_clients")
             timed("1. from scratch", **paths, engine=engine)
             timed("2. nothing changed", **paths, engine=engine)
             changed = change_one_client(paths["reports"])

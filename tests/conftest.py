@@ -46,9 +46,9 @@ settings.load_profile("repeatable")
 
 @pytest.fixture(autouse=True, scope="session")
 def _own_cache_folder(tmp_path_factory):
-    """What a publish keeps in the user's cache folder ($XDG_CACHE_HOME) goes to this session's
-    temporary folder, for the CLI's subprocesses too."""
-    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("user-cache"))
+    """What a publish keeps in the user's cache folder (SERVICEREVIEW_CACHE) goes to this
+    session's temporary folder, for the CLI's subprocesses too."""
+    os.environ["SERVICEREVIEW_CACHE"] = str(tmp_path_factory.mktemp("user-cache"))
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ and every client bundle into the job's staging folders; it never imports another
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 import shutil
@@ -89,9 +90,18 @@ def in_bundle(client_id: str, page: str = "index.html") -> str:
 def embed_bundles(job: PublishJob) -> None:
     """Copy each finished client bundle (pages, downloads, PDFs) into the internal site under
     clients/<client_id>/, so a client's pages are rendered once for both sites. Called once
-    the PDFs are in the bundles."""
+    the PDFs are in the bundles. The copies are hard links where the file system allows: both
+    staging trees are new for each publish and nothing changes their files from here on."""
     for client_id in job.inventory.clients:
-        shutil.copytree(job.clients_dir / client_id, job.site_dir / in_bundle(client_id, ""), dirs_exist_ok=True)
+        shutil.copytree(job.clients_dir / client_id, job.site_dir / in_bundle(client_id, ""), dirs_exist_ok=True,
+                        copy_function=_link)
+
+
+def _link(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or links not supported
+        shutil.copy2(source, target)
 
 
 def home_context(inventory) -> dict:

@@ -43,6 +43,7 @@ SHARD_PAGES = 2  # fewest pages worth a process of their own (each starts in ~2 
 # It is kept across full renders, and a project without one starts from a copy of the first
 # one made (`seed_of`), kept in the user's cache folder as Quarto keeps its compiled Sass there.
 PROJECT_CACHE = Path(".quarto") / "project-cache"
+CACHE_ENV = "SERVICEREVIEW_CACHE"
 
 
 def dump_yaml(data: object) -> str:
@@ -128,7 +129,8 @@ def _sync(project: Project) -> None:
 
 
 def _quarto(quarto: Path, folder: Path, args: list[str]) -> None:
-    proc = subprocess.run([str(quarto), "render", *args, "--quiet"], check=False, cwd=folder,
+    # warnings and errors only: `--quiet` would swallow the error message of a failed render too
+    proc = subprocess.run([str(quarto), "render", *args, "--log-level=warning"], check=False, cwd=folder,
                           capture_output=True, text=True, timeout=1800)
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
@@ -175,12 +177,13 @@ def render(quarto: Path, project: Project, todo: tuple[str, list[str]], shards: 
 
 
 def seed_of(quarto: Path) -> Path:
-    """Where a project cache is kept for projects that have none yet: the user's cache folder
-    ($XDG_CACHE_HOME, else ~/.cache), one per Quarto executable. Its entries are keyed by a
+    """Where a project cache is kept for projects that have none yet: $SERVICEREVIEW_CACHE, else
+    servicereview/ in the user's cache folder ($XDG_CACHE_HOME, else ~/.cache), one per Quarto executable. Its entries are keyed by a
     hash of their input, so every project and every publish can share them; a publish from a
     clean build folder then skips the theme's parse as well (~3 s of a publish from scratch)."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "servicereview" / f"quarto-project-cache-{digest(executable_identity(quarto))[:16]}"
+    base = Path(os.environ.get(CACHE_ENV) or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+                / "servicereview")
+    return base / f"quarto-project-cache-{digest(executable_identity(quarto))[:16]}"
 
 
 def _share(cache: Path, seed: Path) -> None:

@@ -21,7 +21,7 @@ from pipelines.site.quarto_render import last_render, seed_of
 from tests.publish_fixtures import CLIENTS, XSS_NAME, tickets_of, write_build, write_reports
 from tests.site.conftest import Watch, visit_all
 
-# stand-in for `quarto render [PAGE ...] --quiet` in a project folder: records the folder and
+# stand-in for `quarto render [PAGE ...] --log-level=warning` in a project folder: records the folder and
 # the pages rendered (the render list without PAGEs) and writes an HTML file for each
 FAKE_QUARTO = f"""#!{sys.executable}
 import sys, pathlib, yaml
@@ -298,7 +298,7 @@ def test_an_incremental_publish_gives_the_pages_of_a_full_one(rendered, tmp_path
     full = _publish_real(tmp_path, monkeypatch)
     assert last_render(full["build"] / "publish" / "quarto" / "_internal")["how"] == "full"
     seed = seed_of(QUARTO)  # Quarto's project cache, kept for projects that have none yet
-    assert seed.is_relative_to(os.environ["XDG_CACHE_HOME"]) and (seed / "deno-kv-file").is_file()
+    assert seed.is_relative_to(os.environ["SERVICEREVIEW_CACHE"]) and (seed / "deno-kv-file").is_file()
     for a, b in ((rendered["site"], full["site"]), (rendered["site_clients"], full["site_clients"])):
         incremental, scratch = _files(a), _files(b)
         assert incremental.keys() == scratch.keys()
