@@ -11,6 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from pipelines.core.limits import load_yaml
+
 
 def read_notebook(path: Path) -> dict:
     """An executed notebook as plain JSON (no schema validation: it costs ~50 ms a notebook)."""
@@ -35,7 +37,7 @@ def front_matter(nb: dict) -> dict:
             continue
         body = source[3:].rsplit("---", 1)[0] if source.endswith("---") else source[3:]
         try:
-            meta = yaml.load(body, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            meta = load_yaml(body)
         except yaml.YAMLError:
             return {}
         return meta if isinstance(meta, dict) else {}

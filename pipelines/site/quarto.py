@@ -30,9 +30,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import yaml
-
 from pipelines.core import config
+from pipelines.core.limits import load_yaml
 from pipelines.core.periods import period_title
 from pipelines.metrics import methodology
 from pipelines.report.fragments import DATA_MIME, FILES_MIME
@@ -89,7 +88,7 @@ def find_quarto() -> Path | None:
 def base_config() -> dict:
     """The root `_quarto.yml` (or, if someone removed it, the same defaults)."""
     if BASE_CONFIG.exists():
-        return yaml.load(BASE_CONFIG.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+        return load_yaml(BASE_CONFIG.read_text(encoding="utf-8")) or {}
     return {"project": {"type": "website", "output-dir": "_site", "render": []},
             "website": {"title": "servicereview", "search": True},
             "execute": {"enabled": False, "echo": False, "warning": False},

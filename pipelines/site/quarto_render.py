@@ -177,10 +177,11 @@ def render(quarto: Path, project: Project, todo: tuple[str, list[str]], shards: 
 
 
 def seed_of(quarto: Path) -> Path:
-    """Where a project cache is kept for projects that have none yet: $SERVICEREVIEW_CACHE, else
-    servicereview/ in the user's cache folder ($XDG_CACHE_HOME, else ~/.cache), one per Quarto executable. Its entries are keyed by a
-    hash of their input, so every project and every publish can share them; a publish from a
-    clean build folder then skips the theme's parse as well (~3 s of a publish from scratch)."""
+    """Where a project cache is kept for projects that have none yet, one per Quarto executable:
+    $SERVICEREVIEW_CACHE, else servicereview/ in the user's cache folder ($XDG_CACHE_HOME, else
+    ~/.cache). Its entries are keyed by a hash of their input, so every project and every
+    publish can share them: a publish from a clean build folder skips the theme's parse too
+    (~3 s of a publish from scratch)."""
     base = Path(os.environ.get(CACHE_ENV) or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
                 / "servicereview")
     return base / f"quarto-project-cache-{digest(executable_identity(quarto))[:16]}"
