@@ -49,21 +49,22 @@ def _watch(parent_pid: int) -> None:
 
 def start_workers(target: str, jobs: list[tuple], workers: int, scratch: Path,
                   env: dict[str, str] | None = None) -> list[tuple]:
-    """Start `workers` fresh Python processes, each calling `target` ("module:function") on
-    every `workers`-th of the jobs (argument tuples) in turn; jobs and results pass through
-    pickles in `scratch`, and each worker dies with this process. Plain subprocesses, not
-    multiprocessing: a caller's script needs no `if __name__ == "__main__"` guard. `env`:
-    variables to set for them."""
+    """Start `workers` fresh Python processes that call `target` ("module:function") on the jobs
+    (argument tuples), each taking the next job no worker has taken yet when it is done with its
+    last, so one that finishes early takes more; jobs and results pass through pickles in
+    `scratch`, and each worker dies with this process. Plain subprocesses, not multiprocessing:
+    a caller's script needs no `if __name__ == "__main__"` guard. `env`: variables to set for them."""
     from pipelines.core import io
 
+    for i, job in enumerate(jobs):
+        io.write_pickle(job, scratch / f"job-{i:05d}.pickle")
     path = os.pathsep.join([str(PACKAGE_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
     environ = os.environ | (env or {}) | {"PYTHONPATH": path}
     running = []
     for w in range(workers):
-        share, done = scratch / f"jobs-{w}.pickle", scratch / f"results-{w}.pickle"
-        io.write_pickle(jobs[w::workers], share)
+        done = scratch / f"results-{w}.pickle"
         log = (scratch / f"worker-{w}.log").open("w+b")
-        process = subprocess.Popen([sys.executable, "-c", WORKER, target, str(share), str(done), str(os.getpid())],
+        process = subprocess.Popen([sys.executable, "-c", WORKER, target, str(scratch), str(done), str(os.getpid())],
                                    env=environ, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         running.append((process, done, log))
     return running
@@ -71,10 +72,10 @@ def start_workers(target: str, jobs: list[tuple], workers: int, scratch: Path,
 
 def finish_workers(running: list[tuple], jobs: int) -> list:
     """Wait for the workers of `start_workers`: the results in job order, or the error a
-    worker raised (the first worker's first), or a RuntimeError with the output of one that died."""
+    worker raised (the first worker's), or a RuntimeError with the output of one that died."""
     from pipelines.core import io
 
-    shares = []
+    results: dict[int, object] = {}
     for process, done, log in running:
         code = process.wait()
         outcome = io.read_pickle(done) if code == 0 and done.exists() else None
@@ -84,8 +85,8 @@ def finish_workers(running: list[tuple], jobs: int) -> list:
                                f"{log.read()[-3000:].decode(errors='replace')}")
         if isinstance(outcome, BaseException):
             raise outcome
-        shares.append(outcome)
-    return [shares[i % len(running)][i // len(running)] for i in range(jobs)]
+        results |= outcome
+    return [results[i] for i in range(jobs)]
 
 
 def stop_workers(running: list[tuple]) -> None:
@@ -97,16 +98,32 @@ def stop_workers(running: list[tuple]) -> None:
         log.close()
 
 
-def serve(target: str, share: str, done: str, parent: str) -> None:
-    """A worker process's work (see `start_workers`): `target` on each of its jobs in turn,
-    then their results or the first error, pickled to `done`."""
+def serve(target: str, scratch: str, done: str, parent: str) -> None:
+    """A worker process's work (see `start_workers`): `target` on each job it takes, then the
+    results by job number, or the first error, pickled to `done`."""
     from pipelines.core import io
 
     die_with_parent(int(parent))
     module, name = target.split(":")
     function = getattr(importlib.import_module(module), name)
+    results = {}
     try:
-        outcome = [function(*job) for job in io.read_pickle(Path(share))]
+        while (taken := _take(Path(scratch), Path(done).stem)) is not None:
+            number, job = taken
+            results[number] = function(*io.read_pickle(job))
+        outcome = results
     except Exception as exc:  # handed to the parent, which raises it
         outcome = exc
     io.write_pickle(outcome, Path(done))
+
+
+def _take(scratch: Path, worker: str) -> tuple[int, Path] | None:
+    """The next job no worker has taken (renamed for `worker`, atomically), or None."""
+    for job in sorted(scratch.glob("job-*.pickle")):
+        taken = job.with_suffix(f".{worker}")
+        try:
+            job.rename(taken)
+        except FileNotFoundError:  # another worker took it first
+            continue
+        return int(job.stem.removeprefix("job-")), taken
+    return None
