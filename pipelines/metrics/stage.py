@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import resource
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -295,18 +296,25 @@ def combine_summaries(summaries: list[dict]) -> dict:
     }
 
 
-def _over_all_clients(clean_dir: Path, contracts: dict[str, Contract], period: str | None,
-                      missing: set[str]) -> tuple[str, str, datetime | None, str | None, dict[str, int]]:
-    """What is taken over all clients before any chunk, from lazy scans: the period, the first
-    month, where the export ends (and its stated extraction time) and each client's tickets."""
+def _scan_all_clients(clean_dir: Path, missing: set[str]) -> tuple[pl.DataFrame, list[datetime | None]]:
+    """Each client's tickets and first ticket, and the latest moment of each ACTIVITY table, from
+    lazy scans of the whole folder."""
     census = (io.scan_table(clean_dir, "tickets").group_by("client_id")
               .agg(pl.len().alias("tickets"), pl.col("created_at").min()).collect())
+    latest = [io.scan_table(clean_dir, name).select(pl.max_horizontal(columns).max()).collect().item()
+              for name, columns in ACTIVITY.items() if name not in missing]
+    return census, latest
+
+
+def _over_all_clients(clean_dir: Path, contracts: dict[str, Contract], period: str | None,
+                      census: pl.DataFrame, latest: list[datetime | None]
+                      ) -> tuple[str, str, datetime | None, str | None, dict[str, int]]:
+    """What is taken over all clients before any chunk (from `_scan_all_clients`): the period,
+    the first month, where the export ends (and its stated extraction time) and each client's tickets."""
     summary = clean_dir / "clean_summary.json"
     cleaned = io.read_json(summary) if summary.exists() else {}
     # when the export was taken: as `clean --extracted-at` gave it, or as the import recorded it
     stated = cleaned.get("extracted_at") or (cleaned.get("import") or {}).get("extracted_at")
-    latest = [io.scan_table(clean_dir, name).select(pl.max_horizontal(columns).max()).collect().item()
-              for name, columns in ACTIVITY.items() if name not in missing]
     export_end = datetime.fromisoformat(stated).astimezone(UTC) if stated \
         else max((at for at in latest if at is not None), default=None)
     period = period or default_period(export_end, contracts)
@@ -391,8 +399,11 @@ def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
     started, cpu_started, children_started = time.perf_counter(), time.process_time(), _children_cpu()
     clean_dir, out_dir = Path(clean_dir), Path(out_dir)
     missing = io.missing_clean_tables(clean_dir)  # no tickets at all: the error names the folder
-    contracts = load_contracts(clean_dir / "contracts")
-    period, first_month, export_end, stated, counts = _over_all_clients(clean_dir, contracts, period, missing)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # polars scans while Python reads the contracts
+        scanned = pool.submit(_scan_all_clients, clean_dir, missing)
+        contracts = load_contracts(clean_dir / "contracts")
+        period, first_month, export_end, stated, counts = _over_all_clients(clean_dir, contracts, period,
+                                                                            *scanned.result())
     workers = metrics_workers(sum(counts.values()), workers)
     chunks = plan_chunks(counts, chunk_budget(sum(counts.values()), chunk_tickets, workers, max(counts.values())))
     workers = min(workers, len(chunks))
