@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from pipelines.clean.stage import clean_folder
@@ -48,6 +50,25 @@ def test_chunked_outputs_are_byte_identical_to_all_clients_at_once(sample_clean,
     assert sorted(p.name for p in (tmp_path / "chunked").iterdir()) == sorted(  # no parts left behind
         [f"{n}.parquet" for n in OUTPUTS] + ["metrics_summary.json", "comment_tone.parquet", "tone_fit.json",
                                              "tone_model.joblib"])
+
+
+def test_one_client_larger_than_the_budget_alone_keeps_every_ticket(sample_clean, tmp_path):
+    clean = tmp_path / "clean"
+    shutil.copytree(sample_clean, clean)
+    for path in clean.glob("*.parquet"):  # harbor-dental's rows and contract only
+        frame = pl.read_parquet(path)
+        if path.stem != "rejects":
+            frame.filter(pl.col("client_id") == "harbor-dental").write_parquet(path)
+    for path in (clean / "contracts").glob("*.yml"):
+        if path.stem != "harbor-dental":
+            path.unlink()
+    whole = metrics_folder(clean, tmp_path / "whole", "2026-10")
+    alone = metrics_folder(clean, tmp_path / "alone", "2026-10", chunk_tickets=1)  # one chunk, over the budget
+    assert alone.summary["timings_s"]["chunks"] == 1
+    for name in OUTPUTS:
+        assert pl.read_parquet(tmp_path / "alone" / f"{name}.parquet").equals(
+            pl.read_parquet(tmp_path / "whole" / f"{name}.parquet")), name
+    assert alone.ticket_sla.collect().height == whole.summary["rows"]["ticket_sla"] > 400
 
 
 def test_an_error_in_a_worker_process_is_raised_with_its_message(sample_clean, tmp_path):
