@@ -437,17 +437,14 @@ def metrics_folder(clean_dir: Path, out_dir: Path, period: str | None = None, *,
                            out_dir / "ticket_sla.parquet")
             for name in PER_CONTACT:  # each chunk's sorted by client first, and the chunks are in client order
                 io.write_table(pl.concat([getattr(r, name) for r in results]), out_dir / f"{name}.parquet")
-        else:  # from the parts, side by side: one sink alone keeps fewer than two cores busy
-            with ThreadPoolExecutor(max_workers=1 + len(PER_CONTACT)) as pool:
-                # one part (a client larger than the budget, alone) is in the clean order already;
-                # windows of MERGE_WINDOW at least: a tiny budget must not mean a window per ticket
-                sinks = [pool.submit(io.concat_parts, parts, out_dir / "ticket_sla.parquet") if whole else
-                         pool.submit(io.merge_sorted_parts, parts, out_dir / "ticket_sla.parquet", [TICKET_ROW],
-                                     max(chunk_tickets, MERGE_WINDOW), drop=(TICKET_ROW,)),
-                         *(pool.submit(io.concat_parts, [_part_of(part, name) for part in parts],
-                                       out_dir / f"{name}.parquet") for name in PER_CONTACT)]
-            for sink in sinks:
-                sink.result()
+        else:
+            if whole:  # one part (a client larger than the budget, alone): in the clean order already
+                io.concat_parts(parts, out_dir / "ticket_sla.parquet")
+            else:  # windows of MERGE_WINDOW at least: a tiny budget must not mean a window per ticket
+                io.merge_sorted_parts(parts, out_dir / "ticket_sla.parquet", [TICKET_ROW],
+                                      max(chunk_tickets, MERGE_WINDOW), drop=(TICKET_ROW,))
+            for name in PER_CONTACT:
+                io.concat_parts([_part_of(part, name) for part in parts], out_dir / f"{name}.parquet")
     combined = MetricsResult(
         ticket_sla=io.scan_table(out_dir, "ticket_sla"),
         client_kpis=pl.concat([r.client_kpis for r in results]).sort("client_id", "month"),
