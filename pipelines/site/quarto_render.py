@@ -182,8 +182,8 @@ def seed_of(quarto: Path) -> Path:
     ~/.cache). Its entries are keyed by a hash of their input, so every project and every
     publish can share them: a publish from a clean build folder skips the theme's parse too
     (~3 s of a publish from scratch)."""
-    base = Path(os.environ.get(CACHE_ENV) or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-                / "servicereview")
+    user_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    base = Path(os.environ.get(CACHE_ENV) or user_cache / "servicereview")
     return base / f"quarto-project-cache-{digest(executable_identity(quarto))[:16]}"
 
 
